@@ -1,0 +1,21 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { config } from '../config/index.js';
+import { PrismaClient } from '../generated/prisma/client.js';
+import { poolConfigFromUrl } from './pg-client.js';
+
+export type { Prisma } from '../generated/prisma/client.js';
+
+function createPrismaClient() {
+  return new PrismaClient({
+    adapter: new PrismaPg(poolConfigFromUrl(config.databaseUrl, config.databasePoolSize)),
+    log: [{ emit: 'event', level: 'query' }],
+  });
+}
+
+export type Db = ReturnType<typeof createPrismaClient>;
+/** A transaction client: what `prisma.$transaction(async (tx) => …)` hands to its callback. */
+export type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
+export type DbOrTx = Db | Tx;
+
+/** The one Prisma client of this process (a module, not a context member: see conventions). */
+export const prisma: Db = createPrismaClient();

@@ -1,0 +1,48 @@
+import { logger } from '../lib/logger.js';
+import { publish } from '../realtime/pubsub.js';
+import type { Topic, Topics } from '../realtime/topics.js';
+import { prisma, type Tx } from './client.js';
+
+/**
+ * Side effects that must happen only once the transaction committed (live events). Collected while
+ * the transaction runs, published after COMMIT, dropped on rollback.
+ */
+export class AfterCommit {
+  private readonly events: Array<{ topic: Topic; payload: Topics[Topic] }> = [];
+  private readonly tasks: Array<() => Promise<unknown>> = [];
+
+  publish<T extends Topic>(topic: T, payload: Topics[T]) {
+    this.events.push({ topic, payload });
+  }
+
+  /** Work to start once committed (enqueueing a job that must see the committed rows). */
+  defer(task: () => Promise<unknown>) {
+    this.tasks.push(task);
+  }
+
+  async flush(): Promise<void> {
+    for (const task of this.tasks.splice(0)) await task();
+    const events = this.events.splice(0);
+    await Promise.all(
+      events.map(({ topic, payload }) =>
+        publish(topic, payload as Topics[Topic] & { tenantId: string }).catch((err) =>
+          // A lost live event must not fail a committed change: subscribers re-read state on connect.
+          logger.warn({ err, topic }, 'publish failed'),
+        ),
+      ),
+    );
+  }
+}
+
+export interface TxOptions {
+  timeout?: number;
+  maxWait?: number;
+}
+
+/** Runs `fn` in a transaction and publishes what it queued once it committed. */
+export async function inTransaction<T>(fn: (tx: Tx, after: AfterCommit) => Promise<T>, options: TxOptions = {}): Promise<T> {
+  const after = new AfterCommit();
+  const result = await prisma.$transaction((tx) => fn(tx, after), { timeout: options.timeout ?? 15_000, maxWait: options.maxWait ?? 10_000 });
+  await after.flush();
+  return result;
+}
