@@ -1,0 +1,55 @@
+import { prisma } from '../db/client.js';
+import type { ApiKeyRole } from '../generated/prisma/client.js';
+import { generateApiKey, hashApiKey, looksLikeApiKey } from '../lib/crypto.js';
+
+export interface Viewer {
+  tenantId: string;
+  apiKeyId: string;
+  role: ApiKeyRole;
+}
+
+export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked';
+
+/** The viewer an API key stands for, or why it stands for nobody. One indexed lookup; no cache, so a revocation takes effect at once. */
+export async function authenticateApiKey(key: string | null | undefined): Promise<{ ok: true; viewer: Viewer } | { ok: false; reason: AuthFailure }> {
+  if (!key) return { ok: false, reason: 'missing' };
+  if (!looksLikeApiKey(key)) return { ok: false, reason: 'malformed' };
+  const row = await prisma.apiKey.findUnique({
+    where: { hash: hashApiKey(key) },
+    select: { id: true, tenantId: true, role: true, revokedAt: true, lastUsedAt: true },
+  });
+  if (!row) return { ok: false, reason: 'unknown' };
+  if (row.revokedAt) return { ok: false, reason: 'revoked' };
+  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
+    // At most one write a minute per key; a lost update only makes lastUsedAt a little stale.
+    void prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => undefined);
+  }
+  return { ok: true, viewer: { tenantId: row.tenantId, apiKeyId: row.id, role: row.role } };
+}
+
+export const AUTH_MESSAGES: Record<AuthFailure, string> = {
+  missing: 'authentication required: send "Authorization: Bearer <api key>" (or connectionParams.authorization over WebSocket)',
+  malformed: 'invalid API key: not a key issued by this service',
+  unknown: 'invalid API key',
+  revoked: 'this API key was revoked',
+};
+
+/** Creates a key and returns it in clear, the only time it exists outside the caller. */
+export async function createApiKey(tenantId: string, name: string, role: ApiKeyRole) {
+  const { key, prefix, hash } = generateApiKey();
+  const row = await prisma.apiKey.create({ data: { tenantId, name, role, prefix, hash } });
+  return { key, apiKey: row };
+}
+
+export async function revokeApiKey(tenantId: string, id: string) {
+  const { count } = await prisma.apiKey.updateMany({ where: { id, tenantId, revokedAt: null }, data: { revokedAt: new Date() } });
+  return count > 0;
+}
+
+export async function createTenant(input: { name: string; country?: string; region?: string | null; timezone?: string }) {
+  const tenant = await prisma.tenant.create({
+    data: { name: input.name, country: input.country ?? 'BR', region: input.region ?? null, timezone: input.timezone ?? 'America/Sao_Paulo' },
+  });
+  const { key, apiKey } = await createApiKey(tenant.id, 'initial admin key', 'ADMIN');
+  return { tenant, key, apiKey };
+}

@@ -1,0 +1,108 @@
+import { Prisma } from '../generated/prisma/client.js';
+import type { DbOrTx } from '../db/client.js';
+import type { AfterCommit } from '../db/transaction.js';
+import type { CampaignProgressEvent, ProgressCounters } from '../realtime/topics.js';
+
+export const COUNTERS = {
+  targeted: 'targeted_count',
+  sent: 'sent_count',
+  delivered: 'delivered_count',
+  read: 'read_count',
+  replied: 'replied_count',
+  clicked: 'clicked_count',
+  converted: 'converted_count',
+  failed: 'failed_count',
+  skipped: 'skipped_count',
+  unknown: 'unknown_count',
+  remaining: 'remaining_count',
+} as const satisfies Record<keyof ProgressCounters, string>;
+
+export type CounterDeltas = Partial<Record<keyof ProgressCounters, number>>;
+
+/** What every counter update returns: enough to publish progress without another read. */
+const PROGRESS_COLUMNS = Prisma.raw(
+  `id, tenant_id, status, version, resumes_at, started_at, completed_at, ${Object.values(COUNTERS).join(', ')}`,
+);
+
+interface ProgressRow {
+  id: string;
+  tenant_id: string;
+  status: string;
+  version: bigint;
+  resumes_at: Date | null;
+  started_at: Date | null;
+  completed_at: Date | null;
+  targeted_count: number;
+  sent_count: number;
+  delivered_count: number;
+  read_count: number;
+  replied_count: number;
+  clicked_count: number;
+  converted_count: number;
+  failed_count: number;
+  skipped_count: number;
+  unknown_count: number;
+  remaining_count: number;
+}
+
+export function toProgressEvent(row: ProgressRow): CampaignProgressEvent {
+  return {
+    tenantId: row.tenant_id,
+    campaignId: row.id,
+    status: row.status,
+    version: row.version.toString(),
+    resumesAt: row.resumes_at?.toISOString() ?? null,
+    startedAt: row.started_at?.toISOString() ?? null,
+    completedAt: row.completed_at?.toISOString() ?? null,
+    targeted: row.targeted_count,
+    sent: row.sent_count,
+    delivered: row.delivered_count,
+    read: row.read_count,
+    replied: row.replied_count,
+    clicked: row.clicked_count,
+    converted: row.converted_count,
+    failed: row.failed_count,
+    skipped: row.skipped_count,
+    unknown: row.unknown_count,
+    remaining: row.remaining_count,
+    at: new Date().toISOString(),
+  };
+}
+
+/**
+ * Adds `deltas` to the campaign's counters (and applies `set`, raw SQL assignments) in one UPDATE,
+ * bumps the version, and queues the progress event for after commit. Callers update the campaign row
+ * last in their transaction: it is the hottest row, so its lock is held the shortest.
+ */
+export async function bumpCampaign(
+  db: DbOrTx,
+  after: AfterCommit | null,
+  campaignId: string,
+  deltas: CounterDeltas,
+  set: Prisma.Sql[] = [],
+): Promise<CampaignProgressEvent | null> {
+  const assignments: Prisma.Sql[] = [];
+  for (const [name, delta] of Object.entries(deltas) as Array<[keyof ProgressCounters, number]>) {
+    if (delta) assignments.push(Prisma.sql`${Prisma.raw(COUNTERS[name])} = ${Prisma.raw(COUNTERS[name])} + ${delta}`);
+  }
+  assignments.push(...set, Prisma.sql`version = version + 1`, Prisma.sql`updated_at = now()`);
+  const rows = await db.$queryRaw<ProgressRow[]>`
+    UPDATE campaign SET ${Prisma.join(assignments, ', ')} WHERE id = ${campaignId}::uuid RETURNING ${PROGRESS_COLUMNS}`;
+  const row = rows[0];
+  if (!row) return null;
+  const event = toProgressEvent(row);
+  after?.publish('campaign:progress', event);
+  return event;
+}
+
+export async function readProgress(db: DbOrTx, tenantId: string, campaignId: string): Promise<CampaignProgressEvent | null> {
+  const rows = await db.$queryRaw<ProgressRow[]>`
+    SELECT ${PROGRESS_COLUMNS} FROM campaign WHERE id = ${campaignId}::uuid AND tenant_id = ${tenantId}::uuid`;
+  return rows[0] ? toProgressEvent(rows[0]) : null;
+}
+
+/** Share of the targeted recipients that went through dispatch (sent, failed, skipped or unknown), 0–100. */
+export function percentDone(p: ProgressCounters): number {
+  if (p.targeted === 0) return 0;
+  return Math.min(100, Math.round(((p.targeted - p.remaining) / p.targeted) * 10000) / 100);
+}

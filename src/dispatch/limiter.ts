@@ -1,0 +1,145 @@
+import type { Redis } from 'ioredis';
+import { redisKey } from '../redis.js';
+
+/**
+ * Per-instance send slots, reserved atomically in Redis so that any number of worker processes
+ * together respect an instance's limits:
+ * - at most `perMinute` sends in any sliding 60 s and `perHour` in any sliding hour,
+ * - at most `perDay` in the instance's (tenant-local) calendar day,
+ * - a random gap (minDelay…maxDelay, drawn by the caller) between two consecutive sends.
+ * Slots are reserved in time order, up to `horizonMs` ahead; a reserved slot that goes unused is
+ * released so it does not count against the limits.
+ */
+const RESERVE = `
+local slots, lastKey, dayKey = KEYS[1], KEYS[2], KEYS[3]
+local now = tonumber(ARGV[1])
+local perMin, perHour, perDay = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local horizon = tonumber(ARGV[5])
+local want = tonumber(ARGV[6])
+local prefix = ARGV[7]
+redis.call('ZREMRANGEBYSCORE', slots, '-inf', now - 3600000)
+local last = tonumber(redis.call('GET', lastKey) or '0')
+local day = tonumber(redis.call('GET', dayKey) or '0')
+local reserved = {}
+local stop, nextAt = 0, 0
+for n = 1, want do
+  if day >= perDay then stop = 2 break end
+  local gap = tonumber(ARGV[7 + n]) or 0
+  local t = now
+  if last > 0 and last + gap > t then t = last + gap end
+  for _ = 1, 4 do
+    local moved = false
+    local cm = redis.call('ZCOUNT', slots, t - 59999, '+inf')
+    if cm >= perMin then
+      local e = redis.call('ZRANGEBYSCORE', slots, t - 59999, '+inf', 'WITHSCORES', 'LIMIT', cm - perMin, 1)
+      t = tonumber(e[2]) + 60000
+      moved = true
+    end
+    local ch = redis.call('ZCOUNT', slots, t - 3599999, '+inf')
+    if ch >= perHour then
+      local e = redis.call('ZRANGEBYSCORE', slots, t - 3599999, '+inf', 'WITHSCORES', 'LIMIT', ch - perHour, 1)
+      t = tonumber(e[2]) + 3600000
+      moved = true
+    end
+    if not moved then break end
+  end
+  if t - now > horizon then stop, nextAt = 1, t break end
+  local member = prefix .. ':' .. t .. ':' .. n
+  redis.call('ZADD', slots, t, member)
+  last = t
+  day = day + 1
+  reserved[#reserved + 1] = member
+  reserved[#reserved + 1] = tostring(t)
+end
+if #reserved > 0 then
+  redis.call('SET', lastKey, last, 'PX', 7200000)
+  redis.call('SET', dayKey, day, 'PX', 3 * 86400000)
+  redis.call('PEXPIRE', slots, 7200000)
+end
+return { stop, nextAt, reserved }
+`;
+
+const RELEASE = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  local d = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if d > 0 then redis.call('DECR', KEYS[2]) end
+  return 1
+end
+return 0
+`;
+
+export interface InstanceLimits {
+  perMinute: number;
+  perHour: number;
+  /** Effective daily limit (warm-up and re-admission already applied). */
+  perDay: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface Reservation {
+  slots: Array<{ id: string; at: number }>;
+  /** Why fewer slots than asked were reserved: the next free slot is past the horizon, or the day's limit is used up. */
+  stoppedBy: 'none' | 'horizon' | 'day';
+  /** With `horizon`: when the next slot would be free. */
+  nextAt: number | null;
+}
+
+type LimiterRedis = Redis & {
+  wcReserve(slots: string, last: string, day: string, ...args: Array<string | number>): Promise<[number, number, string[]]>;
+  wcRelease(slots: string, day: string, member: string): Promise<number>;
+};
+
+export class InstanceLimiter {
+  private readonly redis: LimiterRedis;
+
+  constructor(redis: Redis) {
+    if (!(redis as unknown as Partial<LimiterRedis>).wcReserve) {
+      redis.defineCommand('wcReserve', { numberOfKeys: 3, lua: RESERVE });
+      redis.defineCommand('wcRelease', { numberOfKeys: 2, lua: RELEASE });
+    }
+    this.redis = redis as LimiterRedis;
+  }
+
+  private keys(instanceId: string, localDay: string) {
+    return [redisKey('limit', instanceId, 'slots'), redisKey('limit', instanceId, 'last'), redisKey('limit', instanceId, 'day', localDay)] as const;
+  }
+
+  /** Reserves up to `count` slots within `horizonMs` of `now`. */
+  async reserve(
+    instanceId: string,
+    limits: InstanceLimits,
+    count: number,
+    opts: { now: number; horizonMs: number; localDay: string; random?: () => number },
+  ): Promise<Reservation> {
+    if (count <= 0) return { slots: [], stoppedBy: 'none', nextAt: null };
+    const random = opts.random ?? Math.random;
+    const gaps: number[] = [];
+    for (let i = 0; i < count; i++) {
+      gaps.push(Math.round(limits.minDelayMs + random() * Math.max(0, limits.maxDelayMs - limits.minDelayMs)));
+    }
+    const [slotsKey, lastKey, dayKey] = this.keys(instanceId, opts.localDay);
+    const [stop, nextAt, flat] = await this.redis.wcReserve(
+      slotsKey,
+      lastKey,
+      dayKey,
+      opts.now,
+      limits.perMinute,
+      limits.perHour,
+      limits.perDay,
+      opts.horizonMs,
+      count,
+      `${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      ...gaps,
+    );
+    const slots: Reservation['slots'] = [];
+    for (let i = 0; i < flat.length; i += 2) slots.push({ id: flat[i] as string, at: Number(flat[i + 1]) });
+    return { slots, stoppedBy: stop === 2 ? 'day' : stop === 1 ? 'horizon' : 'none', nextAt: stop === 1 ? nextAt : null };
+  }
+
+  /** Gives back a slot that was not used, so it does not count against the limits. */
+  async release(instanceId: string, slotId: string, localDay: string): Promise<boolean> {
+    const [slotsKey, , dayKey] = this.keys(instanceId, localDay);
+    return (await this.redis.wcRelease(slotsKey, dayKey, slotId)) === 1;
+  }
+}

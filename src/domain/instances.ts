@@ -1,0 +1,70 @@
+/**
+ * Whether a sender instance may send, and at what limits. Pure: callers pass the instance row.
+ */
+export interface InstanceState {
+  manuallyPaused: boolean;
+  autoPausedAt: Date | null;
+  connectionState: string;
+}
+
+/** Evolution reported the socket closed for good (logged out, refused): sends would fail. */
+export function isDisconnected(state: string): boolean {
+  return state === 'CLOSE' || state === 'REFUSED';
+}
+
+/** Paused by hand or by the health rules, or disconnected. UNKNOWN (never reported) counts as usable. */
+export function usableForStart(i: InstanceState): boolean {
+  return !i.manuallyPaused && !i.autoPausedAt && !isDisconnected(i.connectionState);
+}
+
+export function unusableReason(i: InstanceState): string | null {
+  if (i.manuallyPaused) return 'paused by an operator';
+  if (i.autoPausedAt) return 'paused by the health rules';
+  if (isDisconnected(i.connectionState)) return `disconnected (${i.connectionState.toLowerCase()})`;
+  return null;
+}
+
+export interface LimitSettings {
+  limitPerMinute: number;
+  limitPerHour: number;
+  limitPerDay: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+  warmupEnabled: boolean;
+  warmupStartPerDay: number;
+  warmupIncrementPerDay: number;
+  warmupStartedAt: Date | null;
+  readmittedAt: Date | null;
+}
+
+const DAY = 86_400_000;
+
+/** Daily limit of a warming-up instance: start, then + increment per full day, capped by the limit. */
+export function warmupDailyLimit(s: LimitSettings, now: Date): number {
+  if (!s.warmupEnabled) return s.limitPerDay;
+  const started = s.warmupStartedAt ?? now;
+  const days = Math.max(0, Math.floor((now.getTime() - started.getTime()) / DAY));
+  return Math.min(s.limitPerDay, s.warmupStartPerDay + days * s.warmupIncrementPerDay);
+}
+
+/**
+ * Share of its limits a re-admitted instance may use: 25 % on the day it comes back, +25 % per day.
+ * A number that was paused for poor health returns gradually, as WhatsApp would expect.
+ */
+export function readmissionFactor(s: Pick<LimitSettings, 'readmittedAt'>, now: Date): number {
+  if (!s.readmittedAt) return 1;
+  const days = Math.max(0, Math.floor((now.getTime() - s.readmittedAt.getTime()) / DAY));
+  return Math.min(1, 0.25 * (days + 1));
+}
+
+export function effectiveLimits(s: LimitSettings, now: Date) {
+  const factor = readmissionFactor(s, now);
+  const scale = (n: number) => Math.max(1, Math.floor(n * factor));
+  return {
+    perMinute: scale(s.limitPerMinute),
+    perHour: scale(s.limitPerHour),
+    perDay: scale(warmupDailyLimit(s, now)),
+    minDelayMs: s.minDelayMs,
+    maxDelayMs: Math.max(s.minDelayMs, s.maxDelayMs),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * Message templates: `{{variable}}` or `{{variable|default}}`.
+ *
+ * Built-ins: nome (full name), primeiro_nome (first name), saudacao (Bom dia / Boa tarde / Boa noite
+ * by the contact's local hour), dia_semana (weekday in Portuguese), quem_indicou (who referred the
+ * contact), telefone. Any other name is a custom field of the contact. Unknown names are reported by
+ * `templateVariables` so they can be refused at save time rather than rendered blank.
+ */
+import { DateTime } from 'luxon';
+
+export const BUILTIN_VARIABLES = ['nome', 'primeiro_nome', 'saudacao', 'dia_semana', 'quem_indicou', 'telefone'] as const;
+
+const VARIABLE = /\{\{\s*([^{}|]*?)\s*(?:\|([^{}]*))?\}\}/g;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface TemplateVariable {
+  name: string;
+  default: string | null;
+  /** The whole `{{…}}` as written. */
+  raw: string;
+}
+
+export function templateVariables(text: string): TemplateVariable[] {
+  return [...text.matchAll(VARIABLE)].map((m) => ({
+    name: (m[1] ?? '').trim(),
+    default: m[2] === undefined ? null : m[2].trim(),
+    raw: m[0],
+  }));
+}
+
+export interface TemplateProblem {
+  variable: string;
+  reason: string;
+}
+
+/**
+ * Problems with a template: malformed names, and names that are neither built-in nor one of
+ * `customFields` (unless they carry a default, which makes them safe to render).
+ */
+export function checkTemplate(text: string, customFields: Iterable<string>): TemplateProblem[] {
+  const known = new Set<string>([...BUILTIN_VARIABLES, ...customFields]);
+  const problems: TemplateProblem[] = [];
+  for (const v of templateVariables(text)) {
+    if (!NAME.test(v.name)) problems.push({ variable: v.raw, reason: 'a variable name is letters, digits and _' });
+    else if (!known.has(v.name) && v.default === null)
+      problems.push({
+        variable: v.raw,
+        reason: `unknown variable "${v.name}": not built-in (${BUILTIN_VARIABLES.join(', ')}) nor a custom field of any contact; add a default with {{${v.name}|…}}`,
+      });
+  }
+  const opens = (text.match(/\{\{/g) ?? []).length;
+  if (opens !== templateVariables(text).length) problems.push({ variable: '{{', reason: 'unclosed or nested {{' });
+  return problems;
+}
+
+export interface TemplateContact {
+  name: string | null;
+  phone: string;
+  referredBy: string | null;
+  customFields: Record<string, unknown>;
+  timezone: string;
+}
+
+const WEEKDAYS_PT = ['segunda-feira', 'terça-feira', 'quarta-feira', 'quinta-feira', 'sexta-feira', 'sábado', 'domingo'];
+
+export function greeting(hour: number): string {
+  if (hour >= 5 && hour < 12) return 'Bom dia';
+  if (hour >= 12 && hour < 18) return 'Boa tarde';
+  return 'Boa noite';
+}
+
+function stringify(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
+/** The text this contact gets at `now`: every variable replaced, its default used when empty. */
+export function renderTemplate(text: string, contact: TemplateContact, now: Date): string {
+  const local = DateTime.fromJSDate(now, { zone: contact.timezone });
+  const zoned = local.isValid ? local : DateTime.fromJSDate(now, { zone: 'UTC' });
+  const builtins: Record<string, () => string> = {
+    nome: () => contact.name?.trim() ?? '',
+    primeiro_nome: () => contact.name?.trim().split(/\s+/)[0] ?? '',
+    saudacao: () => greeting(zoned.hour),
+    dia_semana: () => WEEKDAYS_PT[zoned.weekday - 1] ?? '',
+    quem_indicou: () => contact.referredBy?.trim() ?? '',
+    telefone: () => contact.phone,
+  };
+  return text.replace(VARIABLE, (_raw, rawName: string, fallback: string | undefined) => {
+    const name = rawName.trim();
+    const builtin = builtins[name];
+    const value = builtin ? builtin() : stringify(contact.customFields[name]).trim();
+    return value !== '' ? value : (fallback?.trim() ?? '');
+  });
+}

@@ -1,0 +1,159 @@
+import { Agent, errors as undiciErrors, request } from 'undici';
+import type { ConnectionStateBody, MessageRaw, OnWhatsAppResult, SendMediaBody, SendTextBody } from './wire.js';
+
+/**
+ * What became of a send. Only `unavailable` is safe to retry: the request certainly did not reach
+ * WhatsApp. `unknown` means it may have been sent and must never be retried blindly.
+ */
+export type SendOutcome =
+  | { kind: 'sent'; httpStatus: number; keyId: string; remoteJid: string; response: MessageRaw; durationMs: number }
+  | { kind: 'not_on_whatsapp'; httpStatus: 400; number: string; message: string; durationMs: number }
+  | { kind: 'rejected'; httpStatus: number; message: string; durationMs: number }
+  | { kind: 'unauthorized'; httpStatus: 401; message: string; durationMs: number }
+  | { kind: 'instance_not_found'; httpStatus: 404; message: string; durationMs: number }
+  | { kind: 'unavailable'; httpStatus: number | null; message: string; durationMs: number }
+  | { kind: 'unknown'; httpStatus: number | null; message: string; durationMs: number };
+
+export interface EvolutionClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  timeoutMs: number;
+}
+
+/** Connection errors raised before any byte of the request left: the send certainly did not happen. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_CONNECT',
+]);
+
+const agent = new Agent({ keepAliveTimeout: 10_000, connections: 256, pipelining: 1 });
+
+function errorCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Flattens Evolution's `response.message` (string, array, nested arrays, objects) into text. */
+export function describeErrorMessage(message: unknown): string {
+  if (typeof message === 'string') return message;
+  if (Array.isArray(message)) return message.map(describeErrorMessage).join('; ');
+  if (message && typeof message === 'object') return JSON.stringify(message);
+  return String(message ?? '');
+}
+
+function findNotOnWhatsapp(message: unknown): OnWhatsAppResult | null {
+  if (Array.isArray(message)) {
+    for (const m of message) {
+      const found = findNotOnWhatsapp(m);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (message && typeof message === 'object' && (message as OnWhatsAppResult).exists === false) {
+    return message as OnWhatsAppResult;
+  }
+  return null;
+}
+
+export class EvolutionClient {
+  private readonly baseUrl: string;
+
+  constructor(private readonly options: EvolutionClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+  }
+
+  sendText(instance: string, body: SendTextBody): Promise<SendOutcome> {
+    return this.send(`/message/sendText/${encodeURIComponent(instance)}`, body);
+  }
+
+  sendMedia(instance: string, body: SendMediaBody): Promise<SendOutcome> {
+    return this.send(`/message/sendMedia/${encodeURIComponent(instance)}`, body);
+  }
+
+  /** The instance's socket state, or an error outcome. */
+  async connectionState(
+    instance: string,
+  ): Promise<{ ok: true; state: string | null } | { ok: false; httpStatus: number | null; message: string }> {
+    try {
+      const res = await request(`${this.baseUrl}/instance/connectionState/${encodeURIComponent(instance)}`, {
+        method: 'GET',
+        headers: { apikey: this.options.apiKey },
+        dispatcher: agent,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      });
+      const body = (await res.body.json().catch(() => null)) as ConnectionStateBody | { response?: { message?: unknown } } | null;
+      if (res.statusCode === 200 && body && 'instance' in body) return { ok: true, state: body.instance.state ?? null };
+      const message = body && 'response' in body ? describeErrorMessage(body.response?.message) : `HTTP ${res.statusCode}`;
+      return { ok: false, httpStatus: res.statusCode, message };
+    } catch (err) {
+      return { ok: false, httpStatus: null, message: errorCode(err) ?? (err as Error).message };
+    }
+  }
+
+  private async send(path: string, body: SendTextBody | SendMediaBody): Promise<SendOutcome> {
+    const started = performance.now();
+    const ms = () => Math.round(performance.now() - started);
+    let statusCode: number;
+    let parsed: unknown;
+    try {
+      const res = await request(this.baseUrl + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', apikey: this.options.apiKey },
+        body: JSON.stringify(body),
+        dispatcher: agent,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      });
+      statusCode = res.statusCode;
+      const text = await res.body.text();
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        parsed = text;
+      }
+    } catch (err) {
+      const code = errorCode(err);
+      if (code && NOT_SENT_CODES.has(code)) {
+        return { kind: 'unavailable', httpStatus: null, message: `connection failed (${code})`, durationMs: ms() };
+      }
+      // A timeout or a reset after the request went out: WhatsApp may have the message.
+      const reason = err instanceof undiciErrors.HeadersTimeoutError ? 'timed out waiting for the response' : (code ?? (err as Error).message);
+      return { kind: 'unknown', httpStatus: null, message: reason, durationMs: ms() };
+    }
+
+    if (statusCode === 200 || statusCode === 201) {
+      const raw = parsed as MessageRaw | null;
+      const keyId = raw?.key?.id;
+      if (typeof keyId === 'string' && keyId.length > 0) {
+        return { kind: 'sent', httpStatus: statusCode, keyId, remoteJid: raw?.key?.remoteJid ?? '', response: raw as MessageRaw, durationMs: ms() };
+      }
+      // Accepted but no id to track it by: it was probably sent, so it must not be sent again.
+      return { kind: 'unknown', httpStatus: statusCode, message: 'accepted without key.id', durationMs: ms() };
+    }
+
+    const message = (parsed as { response?: { message?: unknown } } | null)?.response?.message;
+    const text = describeErrorMessage(message ?? parsed);
+    if (statusCode === 400) {
+      const notOnWa = findNotOnWhatsapp(message);
+      if (notOnWa) return { kind: 'not_on_whatsapp', httpStatus: 400, number: notOnWa.number, message: text, durationMs: ms() };
+      return { kind: 'rejected', httpStatus: 400, message: text, durationMs: ms() };
+    }
+    if (statusCode === 401) return { kind: 'unauthorized', httpStatus: 401, message: text, durationMs: ms() };
+    if (statusCode === 404) return { kind: 'instance_not_found', httpStatus: 404, message: text, durationMs: ms() };
+    // Evolution's 5xx come from failures before the message is handed to WhatsApp (media download,
+    // instance not loaded, licence gate): nothing was sent.
+    if (statusCode >= 500) return { kind: 'unavailable', httpStatus: statusCode, message: text, durationMs: ms() };
+    return { kind: 'rejected', httpStatus: statusCode, message: text, durationMs: ms() };
+  }
+}

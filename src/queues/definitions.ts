@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/**
+ * Every queue, the jobs it carries and their payload schemas. Payloads carry ids only; processors
+ * re-read state, so a job that runs twice does no harm.
+ */
+const uuid = z.uuid();
+
+export const JOBS = {
+  campaigns: {
+    'campaign:pump': z.object({ tenantId: uuid, campaignId: uuid }),
+    'campaign:start-scheduled': z.object({ tenantId: uuid, campaignId: uuid }),
+  },
+  sends: {
+    'dispatch:send': z.object({
+      tenantId: uuid,
+      campaignId: uuid,
+      instanceId: uuid,
+      /** The rate-limit slot reserved for this send (released if nothing is sent). */
+      slot: z.string(),
+      slotAt: z.number(),
+      /** The instance's local day the slot was counted against. */
+      day: z.string(),
+    }),
+  },
+  webhooks: {
+    'webhook:evolution': z.object({
+      tenantId: uuid,
+      instanceId: uuid,
+      receivedAt: z.string(),
+      event: z.string(),
+      /** The validated `data` of the envelope. */
+      data: z.unknown(),
+    }),
+  },
+  maintenance: {
+    /** Pumps every RUNNING campaign: recovers from a lost pump or a crashed worker. */
+    'maintenance:watchdog': z.object({}),
+    /** SENDING recipients whose worker vanished become UNKNOWN. */
+    'maintenance:reap-sending': z.object({}),
+    'maintenance:purge-receipts': z.object({}),
+  },
+} as const;
+
+export type QueueName = keyof typeof JOBS;
+export type JobName<Q extends QueueName> = keyof (typeof JOBS)[Q] & string;
+export type JobData<Q extends QueueName, N extends JobName<Q>> = z.infer<(typeof JOBS)[Q][N]>;
+
+export const QUEUE_NAMES = Object.keys(JOBS) as QueueName[];
+
+export type ParsedJob<Q extends QueueName> = { [N in JobName<Q>]: { name: N; data: JobData<Q, N> } }[JobName<Q>];
+
+/** Parses a job's payload with its schema; an unknown job name is an error, never a silent no-op. */
+export function parseJob<Q extends QueueName>(queue: Q, name: string, data: unknown): ParsedJob<Q> {
+  const schema = (JOBS[queue] as Record<string, z.ZodType>)[name];
+  if (!schema) throw new Error(`unknown job "${name}" on queue "${queue}"`);
+  return { name, data: schema.parse(data) } as ParsedJob<Q>;
+}
+
+/** BullMQ job ids may not contain ':' and may not be all digits. */
+export function jobId(...parts: Array<string | number>): string {
+  return parts.map((p) => String(p).replace(/[^A-Za-z0-9_.-]/g, '_')).join('-');
+}

@@ -1,0 +1,66 @@
+/**
+ * The one map of pub/sub topics: topic → payload. Payloads are small JSON objects of ids, numbers
+ * and ISO strings. Every channel carries the tenant id, so a subscriber can only ever be attached to
+ * its own tenant's events.
+ */
+export interface ProgressCounters {
+  targeted: number;
+  sent: number;
+  delivered: number;
+  read: number;
+  replied: number;
+  clicked: number;
+  converted: number;
+  failed: number;
+  skipped: number;
+  unknown: number;
+  /** Recipients not yet through dispatch (queued or being sent). */
+  remaining: number;
+}
+
+export interface CampaignProgressEvent extends ProgressCounters {
+  tenantId: string;
+  campaignId: string;
+  status: string;
+  /** Increases with every change of the campaign row: lets a subscriber drop a stale event. */
+  version: string;
+  resumesAt: string | null;
+  startedAt: string | null;
+  completedAt: string | null;
+  at: string;
+}
+
+export interface CampaignLogEvent {
+  tenantId: string;
+  campaignId: string;
+  logId: string;
+  severity: string;
+  type: string;
+}
+
+export interface InstanceHealthEvent {
+  tenantId: string;
+  instanceId: string;
+}
+
+export interface ImportProgressEvent {
+  tenantId: string;
+  importId: string;
+}
+
+export interface Topics {
+  'campaign:progress': CampaignProgressEvent;
+  'campaign:log': CampaignLogEvent;
+  'instance:health': InstanceHealthEvent;
+  'import:progress': ImportProgressEvent;
+}
+
+export type Topic = keyof Topics;
+
+/** The id inside the tenant that a topic's channel is keyed by. */
+export const TOPIC_KEY: { [T in Topic]: (p: Topics[T]) => string } = {
+  'campaign:progress': (p) => p.campaignId,
+  'campaign:log': (p) => p.campaignId,
+  'instance:health': (p) => p.instanceId,
+  'import:progress': (p) => p.importId,
+};

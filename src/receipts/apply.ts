@@ -1,0 +1,184 @@
+import { appendLogs, type LogEntry } from '../campaigns/logs.js';
+import { bumpCampaign, type CounterDeltas } from '../campaigns/progress.js';
+import type { Tx } from '../db/client.js';
+import type { AfterCommit } from '../db/transaction.js';
+import { healthDelta } from '../domain/health.js';
+import { applyReceipt, type ProviderStatus, type ReceiptChange, type ReceiptState } from '../domain/receipts.js';
+import { Prisma } from '../generated/prisma/client.js';
+
+export interface ReceiptRecipient extends ReceiptState {
+  id: string;
+  tenantId: string;
+  campaignId: string;
+  instanceId: string | null;
+  contactId: string;
+}
+
+interface RecipientRow {
+  id: string;
+  tenant_id: string;
+  campaign_id: string;
+  instance_id: string | null;
+  contact_id: string;
+  status: string;
+  sent_at: Date | null;
+  delivered_at: Date | null;
+  read_at: Date | null;
+  played_at: Date | null;
+  failed_at: Date | null;
+}
+
+export const RECEIPT_COLUMNS = Prisma.raw(
+  'id, tenant_id, campaign_id, instance_id, contact_id, status, sent_at, delivered_at, read_at, played_at, failed_at',
+);
+
+export function toReceiptRecipient(r: RecipientRow): ReceiptRecipient {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    campaignId: r.campaign_id,
+    instanceId: r.instance_id,
+    contactId: r.contact_id,
+    status: r.status,
+    sentAt: r.sent_at,
+    deliveredAt: r.delivered_at,
+    readAt: r.read_at,
+    playedAt: r.played_at,
+    failedAt: r.failed_at,
+  };
+}
+
+/** Serialises everything that touches one provider message id (its send result and its receipts). */
+export async function lockProviderMessage(tx: Tx, keyId: string) {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${keyId}, 42))`;
+}
+
+export async function findRecipientByKey(tx: Tx, tenantId: string, keyId: string): Promise<ReceiptRecipient | null> {
+  const rows = await tx.$queryRaw<RecipientRow[]>`
+    SELECT ${RECEIPT_COLUMNS} FROM recipient
+    WHERE provider_message_id = ${keyId} AND tenant_id = ${tenantId}::uuid FOR UPDATE`;
+  return rows[0] ? toReceiptRecipient(rows[0]) : null;
+}
+
+export interface Deltas {
+  campaign: CounterDeltas;
+  instance: { sent: number; delivered: number; read: number; failed: number; health: number; errors: boolean };
+}
+
+export function emptyDeltas(): Deltas {
+  return { campaign: {}, instance: { sent: 0, delivered: 0, read: 0, failed: 0, health: 0, errors: false } };
+}
+
+function add(d: CounterDeltas, key: keyof CounterDeltas, n: number) {
+  d[key] = (d[key] ?? 0) + n;
+}
+
+/** Folds the events of one change into campaign and instance deltas. */
+export function addChangeDeltas(deltas: Deltas, change: ReceiptChange) {
+  for (const e of change.events) {
+    if (e === 'sent') add(deltas.campaign, 'sent', 1);
+    if (e === 'delivered') {
+      add(deltas.campaign, 'delivered', 1);
+      deltas.instance.delivered++;
+    }
+    if (e === 'read') {
+      add(deltas.campaign, 'read', 1);
+      deltas.instance.read++;
+    }
+    if (e === 'failed') {
+      add(deltas.campaign, 'failed', 1);
+      deltas.instance.failed++;
+      deltas.instance.errors = true;
+    }
+    if (e === 'unfailed') {
+      add(deltas.campaign, 'failed', -1);
+      deltas.instance.failed--;
+    }
+  }
+  deltas.instance.health += healthDelta(change.events);
+}
+
+const LOG_FOR: Record<string, { type: LogEntry['type']; severity: LogEntry['severity']; message: string }> = {
+  delivered: { type: 'MESSAGE_DELIVERED', severity: 'INFO', message: 'message delivered' },
+  read: { type: 'MESSAGE_READ', severity: 'INFO', message: 'message read' },
+  failed: { type: 'MESSAGE_FAILED', severity: 'ERROR', message: 'WhatsApp reported the message as failed (ERROR receipt)' },
+};
+
+/** Log entries for a change: one per delivery event it caused. */
+export function changeLogs(r: ReceiptRecipient, change: ReceiptChange, status: ProviderStatus, keyId: string, actor: string): LogEntry[] {
+  return change.events
+    .filter((e) => e in LOG_FOR)
+    .map((e) => {
+      const l = LOG_FOR[e] as (typeof LOG_FOR)[string];
+      return {
+        tenantId: r.tenantId,
+        campaignId: r.campaignId,
+        type: l.type,
+        severity: l.severity,
+        message: l.message,
+        details: { receipt: status, keyId },
+        instanceId: r.instanceId,
+        contactId: r.contactId,
+        recipientId: r.id,
+        actor,
+      };
+    });
+}
+
+export async function updateRecipientForChange(tx: Tx, recipientId: string, change: ReceiptChange) {
+  const sets: Prisma.Sql[] = [Prisma.sql`status = ${change.status}::"RecipientStatus"`, Prisma.sql`updated_at = now()`];
+  if (change.set.sentAt) sets.push(Prisma.sql`sent_at = COALESCE(sent_at, ${change.set.sentAt})`);
+  if (change.set.deliveredAt) sets.push(Prisma.sql`delivered_at = COALESCE(delivered_at, ${change.set.deliveredAt})`);
+  if (change.set.readAt) sets.push(Prisma.sql`read_at = COALESCE(read_at, ${change.set.readAt})`);
+  if (change.set.playedAt) sets.push(Prisma.sql`played_at = COALESCE(played_at, ${change.set.playedAt})`);
+  if (change.set.failedAt) sets.push(Prisma.sql`failed_at = ${change.set.failedAt}`, Prisma.sql`error_code = 'PROVIDER_ERROR'`, Prisma.sql`error = 'WhatsApp reported ERROR'`);
+  if (change.status !== 'FAILED') sets.push(Prisma.sql`failed_at = NULL`);
+  await tx.$executeRaw`UPDATE recipient SET ${Prisma.join(sets, ', ')} WHERE id = ${recipientId}::uuid`;
+}
+
+/**
+ * Instance counters and health for a batch of deltas, in one UPDATE. The score moves by the summed
+ * delta and is clamped to 0–100.
+ */
+export async function applyInstanceDeltas(tx: Tx, instanceId: string | null, d: Deltas['instance'], extra: Prisma.Sql[] = []) {
+  if (!instanceId) return;
+  const sets: Prisma.Sql[] = [...extra];
+  if (d.sent) sets.push(Prisma.sql`sent_today = sent_today + ${d.sent}`, Prisma.sql`total_sent = total_sent + ${d.sent}`);
+  if (d.delivered) sets.push(Prisma.sql`delivered_today = delivered_today + ${d.delivered}`, Prisma.sql`total_delivered = total_delivered + ${d.delivered}`);
+  if (d.read) sets.push(Prisma.sql`read_today = read_today + ${d.read}`, Prisma.sql`total_read = total_read + ${d.read}`);
+  if (d.failed) sets.push(Prisma.sql`failed_today = GREATEST(0, failed_today + ${d.failed})`, Prisma.sql`total_failed = total_failed + ${d.failed}`);
+  if (d.errors) sets.push(Prisma.sql`consecutive_errors = consecutive_errors + 1`);
+  else if (d.delivered || d.read) sets.push(Prisma.sql`consecutive_errors = 0`, Prisma.sql`last_success_at = now()`);
+  if (d.health) {
+    sets.push(Prisma.sql`health_score = LEAST(100, GREATEST(0, health_score + ${d.health}))`, Prisma.sql`last_health_update_at = now()`);
+  }
+  if (sets.length === 0) return;
+  await tx.$executeRaw`UPDATE whatsapp_instance SET ${Prisma.join(sets, ', ')}, updated_at = now() WHERE id = ${instanceId}::uuid`;
+}
+
+/**
+ * Applies one receipt to a locked recipient: recipient, log, instance health and campaign counters
+ * change together, in the caller's transaction. Returns false when the receipt changes nothing.
+ */
+export async function applyReceiptToRecipient(
+  tx: Tx,
+  after: AfterCommit,
+  r: ReceiptRecipient,
+  status: ProviderStatus,
+  keyId: string,
+  at: Date,
+  actor: string,
+): Promise<boolean> {
+  const change = applyReceipt(r, status, at);
+  if (!change) return false;
+  await updateRecipientForChange(tx, r.id, change);
+  await appendLogs(tx, after, changeLogs(r, change, status, keyId, actor));
+  const deltas = emptyDeltas();
+  addChangeDeltas(deltas, change);
+  await applyInstanceDeltas(tx, r.instanceId, deltas.instance);
+  if (r.instanceId && (deltas.instance.health || deltas.instance.failed)) {
+    after.publish('instance:health', { tenantId: r.tenantId, instanceId: r.instanceId });
+  }
+  await bumpCampaign(tx, after, r.campaignId, deltas.campaign);
+  return true;
+}

@@ -1,0 +1,11 @@
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder.js';
+import './errors.js';
+import './viewer.js';
+import './sender.js';
+import './contact.js';
+import './campaign.js';
+
+export const schema = builder.toSchema();
+/** What codegen writes to schema.graphql. */
+export const sortedSchema = lexicographicSortSchema(schema);

@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Redis } from 'ioredis';
+import { WebSocketServer } from 'ws';
+import { AUTH_MESSAGES, authenticateApiKey } from './auth/api-keys.js';
+import { config } from './config/index.js';
+import { prisma } from './db/client.js';
+import { AppError } from './errors.js';
+import { logger } from './lib/logger.js';
+import { createRedis } from './redis.js';
+import { bearerToken, type Context, contextFor } from './schema/context.js';
+import { schema } from './schema/index.js';
+import { handleEvolutionWebhook } from './webhooks/route.js';
+
+export interface App {
+  server: Server;
+  yoga: YogaServerInstance<Record<string, unknown>, Context>;
+  listen(port?: number, host?: string): Promise<string>;
+  url(): string;
+  close(): Promise<void>;
+}
+
+/** Errors a client must see keep their message and a code; everything else is masked and logged with an id. */
+function maskError(error: unknown, message: string): Error {
+  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  if (original instanceof GraphQLError) return original;
+  if (error instanceof GraphQLError && !error.originalError) return error;
+  if (original instanceof AppError) {
+    return new GraphQLError(original.message, {
+      ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
+      extensions: { code: original.name.replace(/Error$/, '').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase() },
+    });
+  }
+  const errorId = randomUUID();
+  logger.error({ err: original, errorId, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
+  return new GraphQLError(message, {
+    ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
+    extensions: { code: 'INTERNAL_SERVER_ERROR', errorId },
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The API server: GraphQL over HTTP and WebSocket on /graphql, the Evolution webhook route, health. */
+export function createApp(): App {
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: config.graphiql ? { subscriptionsProtocol: 'WS', title: 'WhatsApp campaigns' } : false,
+    landingPage: false,
+    maskedErrors: { maskError },
+    logging: {
+      debug: (...args) => logger.debug({ yoga: args }),
+      info: (...args) => logger.info({ yoga: args }),
+      warn: (...args) => logger.warn({ yoga: args }),
+      error: (...args) => logger.error({ yoga: args }),
+    },
+    context: async (initial) => {
+      const requestId = (initial.request as Request | undefined)?.headers.get('x-request-id') ?? randomUUID();
+      const params = initial.connectionParams as Record<string, unknown> | undefined;
+      const authorization = params
+        ? String(params.authorization ?? params.Authorization ?? params.apiKey ?? '')
+        : (initial.request as Request).headers.get('authorization');
+      return contextFor(authorization, requestId);
+    },
+  });
+
+  let readyRedis: Redis | null = null;
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] as string;
+    if (path === '/graphql' || path.startsWith('/graphql/')) return void yoga(req, res);
+    const webhook = path.match(/^\/webhooks\/evolution\/([A-Za-z0-9_-]{16,})(?:\/+([a-z-]+))?\/?$/);
+    if (webhook) {
+      const log = logger.child({ requestId: (req.headers['x-request-id'] as string | undefined) ?? randomUUID(), route: 'webhook' });
+      return void handleEvolutionWebhook(req, res, { secret: webhook[1] as string, suffix: webhook[2] ?? null }, log);
+    }
+    if (path === '/health') return send(res, 200, { status: 'ok' });
+    if (path === '/ready') {
+      readyRedis ??= createRedis('command', { maxRetriesPerRequest: 1 });
+      const redis = readyRedis;
+      void Promise.allSettled([withTimeout(prisma.$queryRaw`SELECT 1`, 2000), withTimeout(redis.ping(), 2000)]).then(([pg, rd]) => {
+        const checks = {
+          postgres: pg.status === 'fulfilled' ? 'ok' : String((pg as PromiseRejectedResult).reason?.message ?? pg),
+          redis: rd.status === 'fulfilled' ? 'ok' : String((rd as PromiseRejectedResult).reason?.message ?? rd),
+        };
+        const ok = checks.postgres === 'ok' && checks.redis === 'ok';
+        send(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
+      });
+      return;
+    }
+    if (path.startsWith('/webhooks/')) return send(res, 401, { error: { code: 'UNKNOWN_WEBHOOK', message: 'no instance has this webhook URL' } });
+    send(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` } });
+  });
+
+  const wss = new WebSocketServer({ server, path: '/graphql' });
+  const ws = useServer<Record<string, unknown>, { request: IncomingMessage }>(
+    {
+      onConnect: async (ctx) => {
+        const p = ctx.connectionParams ?? {};
+        const result = await authenticateApiKey(bearerToken(String(p.authorization ?? p.Authorization ?? p.apiKey ?? '')));
+        if (!result.ok) {
+          // 4401: the socket is closed before any operation with a reason the client can show.
+          ctx.extra.socket.close(4401, `Unauthorized: ${AUTH_MESSAGES[result.reason].slice(0, 100)}`);
+          return false;
+        }
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: payload });
+        const document = enveloped.parse(payload.query);
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        try {
+          const contextValue = await enveloped.contextFactory();
+          return {
+            schema: enveloped.schema,
+            document,
+            operationName: payload.operationName,
+            variableValues: payload.variables,
+            contextValue,
+            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          } as ExecutionArgs;
+        } catch (err) {
+          if (err instanceof GraphQLError) return [err];
+          throw err;
+        }
+      },
+      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+    },
+    wss,
+  );
+
+  let closed = false;
+  return {
+    server,
+    yoga,
+    listen(port = config.port, host = config.host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve(this.url()));
+      });
+    },
+    url() {
+      const a = server.address() as AddressInfo;
+      const host = a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address.includes(':') ? `[${a.address}]` : a.address;
+      return `http://${host}:${a.port}`;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Stop accepting, end subscriptions, then let in-flight requests finish.
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      await ws.dispose();
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      server.closeIdleConnections();
+      await withTimeout(stopped, config.shutdownTimeoutMs).catch(() => server.closeAllConnections());
+      await yoga.dispose();
+      if (readyRedis) await readyRedis.quit().catch(() => undefined);
+    },
+  };
+}

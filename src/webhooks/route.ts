@@ -1,0 +1,181 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { jwtVerify } from 'jose';
+import type { z } from 'zod';
+import { prisma } from '../db/client.js';
+import { eventSuffix } from '../evolution/wire.js';
+import { decryptSecret, safeEqual } from '../lib/crypto.js';
+import type { Logger } from '../lib/logger.js';
+import { jobId } from '../queues/definitions.js';
+import { enqueue } from '../queues/index.js';
+import { envelopeSchema, HANDLED_EVENTS, isHandledEvent, messageRawSchema, messagesUpdateSchema } from './schemas.js';
+
+/**
+ * POST /webhooks/evolution/<secret>[/<event-suffix>]
+ *
+ * Authenticates the instance by the secret in its URL (and the HS256 JWT when it has a jwt_key),
+ * validates the envelope, enqueues the event and answers at once. Answers:
+ * - 200: accepted (or a duplicate, or an event we ignore);
+ * - 400 / 401 / 404 / 413 / 415: the request is wrong; Evolution does not retry 400/401/404 and nothing is written;
+ * - 503: we could not enqueue; Evolution retries (which is what we want).
+ */
+const MAX_BODY = 5 * 1024 * 1024;
+
+interface WebhookInstance {
+  id: string;
+  tenantId: string;
+  name: string;
+  webhookSecret: string;
+  jwtKey: string | null;
+}
+
+const cache = new Map<string, { value: WebhookInstance | null; until: number }>();
+
+async function instanceBySecret(secret: string): Promise<WebhookInstance | null> {
+  const hit = cache.get(secret);
+  if (hit && hit.until > Date.now()) return hit.value;
+  const row = await prisma.whatsAppInstance.findUnique({
+    where: { webhookSecret: secret },
+    select: { id: true, tenantId: true, name: true, webhookSecret: true, jwtKeyEncrypted: true },
+  });
+  const value = row
+    ? { id: row.id, tenantId: row.tenantId, name: row.name, webhookSecret: row.webhookSecret, jwtKey: row.jwtKeyEncrypted ? decryptSecret(row.jwtKeyEncrypted) : null }
+    : null;
+  cache.set(secret, { value, until: Date.now() + 5000 });
+  if (cache.size > 10_000) cache.clear();
+  return value;
+}
+
+export function forgetWebhookSecret(secret: string) {
+  cache.delete(secret);
+}
+
+class WebhookError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY) throw new WebhookError(413, 'PAYLOAD_TOO_LARGE', `body larger than ${MAX_BODY} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new WebhookError(413, 'PAYLOAD_TOO_LARGE', `body larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function issuesOf(error: z.ZodError) {
+  return error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+}
+
+async function verifyJwt(req: IncomingMessage, key: string) {
+  const header = req.headers.authorization ?? '';
+  const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  if (!token) throw new WebhookError(401, 'UNAUTHENTICATED', 'this instance requires an Authorization: Bearer <JWT> header');
+  try {
+    await jwtVerify(token, new TextEncoder().encode(key), { algorithms: ['HS256'] });
+  } catch (err) {
+    throw new WebhookError(401, 'UNAUTHENTICATED', `invalid JWT: ${(err as Error).message}`);
+  }
+}
+
+/** The BullMQ job id that makes a redelivered webhook a no-op; null where every delivery is distinct. */
+function dedupeId(instanceId: string, event: string, data: unknown): string | null {
+  if (event === 'messages.update') {
+    const d = data as z.infer<typeof messagesUpdateSchema>;
+    return jobId('wh', instanceId, 'mu', d.keyId ?? d.id ?? '', String(d.status));
+  }
+  if (event === 'send.message' || event === 'messages.upsert') {
+    const d = data as z.infer<typeof messageRawSchema>;
+    return jobId('wh', instanceId, event === 'send.message' ? 'sm' : 'up', d.key.id);
+  }
+  return null;
+}
+
+export async function handleEvolutionWebhook(
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: { secret: string; suffix: string | null },
+  log: Logger,
+): Promise<void> {
+  try {
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      throw new WebhookError(405, 'METHOD_NOT_ALLOWED', 'webhooks are POSTed');
+    }
+    const instance = await instanceBySecret(params.secret);
+    if (!instance || !safeEqual(instance.webhookSecret, params.secret)) {
+      throw new WebhookError(401, 'UNKNOWN_WEBHOOK', 'no instance has this webhook URL');
+    }
+    if (instance.jwtKey) await verifyJwt(req, instance.jwtKey);
+
+    const type = String(req.headers['content-type'] ?? '');
+    if (type && !type.includes('json')) throw new WebhookError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send application/json');
+    const raw = await readBody(req);
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw new WebhookError(400, 'MALFORMED_JSON', 'the body is not valid JSON');
+    }
+    const envelope = envelopeSchema.safeParse(json);
+    if (!envelope.success) throw new WebhookError(400, 'INVALID_ENVELOPE', 'the body is not an Evolution webhook envelope', issuesOf(envelope.error));
+    const { event, instance: instanceName, data } = envelope.data;
+    if (params.suffix && params.suffix !== eventSuffix(event)) {
+      throw new WebhookError(400, 'EVENT_MISMATCH', `URL suffix "${params.suffix}" does not match event "${event}"`);
+    }
+    if (instanceName !== instance.name) {
+      throw new WebhookError(400, 'INSTANCE_MISMATCH', `envelope instance "${instanceName}" is not the instance of this URL`);
+    }
+    if (!isHandledEvent(event)) {
+      reply(res, 200, { ok: true, ignored: `event ${event} is not used` });
+      return;
+    }
+    const parsed = HANDLED_EVENTS[event].safeParse(data);
+    if (!parsed.success) throw new WebhookError(400, 'INVALID_DATA', `invalid data for ${event}`, issuesOf(parsed.error));
+    if (event === 'messages.update' && (parsed.data as { fromMe?: boolean }).fromMe === false) {
+      reply(res, 200, { ok: true, ignored: 'receipt of an incoming message' });
+      return;
+    }
+
+    const id = dedupeId(instance.id, event, parsed.data);
+    try {
+      await enqueue(
+        'webhooks',
+        'webhook:evolution',
+        { tenantId: instance.tenantId, instanceId: instance.id, receivedAt: new Date().toISOString(), event, data: parsed.data },
+        id ? { jobId: id } : {},
+      );
+    } catch (err) {
+      log.error({ err, event, instanceId: instance.id }, 'webhook enqueue failed');
+      // Our failure: 503 so that Evolution delivers it again.
+      throw new WebhookError(503, 'UNAVAILABLE', 'could not accept the event now; retry');
+    }
+    reply(res, 200, { ok: true });
+  } catch (err) {
+    if (!req.readableEnded) req.resume(); // drain an unread body so the connection stays usable
+    if (err instanceof WebhookError) {
+      if (err.status >= 500) log.warn({ code: err.code }, 'webhook refused');
+      else log.info({ code: err.code, status: err.status }, 'webhook rejected');
+      reply(res, err.status, { error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) } });
+      return;
+    }
+    log.error({ err }, 'webhook handler failed');
+    reply(res, 500, { error: { code: 'INTERNAL', message: 'internal error; retry' } });
+  }
+}
