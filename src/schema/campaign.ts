@@ -91,6 +91,8 @@ export const CampaignMessageRef = builder.prismaObject('CampaignMessage', {
 export const CampaignRef = builder.prismaNode('Campaign', {
   id: { field: 'id' },
   findUnique: (id, ctx) => ({ id, tenantId: ctx.viewer.tenantId }),
+  // Another tenant's id is simply not found: node(id) answers null.
+  nullable: true,
   fields: (t) => ({
     name: t.exposeString('name'),
     description: t.exposeString('description', { nullable: true }),

@@ -7,6 +7,8 @@ import { builder } from './builder.js';
 export const ContactRef = builder.prismaNode('Contact', {
   id: { field: 'id' },
   findUnique: (id, ctx) => ({ id, tenantId: ctx.viewer.tenantId }),
+  // Another tenant's id is simply not found: node(id) answers null.
+  nullable: true,
   fields: (t) => ({
     phone: t.exposeString('phone', { description: 'E.164.' }),
     name: t.exposeString('name', { nullable: true }),

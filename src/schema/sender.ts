@@ -12,6 +12,8 @@ export const HealthStatusEnum = builder.enumType('HealthStatus', { values: ['EXC
 export const EvolutionServerRef = builder.prismaNode('EvolutionServer', {
   id: { field: 'id' },
   findUnique: (id, ctx) => ({ id, tenantId: ctx.viewer.tenantId }),
+  // Another tenant's id is simply not found: node(id) answers null.
+  nullable: true,
   description: 'An Evolution API server; its API key is stored encrypted and never returned.',
   fields: (t) => ({
     name: t.exposeString('name'),
@@ -52,6 +54,8 @@ InstanceHealth.implement({
 export const WhatsAppInstanceRef = builder.prismaNode('WhatsAppInstance', {
   id: { field: 'id' },
   findUnique: (id, ctx) => ({ id, tenantId: ctx.viewer.tenantId }),
+  // Another tenant's id is simply not found: node(id) answers null.
+  nullable: true,
   name: 'WhatsAppInstance',
   description: 'A WhatsApp number connected through Evolution, used to send campaigns.',
   fields: (t) => ({

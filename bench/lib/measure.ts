@@ -1,0 +1,131 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+export const ADMIN_DATABASE_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Starts a TypeScript file in its own Node process and resolves with the first JSON line it prints. */
+export async function startChild<T>(file: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const info = await new Promise<T>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${file} exited (${code}) before it was ready`)));
+    lines.once('line', (line) => resolve(JSON.parse(line) as T));
+  });
+  return { child, info };
+}
+
+export async function stopChild(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
+export interface HttpLoad {
+  requestsPerSec: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+/** Closed-loop load (N connections, as fast as the server answers) for `seconds`. */
+export async function httpLoad(opts: { url: string; connections?: number; seconds?: number; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string }): Promise<HttpLoad> {
+  const r = await autocannon({
+    url: opts.url,
+    connections: opts.connections ?? 50,
+    duration: opts.seconds ?? 10,
+    method: opts.method ?? 'GET',
+    headers: opts.headers,
+    body: opts.body,
+  });
+  return { requestsPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx };
+}
+
+/** A bare node:http 200 handler's req/s, server in its own process. */
+export async function bareHttpRps(seconds = 10, connections = 50): Promise<HttpLoad> {
+  const { child, info } = await startChild<{ port: number }>('bench/lib/bare-http-server.ts');
+  try {
+    await httpLoad({ url: `http://127.0.0.1:${info.port}/`, seconds: 2, connections }); // warm-up
+    return await httpLoad({ url: `http://127.0.0.1:${info.port}/`, seconds, connections });
+  } finally {
+    await stopChild(child);
+  }
+}
+
+/** Redis SETs per second: `clients` connections each issuing SETs one after another (no pipelining). */
+export async function redisSetOps(total = 100_000, clients = 32): Promise<number> {
+  const conns = Array.from({ length: clients }, () => new Redis(REDIS_URL));
+  const prefix = `bench:${randomBytes(4).toString('hex')}`;
+  try {
+    await Promise.all(conns.map((c) => c.ping()));
+    const per = Math.ceil(total / clients);
+    const started = performance.now();
+    await Promise.all(
+      conns.map(async (c, k) => {
+        for (let i = 0; i < per; i++) await c.set(`${prefix}:${k}:${i}`, 'x', 'EX', 60);
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    return (per * clients) / seconds;
+  } finally {
+    await Promise.all(conns.map((c) => c.quit()));
+  }
+}
+
+/** A scratch database for a benchmark, dropped by the returned cleanup. */
+export async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `wc_bench_${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const u = new URL(ADMIN_DATABASE_URL);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    async drop() {
+      const a = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
+
+/** Single-row INSERTs per second (autocommit), from `clients` connections. */
+export async function pgInsertRows(total = 20_000, clients = 8): Promise<number> {
+  const db = await scratchDatabase();
+  const pool = new pg.Pool({ connectionString: db.url, max: clients });
+  pool.on('error', () => undefined); // connections ended by DROP DATABASE … WITH (FORCE)
+  try {
+    await pool.query('CREATE TABLE bench_row (id bigserial PRIMARY KEY, tenant_id uuid NOT NULL, payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())');
+    const per = Math.ceil(total / clients);
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        const c = await pool.connect();
+        try {
+          for (let i = 0; i < per; i++) await c.query('INSERT INTO bench_row (tenant_id, payload) VALUES (gen_random_uuid(), $1)', [`row ${i}`]);
+        } finally {
+          c.release();
+        }
+      }),
+    );
+    return (per * clients) / ((performance.now() - started) / 1000);
+  } finally {
+    await pool.end();
+    await db.drop();
+  }
+}
+
+export function table(rows: Array<[string, string, string]>) {
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
+  for (const r of rows) process.stdout.write(`${r.map((c, i) => (i === 1 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ')}\n`);
+}
+
+export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');

@@ -1,0 +1,163 @@
+// The demo `npm run dev` runs once the services are up: everything a new user would do, through the
+// public interfaces only (the CLI's tenant creation, GraphQL, and the simulator's Evolution API).
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { createTenant } from '../src/auth/api-keys.js';
+import { prisma } from '../src/db/client.js';
+
+const apiUrl = process.env.DEMO_API_URL ?? 'http://127.0.0.1:4000';
+const simUrl = process.env.DEMO_SIM_URL ?? 'http://127.0.0.1:8080';
+const simKey = process.env.DEMO_SIM_API_KEY ?? 'sim-global-api-key';
+const CONTACTS = 120;
+
+const line = (s = '') => process.stdout.write(`${s}\n`);
+
+async function gql<T = Record<string, any>>(key: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(`${apiUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: T; errors?: unknown };
+  if (body.errors || !body.data) throw new Error(JSON.stringify(body.errors ?? body));
+  return body.data;
+}
+
+async function sim(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${simUrl}${path}`, {
+    method,
+    headers: { apikey: simKey, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`simulator ${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+const FIRST = ['Ana', 'Bruno', 'Carla', 'Diego', 'Elisa', 'Fábio', 'Gabriela', 'Heitor', 'Isabela', 'João', 'Larissa', 'Marcos'];
+const LAST = ['Silva', 'Souza', 'Oliveira', 'Santos', 'Lima', 'Pereira', 'Costa', 'Almeida'];
+
+const stamp = new Date().toISOString().slice(0, 19).replace('T', ' ');
+const { tenant, key } = await createTenant({ name: `Demo ${stamp}` });
+await prisma.$disconnect();
+
+// Make the simulated network realistic: receipts take a moment, some messages are never read,
+// a few fail, webhooks are sometimes duplicated or reordered.
+await sim('PATCH', '/__simulator/behaviour', {
+  latencyMs: 120,
+  ackDelayMs: 400,
+  deliveryDelayMs: 1200,
+  readDelayMs: 2500,
+  noReadRate: 0.35,
+  failureRate: 0.03,
+  duplicateRate: 0.05,
+  reorderRate: 0.1,
+  notOnWhatsapp: ['5511955500003', '5511955500077'],
+});
+
+const server = await gql(key, `mutation($i: RegisterEvolutionServerInput!) { registerEvolutionServer(input: $i) { ... on RegisterEvolutionServerSuccess { data { id } } ... on Error { message } } }`, {
+  i: { name: 'simulator', baseUrl: simUrl, apiKey: simKey },
+});
+const serverId = server.registerEvolutionServer.data.id;
+
+const instanceIds: string[] = [];
+for (const n of [1, 2]) {
+  const name = `demo-${tenant.id.slice(0, 8)}-${n}`;
+  const r = await gql(key, `mutation($i: RegisterInstanceInput!) { registerInstance(input: $i) { ... on RegisterInstanceSuccess { data { id webhookUrl } } ... on Error { message } } }`, {
+    i: { serverId, name, limitPerMinute: 60, limitPerHour: 1000, minDelayMs: 400, maxDelayMs: 900 },
+  });
+  const { id, webhookUrl } = r.registerInstance.data;
+  instanceIds.push(id);
+  // Exactly what you would do on a real Evolution server: create the instance with our webhook URL.
+  await sim('POST', '/instance/create', {
+    instanceName: name,
+    integration: 'WHATSAPP-BAILEYS',
+    number: `551190000000${n}`,
+    webhook: { url: webhookUrl, byEvents: false, base64: false, events: ['MESSAGES_UPDATE', 'SEND_MESSAGE', 'MESSAGES_UPSERT', 'CONNECTION_UPDATE', 'QRCODE_UPDATED'] },
+  });
+  await sim('POST', `/__simulator/instances/${name}/connection`, { state: 'open' });
+}
+
+const contacts = Array.from({ length: CONTACTS }, (_, i) => ({
+  phone: `+55 11 95550-${String(i).padStart(4, '0')}`,
+  name: `${FIRST[i % FIRST.length]} ${LAST[(i * 7) % LAST.length]}`,
+  tags: i % 3 === 0 ? ['vip'] : ['newsletter'],
+  customFields: { cidade: i % 2 ? 'São Paulo' : 'Campinas' },
+}));
+const added = await gql(key, `mutation($c: [ContactInput!]!) { addContacts(contacts: $c) { ... on AddContactsSuccess { data { created failed } } ... on Error { message } } }`, { c: contacts });
+
+const created = await gql(
+  key,
+  `mutation($i: CreateCampaignInput!) { createCampaign(input: $i) { ... on CreateCampaignSuccess { data { id } } ... on ValidationError { issues { path message } } } }`,
+  {
+    i: {
+      name: 'Demo: Black Friday',
+      objective: 'PROMOTIONAL',
+      rotationMode: 'INTELLIGENT',
+      messages: [
+        { text: '{{saudacao}}, {{primeiro_nome}}! A Black Friday chegou em {{cidade}}: 30% em tudo até domingo.' },
+        { text: 'Oi {{primeiro_nome}}, {{dia_semana}} é dia de oferta: 30% em tudo na Black Friday!' },
+      ],
+      audience: { all: true },
+      instanceIds,
+    },
+  },
+);
+const campaignId: string = created.createCampaign.data.id;
+
+const subscription = `subscription { campaignProgress(campaignId: "${campaignId}") { status percentDone counters { targeted sent delivered read failed skipped unknown remaining deliveryRate readRate } } }`;
+line();
+line('──────────────────────────────────────────────────────────────────────────────');
+line(` GraphiQL:      ${apiUrl}/graphql`);
+line(` API key:       ${key}`);
+line(`               (in GraphiQL, Headers: {"Authorization": "Bearer ${key}"})`);
+line(` Tenant:        ${tenant.name} (${added.addContacts.data.created} contacts, 2 instances on the simulator)`);
+line(' Subscription to paste:');
+line(`   ${subscription}`);
+line('──────────────────────────────────────────────────────────────────────────────');
+line();
+
+const ws = createClient({ url: `${apiUrl.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${key}` } });
+const started = await gql(key, `mutation($id: ID!) { startCampaign(id: $id) { __typename ... on StartCampaignSuccess { data { status counters { targeted } } } ... on Error { message } } }`, {
+  id: campaignId,
+});
+line(`campaign started: ${started.startCampaign.data.counters.targeted} recipients`);
+
+type Counters = { targeted: number; sent: number; delivered: number; read: number; failed: number; skipped: number; unknown: number; remaining: number; deliveryRate: number | null; readRate: number | null };
+type Progress = { status: string; percentDone: number; counters: Counters };
+
+const print = (p: Progress) => {
+  const c = p.counters;
+  line(
+    `${new Date().toISOString().slice(11, 19)}  ${p.status.padEnd(9)} ${String(p.percentDone).padStart(6)}%  ` +
+      `sent ${c.sent}/${c.targeted}  delivered ${c.delivered}  read ${c.read}  failed ${c.failed}  unknown ${c.unknown}`,
+  );
+};
+
+let printedAt = 0;
+const events = (async () => {
+  for await (const event of ws.iterate<{ campaignProgress: Progress }>({ query: subscription })) {
+    const p = event.data?.campaignProgress;
+    if (!p) continue;
+    if (Date.now() - printedAt >= 1000 || p.status === 'COMPLETED') {
+      printedAt = Date.now();
+      print(p);
+    }
+    if (p.status === 'COMPLETED') return;
+  }
+})();
+await events;
+// Receipts (delivered, read) keep arriving for a few seconds after the last send.
+line('all messages sent; waiting a few seconds for the last delivery and read receipts…');
+await new Promise((r) => setTimeout(r, 6000));
+await ws.dispose();
+const final = await gql<{ campaign: Progress & { counters: Counters } }>(
+  key,
+  `query($id: ID!) { campaign(id: $id) { status counters { targeted sent delivered read failed skipped unknown remaining deliveryRate readRate percentDone } } }`,
+  { id: campaignId },
+);
+const c = final.campaign.counters;
+line();
+line(
+  `campaign ${final.campaign.status}: ${c.sent} sent of ${c.targeted}, ${c.delivered} delivered (${Math.round((c.deliveryRate ?? 0) * 100)}%), ` +
+    `${c.read} read (${Math.round((c.readRate ?? 0) * 100)}% of delivered), ${c.failed} failed, ${c.skipped} skipped, ${c.unknown} unknown`,
+);

@@ -1,0 +1,41 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/env-source.js';
+import { loadAppConfig } from '../../src/config/index.js';
+
+const valid = {
+  DATABASE_URL: 'postgresql://u@localhost:5432/db',
+  REDIS_URL: 'redis://localhost:6379',
+  ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+};
+
+describe('configuration', () => {
+  it('parses a valid environment with defaults', () => {
+    const c = loadAppConfig(valid);
+    expect(c).toMatchObject({ port: 4000, redisPrefix: 'wc', publicUrl: 'http://localhost:4000', evolutionTimeoutMs: 15000 });
+    expect(c.encryptionKey).toHaveLength(32);
+  });
+
+  it('names every missing or bad variable', () => {
+    let error: unknown;
+    try {
+      loadAppConfig({ REDIS_URL: 'http://nope', ENCRYPTION_KEY: 'short', PORT: 'eighty' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/DATABASE_URL is missing/);
+    expect(problems).toMatch(/REDIS_URL is invalid: must be a redis:\/\//);
+    expect(problems).toMatch(/ENCRYPTION_KEY is invalid: must be 32 bytes/);
+    expect(problems).toMatch(/PORT is invalid/);
+  });
+
+  it('stops a process that starts with a bad variable, with a message naming it', () => {
+    const env = { PATH: process.env.PATH ?? '', NODE_ENV: 'test', ...valid, REDIS_URL: 'localhost:6379' };
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/workers/main.ts'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(78);
+    expect(r.stderr).toMatch(/REDIS_URL is invalid/);
+    expect(r.stderr).toMatch(/\.env\.example/);
+  });
+});

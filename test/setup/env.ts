@@ -1,0 +1,33 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { inject } from 'vitest';
+
+/** A free TCP port (the API server of this test file listens on it; webhook URLs point at it). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// Runs in every test file's process before the file imports anything: the app's config reads these.
+const port = await freePort();
+Object.assign(process.env, {
+  NODE_ENV: 'test',
+  DATABASE_URL: inject('databaseUrl'),
+  DATABASE_POOL_SIZE: '8',
+  REDIS_URL: inject('redisUrl'),
+  REDIS_PREFIX: `${inject('redisPrefix')}_${randomBytes(4).toString('hex')}`,
+  ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  PUBLIC_URL: `http://127.0.0.1:${port}`,
+  PROGRESS_INTERVAL_MS: '50',
+  EVOLUTION_TIMEOUT_MS: '5000',
+  SHUTDOWN_TIMEOUT_MS: '5000',
+});

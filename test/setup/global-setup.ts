@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+
+/**
+ * One database and one Redis namespace per test run, so that runs never see each other's data;
+ * both are removed at the end. Each test file further gets its own Redis prefix (test/setup/env.ts).
+ */
+const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+const database = `wc_test_${runId}`;
+const redisPrefix = `wct_${runId}`;
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    redisUrl: string;
+    redisPrefix: string;
+  }
+}
+
+function urlFor(db: string) {
+  const u = new URL(adminUrl);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+export async function setup(project: TestProject) {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${database}"`);
+  await admin.end();
+  const migrate = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/prisma.ts', 'migrate', 'deploy'], {
+    env: { ...process.env, DATABASE_URL: urlFor(database) },
+    encoding: 'utf8',
+  });
+  if (migrate.status !== 0) throw new Error(`migrate deploy failed:\n${migrate.stdout}\n${migrate.stderr}`);
+  project.provide('databaseUrl', urlFor(database));
+  project.provide('redisUrl', redisUrl);
+  project.provide('redisPrefix', redisPrefix);
+}
+
+export async function teardown() {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  await admin.end();
+  const redis = new Redis(redisUrl);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+}
