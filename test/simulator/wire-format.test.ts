@@ -165,14 +165,20 @@ describe('Evolution simulator speaks Evolution 2.3.x', () => {
     await call(sim, 'POST', '/webhook/set/wire', { webhook: { enabled: true, url: hook.url, byEvents: true, events: ['MESSAGES_UPDATE', 'SEND_MESSAGE'] } });
     try {
       const before = hook.received.length;
-      // send.message fails once with 500 (retried), the DELIVERY_ACK receipt with 400 (not retried).
-      hook.rules.push({ match: (m) => m.body.event === 'send.message', status: 500, times: 1 });
-      hook.rules.push({ match: (m) => m.body.data.status === 'DELIVERY_ACK', status: 400, times: 1 });
+      // Our send.message fails once with 500 (retried), our DELIVERY_ACK with 400 (not retried).
+      await sim.drain(5000); // earlier tests' webhooks must not take these answers
+      const jid = '5511988885555@s.whatsapp.net';
+      const toUs = (m: Received) => m.body.data?.remoteJid === jid || (m.body.data?.key as { remoteJid?: string } | undefined)?.remoteJid === jid;
+      hook.rules.push({ match: (m) => toUs(m) && m.body.event === 'send.message', status: 500, times: 1 });
+      hook.rules.push({ match: (m) => toUs(m) && m.body.data.status === 'DELIVERY_ACK', status: 400, times: 1 });
       const r = await call(sim, 'POST', '/message/sendText/wire', { number: '5511988885555', text: 'x' });
       expect(r.status).toBe(201);
       const keyId = r.body.key.id;
-      const ours = (m: Received) => m.body.data.keyId === keyId || (m.body.data.key as { id?: string } | undefined)?.id === keyId;
-      await waitFor(async () => hook.received.filter(ours).length >= 5);
+      const ours = (m: Received) => m.body.data?.keyId === keyId || (m.body.data?.key as { id?: string } | undefined)?.id === keyId;
+      const seen = () => JSON.stringify(hook.received.slice(before).map((m) => [m.path, m.body.event, m.body.data?.status, m.body.data?.keyId ?? (m.body.data?.key as { id?: string })?.id]));
+      await waitFor(async () => hook.received.filter(ours).length >= 5, 30_000).catch((err) => {
+        throw new Error(`${(err as Error).message}; our key ${keyId}; received ${seen()}; stats ${JSON.stringify(sim.webhookStats)}`);
+      });
       await sim.drain(5000);
       const mine = hook.received.slice(before).filter(ours);
       expect(mine.filter((m) => m.path === '/hook/send-message')).toHaveLength(2);
