@@ -1,6 +1,8 @@
 import { prisma } from '../db/client.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import type { ApiKeyRole } from '../generated/prisma/client.js';
 import { generateApiKey, hashApiKey, looksLikeApiKey } from '../lib/crypto.js';
+import { ensurePredefinedSegments } from '../segments/service.js';
 
 export interface Viewer {
   tenantId: string;
@@ -51,5 +53,20 @@ export async function createTenant(input: { name: string; country?: string; regi
     data: { name: input.name, country: input.country ?? 'BR', region: input.region ?? null, timezone: input.timezone ?? 'America/Sao_Paulo' },
   });
   const { key, apiKey } = await createApiKey(tenant.id, 'initial admin key', 'ADMIN');
+  await ensurePredefinedSegments(tenant.id);
   return { tenant, key, apiKey };
+}
+
+/** Revokes a key of the tenant, refusing to revoke its last active ADMIN key (that would lock the tenant out). */
+export async function revokeTenantApiKey(tenantId: string, id: string) {
+  return prisma.$transaction(async (tx) => {
+    const key = await tx.apiKey.findFirst({ where: { id, tenantId } });
+    if (!key) throw new NotFoundError('ApiKey', id);
+    if (key.revokedAt) return key;
+    if (key.role === 'ADMIN') {
+      const admins = await tx.apiKey.count({ where: { tenantId, role: 'ADMIN', revokedAt: null } });
+      if (admins <= 1) throw new ConflictError('this is the last active ADMIN key; create another ADMIN key first', 'id');
+    }
+    return tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+  });
 }

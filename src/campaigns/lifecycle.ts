@@ -3,12 +3,15 @@ import { prisma } from '../db/client.js';
 import { type AfterCommit, inTransaction } from '../db/transaction.js';
 import { allowedFrom, type CampaignAction, type CampaignStatus, nextStatus } from '../domain/campaign-state.js';
 import { usableForStart } from '../domain/instances.js';
-import { CampaignNotReadyError, InvalidTransitionError, NotFoundError } from '../errors.js';
+import { CampaignNotReadyError, InvalidTransitionError, NotFoundError, ValidationError } from '../errors.js';
+import { clock } from '../lib/clock.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { config } from '../config/index.js';
 import { enqueue } from '../queues/index.js';
+import { requestCampaignPump } from '../queues/pump.js';
 import { jobId } from '../queues/definitions.js';
-import { type Audience, audienceSql, reachable, type TagRules } from './audience.js';
+import { parseStoredRules } from '../domain/segment-rules.js';
+import { type Audience, audienceSql, reachableSql } from './audience.js';
 import { appendLog } from './logs.js';
 import { bumpCampaign } from './progress.js';
 
@@ -47,20 +50,19 @@ async function storedAudience(tx: Tx, c: LockedCampaign): Promise<Audience> {
     case 'CONTACTS':
       return { type: 'CONTACTS', contactIds: c.audience_contact_ids };
     case 'RULES':
-      return { type: 'RULES', rules: (c.audience_rules ?? {}) as TagRules };
+      return { type: 'RULES', rules: parseStoredRules(c.audience_rules) };
     case 'SEGMENT': {
       const segment = c.audience_segment_id
         ? await tx.segment.findFirst({ where: { id: c.audience_segment_id, tenantId: c.tenant_id }, select: { rules: true } })
         : null;
-      return { type: 'RULES', rules: (segment?.rules ?? { tagsAny: ['\u0000no-segment'] }) as TagRules };
+      // A deleted segment targets nobody (the start then refuses an empty audience).
+      return segment ? { type: 'RULES', rules: parseStoredRules(segment.rules) } : { type: 'CONTACTS', contactIds: [] };
     }
   }
 }
 
 function schedulePump(after: AfterCommit, tenantId: string, campaignId: string) {
-  after.defer(() =>
-    enqueue('campaigns', 'campaign:pump', { tenantId, campaignId }, { jobId: jobId('pump', campaignId, 'start', Date.now()) }),
-  );
+  after.defer(() => requestCampaignPump(tenantId, campaignId));
 }
 
 /**
@@ -100,7 +102,7 @@ export async function startCampaign(tenantId: string, campaignId: string, actor:
         FROM (
           SELECT c.id, c.phone, row_number() OVER (ORDER BY c.created_at, c.id)::int AS seq
           FROM contact c
-          WHERE c.tenant_id = ${tenantId}::uuid AND ${reachable()} AND (${audienceSql(audience)})
+          WHERE c.tenant_id = ${tenantId}::uuid AND ${reachableSql()} AND (${audienceSql(audience)})
         ) a
         ON CONFLICT (campaign_id, contact_id) DO NOTHING`;
       if (frozen === 0) throw new CampaignNotReadyError('EMPTY_AUDIENCE', 'the audience has no contact that can receive messages');
@@ -252,5 +254,111 @@ export async function autoPauseCampaign(tenantId: string, campaignId: string, re
       actor: 'system',
     });
     return true;
+  });
+}
+
+/**
+ * DRAFT → SCHEDULED: the start is a delayed BullMQ job (it survives restarts; no process-local timer).
+ * The job carries the planned time, so a rescheduled campaign ignores its older job.
+ */
+export async function scheduleCampaign(tenantId: string, campaignId: string, actor: string, startAt: Date | null) {
+  return inTransaction(async (tx, after) => {
+    await lockForTransition(tx, tenantId, campaignId, 'schedule');
+    const current = await tx.campaign.findUniqueOrThrow({ where: { id: campaignId }, select: { scheduledAt: true } });
+    const at = startAt ?? current.scheduledAt;
+    if (!at) throw ValidationError.field(['startAt'], 'give the start time (or set schedule.startAt on the campaign)');
+    if (at.getTime() < clock.ms() - 1000) throw ValidationError.field(['startAt'], 'the start time is in the past');
+    const progress = await bumpCampaign(tx, after, campaignId, {}, [Prisma.sql`status = 'SCHEDULED'`, Prisma.sql`scheduled_at = ${at}`]);
+    await appendLog(tx, after, {
+      tenantId,
+      campaignId,
+      type: 'SCHEDULED',
+      message: `campaign scheduled for ${at.toISOString()}`,
+      details: { startAt: at.toISOString() },
+      progress: progress ? { ...progress } : undefined,
+      actor,
+    });
+    after.defer(() =>
+      enqueue(
+        'campaigns',
+        'campaign:start-scheduled',
+        { tenantId, campaignId, scheduledAt: at.toISOString() },
+        { jobId: jobId('start', campaignId, at.getTime()), delay: Math.max(0, at.getTime() - clock.ms()) },
+      ),
+    );
+    return at;
+  });
+}
+
+export async function unscheduleCampaign(tenantId: string, campaignId: string, actor: string) {
+  await inTransaction(async (tx, after) => {
+    await lockForTransition(tx, tenantId, campaignId, 'unschedule');
+    const progress = await bumpCampaign(tx, after, campaignId, {}, [Prisma.sql`status = 'DRAFT'`]);
+    await appendLog(tx, after, { tenantId, campaignId, type: 'UPDATED', message: 'schedule cancelled; back to draft', progress: progress ? { ...progress } : undefined, actor });
+  });
+}
+
+/** The scheduled start, run by the worker: only if still SCHEDULED for that very time. */
+export async function startScheduled(tenantId: string, campaignId: string, scheduledAt: string): Promise<string> {
+  const row = await prisma.campaign.findFirst({ where: { id: campaignId, tenantId }, select: { status: true, scheduledAt: true } });
+  if (!row || row.status !== 'SCHEDULED' || row.scheduledAt?.toISOString() !== scheduledAt) return 'stale schedule';
+  try {
+    await startCampaign(tenantId, campaignId, 'scheduler');
+    return 'started';
+  } catch (err) {
+    if (!(err instanceof CampaignNotReadyError)) throw err;
+    await inTransaction(async (tx, after) => {
+      const still = await tx.$queryRaw<Array<{ id: string }>>`
+        SELECT id FROM campaign WHERE id = ${campaignId}::uuid AND status = 'SCHEDULED' FOR UPDATE`;
+      if (!still.length) return;
+      const progress = await bumpCampaign(tx, after, campaignId, {}, [Prisma.sql`status = 'DRAFT'`, Prisma.sql`pause_reason = ${err.message}`]);
+      await appendLog(tx, after, {
+        tenantId,
+        campaignId,
+        type: 'ERROR',
+        severity: 'ERROR',
+        message: `scheduled start failed: ${err.message}; the campaign is back in draft`,
+        details: { reason: err.reason },
+        progress: progress ? { ...progress } : undefined,
+        actor: 'scheduler',
+      });
+    });
+    return `not started: ${err.reason}`;
+  }
+}
+
+/** Error codes of sends that certainly did not reach WhatsApp (so sending again cannot duplicate). */
+export const RETRYABLE_ERROR_CODES = ['UNAVAILABLE', 'REJECTED'] as const;
+
+/**
+ * Re-queues recipients that FAILED without their message leaving (Evolution unavailable, or refused
+ * it). Messages WhatsApp reported as failed, numbers not on WhatsApp and unknown outcomes are not
+ * retried. A completed campaign runs again for them.
+ */
+export async function retryFailed(tenantId: string, campaignId: string, actor: string): Promise<number> {
+  return inTransaction(async (tx, after) => {
+    const { campaign } = await lockForTransition(tx, tenantId, campaignId, 'retry');
+    const requeued = await tx.$executeRaw`
+      UPDATE recipient SET status = 'QUEUED', attempts = 0, error = NULL, error_code = NULL, failed_at = NULL,
+        not_before = NULL, claim_token = NULL, sending_at = NULL, queued_at = now(), updated_at = now()
+      WHERE campaign_id = ${campaignId}::uuid AND status = 'FAILED' AND sent_at IS NULL
+        AND error_code = ANY(${[...RETRYABLE_ERROR_CODES]}::text[])`;
+    if (requeued === 0) return 0;
+    const reopen = campaign.status === 'COMPLETED';
+    const progress = await bumpCampaign(tx, after, campaignId, { failed: -requeued, remaining: requeued }, [
+      Prisma.sql`consecutive_errors = 0`,
+      ...(reopen ? [Prisma.sql`status = 'RUNNING'`, Prisma.sql`completed_at = NULL`] : []),
+    ]);
+    await appendLog(tx, after, {
+      tenantId,
+      campaignId,
+      type: reopen ? 'RESUMED' : 'UPDATED',
+      message: `${requeued} failed recipients queued again${reopen ? '; the campaign runs again' : ''}`,
+      details: { requeued },
+      progress: progress ? { ...progress } : undefined,
+      actor,
+    });
+    if (campaign.status !== 'PAUSED') schedulePump(after, tenantId, campaignId);
+    return requeued;
   });
 }

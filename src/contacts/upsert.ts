@@ -109,10 +109,16 @@ const CHUNK = 5000;
 export async function upsertContactRows(
   tenantId: string,
   rows: Array<{ row: number; input: ContactRowInput }>,
-  options: { strategy: MergeStrategy; region: string; addTags?: string[] },
+  options: {
+    strategy: MergeStrategy;
+    region: string;
+    addTags?: string[];
+    /** Phones already taken by earlier calls of the same input (an import in chunks). */
+    seenPhones?: Map<string, number>;
+  },
 ): Promise<RowResult[]> {
   const results: RowResult[] = [];
-  const firstRowOf = new Map<string, number>();
+  const firstRowOf = options.seenPhones ?? new Map<string, number>();
   const clean: CleanRow[] = [];
   for (const { row, input } of rows) {
     const c = cleanRow(row, input, options.region, options.addTags ?? []);

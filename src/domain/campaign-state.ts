@@ -5,7 +5,7 @@
 export const CAMPAIGN_STATUSES = ['DRAFT', 'SCHEDULED', 'RUNNING', 'PAUSED', 'COMPLETED', 'CANCELLED'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
-export type CampaignAction = 'schedule' | 'unschedule' | 'start' | 'pause' | 'resume' | 'cancel' | 'complete';
+export type CampaignAction = 'schedule' | 'unschedule' | 'start' | 'pause' | 'resume' | 'cancel' | 'complete' | 'retry';
 
 const TRANSITIONS: Record<CampaignAction, { from: readonly CampaignStatus[]; to: CampaignStatus }> = {
   schedule: { from: ['DRAFT'], to: 'SCHEDULED' },
@@ -15,6 +15,8 @@ const TRANSITIONS: Record<CampaignAction, { from: readonly CampaignStatus[]; to:
   resume: { from: ['PAUSED'], to: 'RUNNING' },
   cancel: { from: ['DRAFT', 'SCHEDULED', 'RUNNING', 'PAUSED'], to: 'CANCELLED' },
   complete: { from: ['RUNNING'], to: 'COMPLETED' },
+  // Re-queues failed recipients; a completed campaign runs again for them, a paused one stays paused.
+  retry: { from: ['RUNNING', 'PAUSED', 'COMPLETED'], to: 'RUNNING' },
 };
 
 /** The status an action leads to, or null when it is not allowed from `from`. */

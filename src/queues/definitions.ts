@@ -9,7 +9,7 @@ const uuid = z.uuid();
 export const JOBS = {
   campaigns: {
     'campaign:pump': z.object({ tenantId: uuid, campaignId: uuid }),
-    'campaign:start-scheduled': z.object({ tenantId: uuid, campaignId: uuid }),
+    'campaign:start-scheduled': z.object({ tenantId: uuid, campaignId: uuid, scheduledAt: z.string() }),
   },
   sends: {
     'dispatch:send': z.object({
@@ -33,12 +33,17 @@ export const JOBS = {
       data: z.unknown(),
     }),
   },
+  imports: {
+    'contacts:import': z.object({ tenantId: uuid, importId: uuid }),
+  },
   maintenance: {
     /** Pumps every RUNNING campaign: recovers from a lost pump or a crashed worker. */
     'maintenance:watchdog': z.object({}),
     /** SENDING recipients whose worker vanished become UNKNOWN. */
     'maintenance:reap-sending': z.object({}),
     'maintenance:purge-receipts': z.object({}),
+    /** Resets instances' daily counters at their tenant's local midnight. */
+    'maintenance:daily-reset': z.object({}),
   },
 } as const;
 

@@ -1,17 +1,37 @@
 import { randomUUID } from 'node:crypto';
+import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { AUTH_MESSAGES, authenticateApiKey, type Viewer } from '../auth/api-keys.js';
+import { countSegments } from '../segments/service.js';
+
+export interface Loaders {
+  /** Live audience counts of segments, batched into one scan per request. */
+  segmentCount: DataLoader<{ id: string; rules: unknown }, number, string>;
+}
 
 export interface Context {
   requestId: string;
   /** Present on every executed operation: the server refuses unauthenticated ones before execution. */
   viewer: Viewer;
+  loaders: Loaders;
 }
 
 export function bearerToken(header: string | null | undefined): string | null {
   if (!header) return null;
   const m = header.match(/^\s*Bearer\s+(\S+)\s*$/i);
   return m ? (m[1] as string) : header.trim() || null;
+}
+
+function loadersFor(viewer: Viewer): Loaders {
+  return {
+    segmentCount: new DataLoader(
+      async (segments) => {
+        const counts = await countSegments(viewer.tenantId, [...segments]);
+        return segments.map((s) => counts.get(s.id) ?? 0);
+      },
+      { cacheKeyFn: (s) => s.id },
+    ),
+  };
 }
 
 /** Builds the context, or refuses the operation with UNAUTHENTICATED (HTTP 401). */
@@ -22,5 +42,5 @@ export async function contextFor(authorization: string | null | undefined, reque
       extensions: { code: 'UNAUTHENTICATED', reason: result.reason.toUpperCase(), http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } },
     });
   }
-  return { requestId, viewer: result.viewer };
+  return { requestId, viewer: result.viewer, loaders: loadersFor(result.viewer) };
 }

@@ -4,6 +4,7 @@ import './errors.js';
 import './viewer.js';
 import './sender.js';
 import './contact.js';
+import './segment.js';
 import './campaign.js';
 
 export const schema = builder.toSchema();

@@ -1,7 +1,6 @@
 import type { Job } from 'bullmq';
-import { startCampaign } from '../campaigns/lifecycle.js';
+import { startScheduled } from '../campaigns/lifecycle.js';
 import { type PumpDeps, pumpCampaign } from '../dispatch/pump.js';
-import { AppError } from '../errors.js';
 import { parseJob } from '../queues/definitions.js';
 
 export function campaignsProcessor(deps: PumpDeps) {
@@ -13,14 +12,7 @@ export function campaignsProcessor(deps: PumpDeps) {
         return typeof result === 'string' ? result : `scheduled ${result.scheduled}`;
       }
       case 'campaign:start-scheduled':
-        try {
-          await startCampaign(data.tenantId, data.campaignId, 'scheduler');
-          return 'started';
-        } catch (err) {
-          // Cancelled, already started or not ready: a typed outcome, logged by the service; nothing to retry.
-          if (err instanceof AppError) return `not started: ${err.message}`;
-          throw err;
-        }
+        return startScheduled(data.tenantId, data.campaignId, data.scheduledAt);
     }
   };
 }

@@ -25,6 +25,16 @@ export function maintenanceProcessor() {
         for (const r of stale) await markUnknown(r, 'the send was claimed but its worker never reported back');
         return `reaped ${stale.length}`;
       }
+      case 'maintenance:daily-reset': {
+        const n = await prisma.$executeRaw`
+          UPDATE whatsapp_instance i
+          SET sent_today = 0, delivered_today = 0, read_today = 0, failed_today = 0, last_daily_reset_at = now(), updated_at = now()
+          FROM tenant t
+          WHERE i.tenant_id = t.id
+            AND (i.last_daily_reset_at IS NULL
+              OR (i.last_daily_reset_at AT TIME ZONE t.timezone)::date < (now() AT TIME ZONE t.timezone)::date)`;
+        return `reset ${n}`;
+      }
       case 'maintenance:purge-receipts': {
         const n = await prisma.$executeRaw`DELETE FROM pending_receipt WHERE received_at < now() - interval '7 days'`;
         return `purged ${n}`;

@@ -6,6 +6,7 @@ import { getQueue } from '../queues/index.js';
 import { createRedis } from '../redis.js';
 import { campaignsProcessor } from './campaigns.js';
 import { dispatchDeps } from './deps.js';
+import { importsProcessor } from './imports.js';
 import { maintenanceProcessor } from './maintenance.js';
 import { sendsProcessor } from './sends.js';
 import { webhooksProcessor } from './webhooks.js';
@@ -31,13 +32,14 @@ function withJobLog(queue: QueueName, processor: Processor): Processor {
 }
 
 /** Starts the BullMQ workers of `queues` (all by default) and the maintenance schedules. */
-export async function startWorkers(queues: QueueName[] = ['campaigns', 'sends', 'webhooks', 'maintenance']): Promise<WorkerRuntime> {
+export async function startWorkers(queues: QueueName[] = ['campaigns', 'sends', 'webhooks', 'imports', 'maintenance']): Promise<WorkerRuntime> {
   const commandRedis = createRedis('command');
   const deps = dispatchDeps(commandRedis, logger);
   const processors: Record<QueueName, { processor: Processor; concurrency: number }> = {
     campaigns: { processor: campaignsProcessor(deps), concurrency: 4 },
     sends: { processor: sendsProcessor(deps), concurrency: config.dispatchConcurrency },
     webhooks: { processor: webhooksProcessor(logger), concurrency: config.webhookConcurrency },
+    imports: { processor: importsProcessor(), concurrency: 2 },
     maintenance: { processor: maintenanceProcessor(), concurrency: 1 },
   };
   const workers = queues.map((name) => {
@@ -55,6 +57,7 @@ export async function startWorkers(queues: QueueName[] = ['campaigns', 'sends', 
     const m = getQueue('maintenance');
     await m.upsertJobScheduler('watchdog', { every: 10_000 }, { name: 'maintenance:watchdog', data: {} });
     await m.upsertJobScheduler('reap-sending', { every: 60_000 }, { name: 'maintenance:reap-sending', data: {} });
+    await m.upsertJobScheduler('daily-reset', { every: 60_000 }, { name: 'maintenance:daily-reset', data: {} });
     await m.upsertJobScheduler('purge-receipts', { every: 3_600_000 }, { name: 'maintenance:purge-receipts', data: {} });
   }
 

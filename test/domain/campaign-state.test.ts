@@ -10,6 +10,7 @@ describe('campaign state machine', () => {
     resume: { PAUSED: 'RUNNING' },
     cancel: { DRAFT: 'CANCELLED', SCHEDULED: 'CANCELLED', RUNNING: 'CANCELLED', PAUSED: 'CANCELLED' },
     complete: { RUNNING: 'COMPLETED' },
+    retry: { RUNNING: 'RUNNING', PAUSED: 'RUNNING', COMPLETED: 'RUNNING' },
   };
   for (const [action, allowed] of Object.entries(table) as Array<[CampaignAction, Record<string, string>]>) {
     it(`${action}: allowed only from ${Object.keys(allowed).join(', ')}`, () => {

@@ -43,13 +43,16 @@ export type CampaignStatus =
   | 'SCHEDULED';
 
 export type ContactInput = {
+  /** An object of custom fields (names are letters, digits and _). */
   customFields?: unknown;
   email?: string | null | undefined;
   name?: string | null | undefined;
-  /** Any format; normalised to E.164 in the tenant's country when it has no country code. */
+  /** Any format; normalised to E.164, in the tenant's country when it has no country code. */
   phone: string;
+  /** Who referred the contact ({{quem_indicou}}). */
   referredBy?: string | null | undefined;
   tags?: Array<string> | null | undefined;
+  /** IANA time zone, e.g. America/Manaus; the tenant's when absent. */
   timezone?: string | null | undefined;
 };
 
@@ -139,6 +142,8 @@ export type AuthReadCampaignQueryVariables = Exact<{
 
 
 export type AuthReadCampaignQuery = { campaign: { id: string, name: string } | null, node:
+    | { id: string }
+    | { id: string }
     | { id: string }
     | { id: string }
     | { id: string }

@@ -1,0 +1,220 @@
+import { appendLogs } from '../campaigns/logs.js';
+import { bumpCampaign } from '../campaigns/progress.js';
+import { prisma, type Tx } from '../db/client.js';
+import { type AfterCommit, inTransaction } from '../db/transaction.js';
+import { normalizePhone } from '../domain/phone.js';
+import { parseStoredRules, type SegmentRules } from '../domain/segment-rules.js';
+import { type FieldIssue, NotFoundError, ValidationError } from '../errors.js';
+import { Prisma } from '../generated/prisma/client.js';
+import { rulesSql } from '../segments/sql.js';
+import { type ContactRowInput, type MergeStrategy, type RowResult, upsertContactRows } from './upsert.js';
+
+export async function tenantRegion(tenantId: string): Promise<string> {
+  const t = await prisma.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { country: true } });
+  return t.country;
+}
+
+/** One contact, created or merged by phone; an invalid field is a ValidationError naming it. */
+export async function upsertContact(tenantId: string, input: ContactRowInput, strategy: MergeStrategy = 'UPDATE') {
+  const [result] = await upsertContactRows(tenantId, [{ row: 1, input }], { strategy, region: await tenantRegion(tenantId) });
+  if (!result) throw new Error('no row result');
+  if (result.status === 'FAILED') {
+    throw ValidationError.field(['input', result.field ?? 'phone'], `${result.reason}${result.input !== null ? ` (given: ${result.input})` : ''}`);
+  }
+  const contact = await prisma.contact.findFirst({ where: { tenantId, phone: result.phone as string } });
+  if (!contact) throw new Error('contact vanished');
+  return { contact, status: result.status };
+}
+
+/** Contacts selected by ids and/or phones; unknown ones are reported with their position. */
+export async function resolveContacts(
+  tenantId: string,
+  ref: { ids?: string[] | null; phones?: string[] | null },
+): Promise<{ ids: string[]; issues: FieldIssue[] }> {
+  const issues: FieldIssue[] = [];
+  const ids = new Set<string>();
+  if (ref.ids?.length) {
+    const found = await prisma.contact.findMany({ where: { tenantId, id: { in: ref.ids } }, select: { id: true } });
+    const known = new Set(found.map((f) => f.id));
+    ref.ids.forEach((id, i) => (known.has(id) ? ids.add(id) : issues.push({ path: ['ids', i], message: `no contact ${id}` })));
+  }
+  if (ref.phones?.length) {
+    const region = await tenantRegion(tenantId);
+    const wanted: Array<{ i: number; e164: string }> = [];
+    ref.phones.forEach((p, i) => {
+      const n = normalizePhone(p, region);
+      if (n.ok) wanted.push({ i, e164: n.e164 });
+      else issues.push({ path: ['phones', i], message: `${n.reason} (given: ${p})` });
+    });
+    const found = await prisma.contact.findMany({ where: { tenantId, phone: { in: wanted.map((w) => w.e164) } }, select: { id: true, phone: true } });
+    const byPhone = new Map(found.map((f) => [f.phone, f.id]));
+    for (const w of wanted) {
+      const id = byPhone.get(w.e164);
+      if (id) ids.add(id);
+      else issues.push({ path: ['phones', w.i], message: `no contact with phone ${w.e164}` });
+    }
+  }
+  if (!ref.ids?.length && !ref.phones?.length) issues.push({ path: ['ids'], message: 'give ids or phones' });
+  return { ids: [...ids], issues };
+}
+
+function strictResolve(r: { ids: string[]; issues: FieldIssue[] }): string[] {
+  if (r.issues.length) throw new ValidationError(r.issues);
+  return r.ids;
+}
+
+export async function tagContacts(tenantId: string, ref: { ids?: string[] | null; phones?: string[] | null }, tags: string[], remove = false) {
+  const ids = strictResolve(await resolveContacts(tenantId, ref));
+  const n = remove
+    ? await prisma.$executeRaw`
+        UPDATE contact SET tags = ARRAY(SELECT t FROM unnest(tags) AS t WHERE NOT t = ANY(${tags}::text[])), updated_at = now()
+        WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${ids}::uuid[]) AND tags && ${tags}::text[]`
+    : await prisma.$executeRaw`
+        UPDATE contact SET tags = ARRAY(SELECT DISTINCT t FROM unnest(tags || ${tags}::text[]) AS t ORDER BY t), updated_at = now()
+        WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${ids}::uuid[]) AND NOT (tags @> ${tags}::text[])`;
+  return { matched: ids.length, changed: n, ids };
+}
+
+/**
+ * Recipients of these contacts that are still waiting are skipped (set-based, counters per
+ * campaign), and their pending follow-ups cancelled: an opted-out or blocked contact never receives.
+ */
+export async function withdrawContacts(tx: Tx, after: AfterCommit, tenantId: string, contactIds: string[], reason: string, actor: string) {
+  if (contactIds.length === 0) return 0;
+  const skipped = await tx.$queryRaw<Array<{ id: string; campaign_id: string; contact_id: string }>>`
+    UPDATE recipient SET status = 'SKIPPED', skipped_at = now(), error = ${reason}, updated_at = now()
+    WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${contactIds}::uuid[]) AND status IN ('PENDING', 'QUEUED')
+    RETURNING id, campaign_id, contact_id`;
+  await tx.$executeRaw`
+    UPDATE follow_up SET status = 'CANCELLED', cancelled_at = now()
+    WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${contactIds}::uuid[]) AND status = 'PENDING'`;
+  const byCampaign = new Map<string, number>();
+  for (const s of skipped) byCampaign.set(s.campaign_id, (byCampaign.get(s.campaign_id) ?? 0) + 1);
+  await appendLogs(
+    tx,
+    after,
+    skipped.map((s) => ({
+      tenantId,
+      campaignId: s.campaign_id,
+      contactId: s.contact_id,
+      recipientId: s.id,
+      type: 'CONTACT_REMOVED' as const,
+      message: `recipient skipped: ${reason}`,
+      actor,
+    })),
+  );
+  for (const [campaignId, n] of [...byCampaign].sort()) await bumpCampaign(tx, after, campaignId, { skipped: n, remaining: -n });
+  return skipped.length;
+}
+
+export async function setContactFlag(
+  tenantId: string,
+  ref: { ids?: string[] | null; phones?: string[] | null },
+  flag: 'optOut' | 'optIn' | 'block' | 'unblock',
+  actor: string,
+) {
+  const ids = strictResolve(await resolveContacts(tenantId, ref));
+  return inTransaction(async (tx, after) => {
+    const data =
+      flag === 'optOut'
+        ? Prisma.sql`opted_out = true, opted_out_at = now()`
+        : flag === 'optIn'
+          ? Prisma.sql`opted_out = false, opted_out_at = NULL`
+          : flag === 'block'
+            ? Prisma.sql`blocked = true`
+            : Prisma.sql`blocked = false`;
+    const changed = await tx.$executeRaw`
+      UPDATE contact SET ${data}, updated_at = now() WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${ids}::uuid[])`;
+    const skipped =
+      flag === 'optOut' || flag === 'block'
+        ? await withdrawContacts(tx, after, tenantId, ids, flag === 'optOut' ? 'contact opted out' : 'contact blocked', actor)
+        : 0;
+    return { matched: ids.length, changed, skippedRecipients: skipped, ids };
+  });
+}
+
+export async function deleteContacts(tenantId: string, ref: { ids?: string[] | null; phones?: string[] | null }, actor: string) {
+  const ids = strictResolve(await resolveContacts(tenantId, ref));
+  return inTransaction(async (tx, after) => {
+    // Waiting recipients are skipped first, so running campaigns' counters stay a recount.
+    await withdrawContacts(tx, after, tenantId, ids, 'contact deleted', actor);
+    const deleted = await tx.$executeRaw`DELETE FROM contact WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${ids}::uuid[])`;
+    return { deleted, ids };
+  });
+}
+
+export interface ContactFilter {
+  search?: string | null;
+  tags?: string[] | null;
+  tagsAll?: string[] | null;
+  optedOut?: boolean | null;
+  blocked?: boolean | null;
+  notOnWhatsapp?: boolean | null;
+  createdAfter?: Date | null;
+  createdBefore?: Date | null;
+  segmentId?: string | null;
+  rules?: SegmentRules | null;
+}
+
+export type ContactOrderField = 'CREATED_AT' | 'NAME' | 'PHONE' | 'LAST_INTERACTION_AT';
+
+const ORDER_COLUMN: Record<ContactOrderField, string> = {
+  CREATED_AT: 'c.created_at',
+  NAME: 'c.name',
+  PHONE: 'c.phone',
+  LAST_INTERACTION_AT: 'c.last_interaction_at',
+};
+
+function escapeLike(s: string) {
+  return s.replace(/[\\%_]/g, (m) => `\\${m}`);
+}
+
+export async function contactFilterSql(tenantId: string, f: ContactFilter | null | undefined): Promise<Prisma.Sql> {
+  const parts: Prisma.Sql[] = [Prisma.sql`c.tenant_id = ${tenantId}::uuid`];
+  if (f?.search?.trim()) {
+    const q = `%${escapeLike(f.search.trim())}%`;
+    const digits = f.search.replace(/\D/g, '');
+    parts.push(
+      Prisma.sql`(c.name ILIKE ${q} OR c.email ILIKE ${q}${digits.length >= 3 ? Prisma.sql` OR c.phone LIKE ${`%${digits}%`}` : Prisma.empty})`,
+    );
+  }
+  if (f?.tags?.length) parts.push(Prisma.sql`c.tags && ${f.tags}::text[]`);
+  if (f?.tagsAll?.length) parts.push(Prisma.sql`c.tags @> ${f.tagsAll}::text[]`);
+  if (typeof f?.optedOut === 'boolean') parts.push(Prisma.sql`c.opted_out = ${f.optedOut}`);
+  if (typeof f?.blocked === 'boolean') parts.push(Prisma.sql`c.blocked = ${f.blocked}`);
+  if (typeof f?.notOnWhatsapp === 'boolean') parts.push(Prisma.sql`c.not_on_whatsapp = ${f.notOnWhatsapp}`);
+  if (f?.createdAfter) parts.push(Prisma.sql`c.created_at >= ${f.createdAfter}`);
+  if (f?.createdBefore) parts.push(Prisma.sql`c.created_at < ${f.createdBefore}`);
+  if (f?.rules) parts.push(rulesSql(f.rules));
+  if (f?.segmentId) {
+    const segment = await prisma.segment.findFirst({ where: { id: f.segmentId, tenantId }, select: { rules: true } });
+    if (!segment) throw new NotFoundError('Segment', f.segmentId);
+    parts.push(rulesSql(parseStoredRules(segment.rules)));
+  }
+  return Prisma.join(parts, ' AND ');
+}
+
+/** A page of contacts (offset pagination), filtered and ordered in SQL. */
+export async function searchContacts(
+  tenantId: string,
+  filter: ContactFilter | null | undefined,
+  order: { field: ContactOrderField; direction: 'ASC' | 'DESC' },
+  page: { offset: number; limit: number },
+) {
+  const where = await contactFilterSql(tenantId, filter);
+  const column = Prisma.raw(ORDER_COLUMN[order.field]);
+  const dir = Prisma.raw(order.direction === 'DESC' ? 'DESC NULLS LAST' : 'ASC NULLS LAST');
+  const rows = await prisma.$queryRaw<Array<{ id: string }>>`
+    SELECT c.id FROM contact c WHERE ${where} ORDER BY ${column} ${dir}, c.id ${Prisma.raw(order.direction)} OFFSET ${page.offset} LIMIT ${page.limit}`;
+  const contacts = await prisma.contact.findMany({ where: { id: { in: rows.map((r) => r.id) } } });
+  const byId = new Map(contacts.map((c) => [c.id, c]));
+  return rows.map((r) => byId.get(r.id)).filter((c): c is NonNullable<typeof c> => c !== undefined);
+}
+
+export async function countContacts(tenantId: string, filter: ContactFilter | null | undefined) {
+  const where = await contactFilterSql(tenantId, filter);
+  const [row] = await prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM contact c WHERE ${where}`;
+  return row?.n ?? 0;
+}
+
+export type { RowResult };

@@ -1,0 +1,11 @@
+import type { Job } from 'bullmq';
+import { processImport } from '../contacts/import.js';
+import { parseJob } from '../queues/definitions.js';
+
+export function importsProcessor() {
+  return async (job: Job) => {
+    const { data } = parseJob('imports', job.name, job.data);
+    const result = await processImport(data.tenantId, data.importId);
+    return `${result.status}: ${result.createdCount} created, ${result.updatedCount} updated, ${result.skippedCount} skipped, ${result.failedCount} failed`;
+  };
+}
