@@ -6,6 +6,7 @@ import './sender.js';
 import './contact.js';
 import './segment.js';
 import './campaign.js';
+import './live.js';
 
 export const schema = builder.toSchema();
 /** What codegen writes to schema.graphql. */
