@@ -8,10 +8,14 @@ import {
   followUpIssues,
   type PacingInput,
   pacingColumns,
+  overlay,
   type ScheduleInput,
   scheduleColumns,
+  scheduleInputOf,
+  type WindowColumns,
   type WindowInput,
   windowColumns,
+  windowInputOf,
 } from '../domain/campaign-settings.js';
 import { rulesToJson, type SegmentRules } from '../domain/segment-rules.js';
 import { checkTemplate, renderTemplate } from '../domain/template.js';
@@ -28,6 +32,8 @@ export interface MessageInput {
   mediaFileName?: string | null;
   abVariant?: string | null;
   abWeight?: number | null;
+  /** Replace the URLs of the text with per-recipient short links that count clicks. */
+  trackLinks?: boolean | null;
 }
 
 export interface AudienceInput {
@@ -125,6 +131,7 @@ function messageRows(tenantId: string, messages: MessageInput[], variants: Array
     mediaFileName: m.mediaFileName ?? null,
     abVariant: variants[i]?.abVariant ?? null,
     abWeight: variants[i]?.abWeight ?? null,
+    trackLinks: m.trackLinks ?? false,
   }));
 }
 
@@ -220,6 +227,7 @@ export async function updateCampaign(tenantId: string, id: string, input: Campai
       changed.push(key);
     };
 
+    const current = await tx.campaign.findUniqueOrThrow({ where: { id }, include: { messages: { orderBy: { order: 'asc' } } } });
     if (input.name !== undefined) set('name', input.name);
     if (input.description !== undefined) set('description', input.description);
     if (input.objective) set('objective', input.objective);
@@ -233,11 +241,14 @@ export async function updateCampaign(tenantId: string, id: string, input: Campai
       if (started) issues.push({ path: [...P, 'audience'], message: 'the audience was frozen when the campaign started' });
       else setAll('audience', await audienceColumns(tx, tenantId, input.audience, issues));
     }
-    if (input.window !== undefined) setAll('window', windowColumns(input.window, [...P, 'window'], issues));
-    if (input.pacing !== undefined) setAll('pacing', pacingColumns(input.pacing, [...P, 'pacing'], issues));
+    // Groups change field by field: a field left out keeps its value, null clears it.
+    if (input.window !== undefined) {
+      setAll('window', windowColumns(overlay(windowInputOf(current as WindowColumns), input.window), [...P, 'window'], issues));
+    }
+    if (input.pacing !== undefined) setAll('pacing', pacingColumns(overlay(current as PacingInput, input.pacing), [...P, 'pacing'], issues));
     if (input.schedule !== undefined) {
       if (started) issues.push({ path: [...P, 'schedule'], message: 'a started campaign has no schedule to change' });
-      else setAll('schedule', scheduleColumns(input.schedule, [...P, 'schedule'], issues));
+      else setAll('schedule', scheduleColumns(overlay(scheduleInputOf(current), input.schedule), [...P, 'schedule'], issues));
     }
     let instanceIds: string[] | null = null;
     if (input.instanceIds !== undefined && input.instanceIds !== null) {
@@ -246,10 +257,6 @@ export async function updateCampaign(tenantId: string, id: string, input: Campai
     }
     let messages: MessageInput[] | null = null;
     let variants: Array<{ abVariant: string | null; abWeight: number | null }> = [];
-    const current = await tx.campaign.findUniqueOrThrow({
-      where: { id },
-      select: { abEnabled: true, abTestShare: true, abMetric: true, abMinSample: true, abSignificance: true, abAutoWinner: true, messages: { orderBy: { order: 'asc' } } },
-    });
     if (input.messages !== undefined && input.messages !== null) {
       messages = input.messages;
       await checkMessages(tx, tenantId, messages, [...P, 'messages'], issues);
@@ -257,17 +264,18 @@ export async function updateCampaign(tenantId: string, id: string, input: Campai
     if (input.abTest !== undefined && started) issues.push({ path: [...P, 'abTest'], message: 'the A/B split was made when the campaign started' });
     if (messages && started && current.abEnabled) issues.push({ path: [...P, 'messages'], message: 'the variations of a started A/B test cannot change' });
     if (input.abTest !== undefined || messages) {
+      const abInput: AbTestInput = {
+        enabled: current.abEnabled,
+        testShare: current.abTestShare,
+        metric: current.abMetric,
+        minSample: current.abMinSample,
+        significance: current.abSignificance,
+        autoWinner: current.abAutoWinner,
+      };
       const ab = abColumns(
         input.abTest === undefined
-          ? {
-              enabled: current.abEnabled,
-              testShare: current.abTestShare,
-              metric: current.abMetric,
-              minSample: current.abMinSample,
-              significance: current.abSignificance,
-              autoWinner: current.abAutoWinner,
-            }
-          : input.abTest,
+          ? abInput
+          : overlay(abInput, input.abTest),
         messages ?? current.messages,
         [...P, 'abTest'],
         [...P, 'messages'],

@@ -176,3 +176,40 @@ export function followUpIssues(rules: FollowUpInput[], path: Path, issues: Field
     if (r.afterDays < 1 || r.afterDays > 90) issues.push({ path: [...path, i, 'afterDays'], message: 'between 1 and 90 days' });
   });
 }
+
+/** `base` with every key of `patch` that was given (null clears, undefined keeps): field-by-field updates. */
+export function overlay<T extends object>(base: T, patch: Partial<T> | null | undefined): T {
+  if (!patch) return base;
+  const out = { ...base } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(patch)) if (v !== undefined) out[k] = v;
+  return out as T;
+}
+
+/** The stored window as the input that would produce it (so an update can change one field of it). */
+export function windowInputOf(c: WindowColumns): WindowInput {
+  return {
+    startTime: c.windowStartMinute === null ? null : formatTime(c.windowStartMinute),
+    endTime: c.windowEndMinute === null ? null : formatTime(c.windowEndMinute),
+    weekdays: c.windowWeekdays.map(weekdayName),
+    respectHolidays: c.respectHolidays,
+    holidayCountry: c.holidayCountry,
+    holidayRegion: c.holidayRegion,
+    timezoneMode: c.timezoneMode,
+  };
+}
+
+export function scheduleInputOf(c: {
+  scheduledAt: Date | null;
+  recurrence: ScheduleInput['recurrence'];
+  recurrenceInterval: number;
+  recurrenceEndAfter: number | null;
+  recurrenceEndAt: Date | null;
+}): ScheduleInput {
+  return {
+    startAt: c.scheduledAt,
+    recurrence: c.recurrence,
+    interval: c.recurrenceInterval,
+    endAfterOccurrences: c.recurrenceEndAfter,
+    endAt: c.recurrenceEndAt,
+  };
+}

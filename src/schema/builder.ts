@@ -12,6 +12,7 @@ import { ForbiddenError, ValidationError } from '../errors.js';
 import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 import type { Context } from './context.js';
+import { complexityError, fieldComplexity, QUERY_LIMITS } from './limits.js';
 
 /**
  * The Pothos builder: plugins, scalars and root types only; domain types live in their own files.
@@ -74,8 +75,9 @@ export const builder = new SchemaBuilder<{
       ),
   },
   complexity: {
-    defaultComplexity: 1,
-    defaultListMultiplier: 10,
+    fieldComplexity,
+    limit: { complexity: QUERY_LIMITS.complexity },
+    complexityError: (kind, result) => complexityError(kind, result),
   },
 });
 

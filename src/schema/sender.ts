@@ -1,10 +1,22 @@
 import { z } from 'zod';
-import { healthStatus } from '../domain/health.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
-import { ConnectionState } from '../generated/prisma/client.js';
-import { registerEvolutionServer, registerInstance, webhookUrl } from '../senders/service.js';
 import { prisma } from '../db/client.js';
+import { healthStatus } from '../domain/health.js';
+import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../errors.js';
+import { ConnectionState, type Prisma } from '../generated/prisma/client.js';
+import {
+  checkInstanceConnection,
+  deleteEvolutionServer,
+  deleteInstance,
+  pauseInstance,
+  registerEvolutionServer,
+  registerInstance,
+  resumeInstance,
+  updateEvolutionServer,
+  updateInstance,
+  webhookUrl,
+} from '../senders/service.js';
 import { builder } from './builder.js';
+import { OrderDirectionEnum } from './shared.js';
 
 export const ConnectionStateEnum = builder.enumType(ConnectionState, { name: 'ConnectionState' });
 export const HealthStatusEnum = builder.enumType('HealthStatus', { values: ['EXCELLENT', 'GOOD', 'WARNING', 'CRITICAL'] as const });
@@ -51,6 +63,29 @@ InstanceHealth.implement({
   }),
 });
 
+const WarmupRef = builder
+  .objectRef<{ warmupEnabled: boolean; warmupStartPerDay: number; warmupIncrementPerDay: number; warmupStartedAt: Date | null }>('InstanceWarmup')
+  .implement({
+    description: 'A new number warms up: its daily limit starts low and grows day by day up to limitPerDay.',
+    fields: (t) => ({
+      enabled: t.exposeBoolean('warmupEnabled'),
+      startPerDay: t.exposeInt('warmupStartPerDay'),
+      incrementPerDay: t.exposeInt('warmupIncrementPerDay'),
+      startedAt: t.expose('warmupStartedAt', { type: 'DateTime', nullable: true }),
+    }),
+  });
+
+const InstanceTotalsRef = builder
+  .objectRef<{ totalSent: number; totalDelivered: number; totalRead: number; totalFailed: number }>('InstanceTotals')
+  .implement({
+    fields: (t) => ({
+      sent: t.exposeInt('totalSent'),
+      delivered: t.exposeInt('totalDelivered'),
+      read: t.exposeInt('totalRead'),
+      failed: t.exposeInt('totalFailed'),
+    }),
+  });
+
 export const WhatsAppInstanceRef = builder.prismaNode('WhatsAppInstance', {
   id: { field: 'id' },
   findUnique: (id, ctx) => ({ id, tenantId: ctx.viewer.tenantId }),
@@ -77,7 +112,23 @@ export const WhatsAppInstanceRef = builder.prismaNode('WhatsAppInstance', {
     minDelayMs: t.exposeInt('minDelayMs'),
     maxDelayMs: t.exposeInt('maxDelayMs'),
     paused: t.boolean({ select: { manuallyPaused: true, autoPausedAt: true }, resolve: (i) => i.manuallyPaused || i.autoPausedAt !== null }),
+    manuallyPaused: t.exposeBoolean('manuallyPaused', { description: 'Paused by an operator (or because Evolution refused the key or the instance).' }),
     pausedReason: t.exposeString('pausedReason', { nullable: true }),
+    pausedAt: t.expose('pausedAt', { type: 'DateTime', nullable: true }),
+    readmittedAt: t.expose('readmittedAt', { type: 'DateTime', nullable: true, description: 'Re-admitted after a health pause: its limits ramp back up from here.' }),
+    profileName: t.exposeString('profileName', { nullable: true }),
+    qrCode: t.exposeString('qrCode', { nullable: true, description: 'The last QR code Evolution sent (qrcode.updated), to connect the number.' }),
+    qrCodeAt: t.expose('qrCodeAt', { type: 'DateTime', nullable: true }),
+    warmup: t.field({
+      type: WarmupRef,
+      select: { warmupEnabled: true, warmupStartPerDay: true, warmupIncrementPerDay: true, warmupStartedAt: true },
+      resolve: (i) => i,
+    }),
+    totals: t.field({
+      type: InstanceTotalsRef,
+      select: { totalSent: true, totalDelivered: true, totalRead: true, totalFailed: true },
+      resolve: (i) => i,
+    }),
     health: t.field({
       type: InstanceHealth,
       select: {
@@ -97,18 +148,70 @@ export const WhatsAppInstanceRef = builder.prismaNode('WhatsAppInstance', {
   }),
 });
 
-builder.queryFields((t) => ({
-  evolutionServers: t.prismaField({
-    type: [EvolutionServerRef],
-    resolve: (query, _root, _args, ctx) =>
-      prisma.evolutionServer.findMany({ ...query, where: { tenantId: ctx.viewer.tenantId }, orderBy: { createdAt: 'asc' } }),
+const InstanceOrderFieldEnum = builder.enumType('InstanceOrderField', { values: ['CREATED_AT', 'NAME', 'HEALTH_SCORE'] as const });
+const InstanceOrderInput = builder.inputType('InstanceOrder', {
+  fields: (t) => ({
+    field: t.field({ type: InstanceOrderFieldEnum, required: true }),
+    direction: t.field({ type: OrderDirectionEnum, defaultValue: 'ASC' }),
   }),
-  instances: t.prismaField({
-    type: [WhatsAppInstanceRef],
-    resolve: (query, _root, _args, ctx) =>
-      prisma.whatsAppInstance.findMany({ ...query, where: { tenantId: ctx.viewer.tenantId }, orderBy: { createdAt: 'asc' } }),
+});
+
+const InstanceFilterInput = builder.inputType('InstanceFilter', {
+  fields: (t) => ({
+    serverId: t.globalID({ for: EvolutionServerRef }),
+    connectionState: t.field({ type: [ConnectionStateEnum], description: 'Any of these states.' }),
+    paused: t.boolean({ description: 'Paused (by an operator or the health rules) or not.' }),
+    search: t.string({ description: 'Part of the name or phone.' }),
+  }),
+});
+
+const INSTANCE_ORDER = { CREATED_AT: 'createdAt', NAME: 'name', HEALTH_SCORE: 'healthScore' } as const;
+
+function instanceWhere(tenantId: string, f: typeof InstanceFilterInput.$inferInput | null | undefined): Prisma.WhatsAppInstanceWhereInput {
+  const search = f?.search?.trim();
+  return {
+    tenantId,
+    ...(f?.serverId ? { serverId: f.serverId.id } : {}),
+    ...(f?.connectionState?.length ? { connectionState: { in: f.connectionState } } : {}),
+    ...(f?.paused === true ? { OR: [{ manuallyPaused: true }, { autoPausedAt: { not: null } }] } : {}),
+    ...(f?.paused === false ? { manuallyPaused: false, autoPausedAt: null } : {}),
+    ...(search ? { AND: [{ OR: [{ name: { contains: search, mode: 'insensitive' } }, { phone: { contains: search } }] }] } : {}),
+  };
+}
+
+builder.queryFields((t) => ({
+  evolutionServers: t.prismaConnection({
+    type: EvolutionServerRef,
+    cursor: 'id',
+    args: { search: t.arg.string({ description: 'Part of the name or URL.' }), orderBy: t.arg({ type: OrderDirectionEnum, description: 'By name.' }) },
+    totalCount: (_c, args, ctx) => prisma.evolutionServer.count({ where: serverWhere(ctx.viewer.tenantId, args.search) }),
+    resolve: (query, _root, args, ctx) =>
+      prisma.evolutionServer.findMany({
+        ...query,
+        where: serverWhere(ctx.viewer.tenantId, args.search),
+        orderBy: [{ name: args.orderBy === 'DESC' ? 'desc' : 'asc' }, { id: 'asc' }],
+      }),
+  }),
+  instances: t.prismaConnection({
+    type: WhatsAppInstanceRef,
+    cursor: 'id',
+    args: { filter: t.arg({ type: InstanceFilterInput }), orderBy: t.arg({ type: InstanceOrderInput }) },
+    totalCount: (_c, args, ctx) => prisma.whatsAppInstance.count({ where: instanceWhere(ctx.viewer.tenantId, args.filter) }),
+    resolve: (query, _root, args, ctx) => {
+      const dir = args.orderBy?.direction === 'DESC' ? 'desc' : 'asc';
+      return prisma.whatsAppInstance.findMany({
+        ...query,
+        where: instanceWhere(ctx.viewer.tenantId, args.filter),
+        orderBy: [{ [INSTANCE_ORDER[args.orderBy?.field ?? 'CREATED_AT']]: dir }, { id: dir }],
+      });
+    },
   }),
 }));
+
+function serverWhere(tenantId: string, search: string | null | undefined): Prisma.EvolutionServerWhereInput {
+  const q = search?.trim();
+  return { tenantId, ...(q ? { OR: [{ name: { contains: q, mode: 'insensitive' } }, { baseUrl: { contains: q, mode: 'insensitive' } }] } : {}) };
+}
 
 const RegisterServerInput = builder.inputType('RegisterEvolutionServerInput', {
   fields: (t) => ({
@@ -155,3 +258,111 @@ builder.mutationField('registerInstance', (t) =>
     resolve: (_root, { input }, ctx) => registerInstance(ctx.viewer.tenantId, { ...input, serverId: input.serverId.id }),
   }),
 );
+
+const SENDER_ERRORS = [ValidationError, ForbiddenError, NotFoundError, ConflictError] as const;
+
+const UpdateServerInput = builder.inputType('UpdateEvolutionServerInput', {
+  fields: (t) => ({
+    name: t.string({ validate: z.string().trim().min(1).max(100) }),
+    baseUrl: t.string({ validate: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }) }),
+    apiKey: t.string({ description: 'A new API key (stored encrypted).', validate: z.string().min(1).max(500) }),
+  }),
+});
+
+const UpdateInstanceInput = builder.inputType('UpdateInstanceInput', {
+  description: 'Only the fields given change. jwtKey: null removes it.',
+  fields: (t) => ({
+    name: t.string({ validate: z.string().trim().min(1).max(100) }),
+    phone: t.string({ validate: z.string().max(32) }),
+    limitPerMinute: t.int({ validate: z.number().int().min(1).max(1000) }),
+    limitPerHour: t.int({ validate: z.number().int().min(1).max(60_000) }),
+    limitPerDay: t.int({ validate: z.number().int().min(1).max(1_000_000) }),
+    minDelayMs: t.int({ validate: z.number().int().min(0).max(600_000) }),
+    maxDelayMs: t.int({ validate: z.number().int().min(0).max(600_000) }),
+    jwtKey: t.string({ validate: z.string().min(8).max(500) }),
+    warmupEnabled: t.boolean(),
+    warmupStartPerDay: t.int({ validate: z.number().int().min(1) }),
+    warmupIncrementPerDay: t.int({ validate: z.number().int().min(0) }),
+  }),
+});
+
+const ConnectionCheckRef = builder
+  .objectRef<Awaited<ReturnType<typeof checkInstanceConnection>>>('InstanceConnectionCheck')
+  .implement({
+    description: "Evolution's answer to GET /instance/connectionState.",
+    fields: (t) => ({
+      ok: t.exposeBoolean('ok', { description: 'Evolution answered 200.' }),
+      state: t.field({ type: ConnectionStateEnum, nullable: true, resolve: (r) => r.state as ConnectionState | null }),
+      httpStatus: t.exposeInt('httpStatus', { nullable: true }),
+      message: t.exposeString('message', { nullable: true, description: "Evolution's error message when not ok." }),
+      checkedAt: t.expose('checkedAt', { type: 'DateTime' }),
+      instance: t.prismaField({ type: WhatsAppInstanceRef, resolve: (query, r) => prisma.whatsAppInstance.findUniqueOrThrow({ ...query, where: { id: r.instance.id } }) }),
+    }),
+  });
+
+builder.mutationFields((t) => ({
+  updateEvolutionServer: t.prismaField({
+    type: EvolutionServerRef,
+    authScopes: { admin: true },
+    errors: { types: [...SENDER_ERRORS] },
+    args: { id: t.arg.globalID({ required: true, for: EvolutionServerRef }), input: t.arg({ type: UpdateServerInput, required: true }) },
+    resolve: async (query, _root, { id, input }, ctx) => {
+      await updateEvolutionServer(ctx.viewer.tenantId, id.id, input);
+      return prisma.evolutionServer.findUniqueOrThrow({ ...query, where: { id: id.id } });
+    },
+  }),
+  deleteEvolutionServer: t.globalID({
+    description: 'Deletes a server without instances; returns its id.',
+    authScopes: { admin: true },
+    errors: { types: [...SENDER_ERRORS] },
+    args: { id: t.arg.globalID({ required: true, for: EvolutionServerRef }) },
+    resolve: async (_root, { id }, ctx) => ({ type: 'EvolutionServer', id: await deleteEvolutionServer(ctx.viewer.tenantId, id.id) }),
+  }),
+  updateInstance: t.prismaField({
+    type: WhatsAppInstanceRef,
+    authScopes: { admin: true },
+    errors: { types: [...SENDER_ERRORS] },
+    args: { id: t.arg.globalID({ required: true, for: WhatsAppInstanceRef }), input: t.arg({ type: UpdateInstanceInput, required: true }) },
+    resolve: async (query, _root, { id, input }, ctx) => {
+      await updateInstance(ctx.viewer.tenantId, id.id, input);
+      return prisma.whatsAppInstance.findUniqueOrThrow({ ...query, where: { id: id.id } });
+    },
+  }),
+  pauseInstance: t.prismaField({
+    type: WhatsAppInstanceRef,
+    description: 'Stops the instance sending until resumed; its share of running campaigns moves to their other instances.',
+    authScopes: { admin: true },
+    errors: { types: [ValidationError, ForbiddenError, NotFoundError, InvalidTransitionError] },
+    args: { id: t.arg.globalID({ required: true, for: WhatsAppInstanceRef }), reason: t.arg.string({ validate: z.string().max(500) }) },
+    resolve: async (query, _root, { id, reason }, ctx) => {
+      await pauseInstance(ctx.viewer.tenantId, id.id, reason ?? null, `api-key:${ctx.viewer.apiKeyId}`);
+      return prisma.whatsAppInstance.findUniqueOrThrow({ ...query, where: { id: id.id } });
+    },
+  }),
+  resumeInstance: t.prismaField({
+    type: WhatsAppInstanceRef,
+    description: 'Lets a paused instance send again (one paused for poor health comes back gradually).',
+    authScopes: { admin: true },
+    errors: { types: [ForbiddenError, NotFoundError, InvalidTransitionError] },
+    args: { id: t.arg.globalID({ required: true, for: WhatsAppInstanceRef }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await resumeInstance(ctx.viewer.tenantId, id.id, `api-key:${ctx.viewer.apiKeyId}`);
+      return prisma.whatsAppInstance.findUniqueOrThrow({ ...query, where: { id: id.id } });
+    },
+  }),
+  deleteInstance: t.globalID({
+    description: 'Deletes an instance that never sent (otherwise pause it: its history stays); returns its id.',
+    authScopes: { admin: true },
+    errors: { types: [...SENDER_ERRORS] },
+    args: { id: t.arg.globalID({ required: true, for: WhatsAppInstanceRef }) },
+    resolve: async (_root, { id }, ctx) => ({ type: 'WhatsAppInstance', id: await deleteInstance(ctx.viewer.tenantId, id.id) }),
+  }),
+  checkInstanceConnection: t.field({
+    type: ConnectionCheckRef,
+    description: "Asks Evolution for the instance's connection state and records it.",
+    authScopes: { operator: true },
+    errors: { types: [ForbiddenError, NotFoundError] },
+    args: { id: t.arg.globalID({ required: true, for: WhatsAppInstanceRef }) },
+    resolve: (_root, { id }, ctx) => checkInstanceConnection(ctx.viewer.tenantId, id.id),
+  }),
+}));

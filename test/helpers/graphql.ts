@@ -12,7 +12,7 @@ export async function gql<R, V>(
   baseUrl: string,
   key: string | null,
   document: TypedDocumentNode<R, V>,
-  ...[variables]: V extends Record<string, never> ? [] : [V]
+  ...[variables]: V extends Record<string, never> ? [] | [V] : [V]
 ): Promise<HttpResult<R>> {
   const res = await fetch(`${baseUrl}/graphql`, {
     method: 'POST',
@@ -28,7 +28,7 @@ export async function gqlOk<R, V>(
   baseUrl: string,
   key: string | null,
   document: TypedDocumentNode<R, V>,
-  ...variables: V extends Record<string, never> ? [] : [V]
+  ...variables: V extends Record<string, never> ? [] | [V] : [V]
 ): Promise<R> {
   const result = await gql(baseUrl, key, document, ...variables);
   if (result.errors?.length || !result.data) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors ?? result)}`);
