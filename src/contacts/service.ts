@@ -1,10 +1,10 @@
 import { appendLogs } from '../campaigns/logs.js';
-import { bumpCampaign } from '../campaigns/progress.js';
+import { bumpCampaign, type CounterDeltas } from '../campaigns/progress.js';
 import { prisma, type Tx } from '../db/client.js';
 import { type AfterCommit, inTransaction } from '../db/transaction.js';
 import { normalizePhone } from '../domain/phone.js';
 import { parseStoredRules, type SegmentRules } from '../domain/segment-rules.js';
-import { type FieldIssue, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../errors.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { rulesSql } from '../segments/sql.js';
 import { type ContactRowInput, type MergeStrategy, type RowResult, upsertContactRows } from './upsert.js';
@@ -26,45 +26,61 @@ export async function upsertContact(tenantId: string, input: ContactRowInput, st
   return { contact, status: result.status };
 }
 
-/** Contacts selected by ids and/or phones; unknown ones are reported with their position. */
-export async function resolveContacts(
-  tenantId: string,
-  ref: { ids?: string[] | null; phones?: string[] | null },
-): Promise<{ ids: string[]; issues: FieldIssue[] }> {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string) => UUID.test(s);
+/** Stands in for an id that cannot exist (not a uuid): the lookup then simply finds nothing. */
+export const NO_ID = '00000000-0000-0000-0000-000000000000';
+
+export interface ContactSelection {
+  ids?: string[] | null;
+  phones?: string[] | null;
+}
+
+/**
+ * The contacts a selection names, all of them or an error: a malformed phone is a ValidationError at
+ * its position (under `path`), a contact that does not exist in this tenant a NotFoundError naming
+ * every missing one. Another tenant's contact is not found, like one that never existed.
+ */
+export async function resolveContacts(tenantId: string, ref: ContactSelection, path: Array<string | number> = ['contacts']): Promise<string[]> {
+  if (!ref.ids?.length && !ref.phones?.length) throw ValidationError.field(path, 'give ids or phones');
   const issues: FieldIssue[] = [];
-  const ids = new Set<string>();
-  if (ref.ids?.length) {
-    const found = await prisma.contact.findMany({ where: { tenantId, id: { in: ref.ids } }, select: { id: true } });
-    const known = new Set(found.map((f) => f.id));
-    ref.ids.forEach((id, i) => (known.has(id) ? ids.add(id) : issues.push({ path: ['ids', i], message: `no contact ${id}` })));
-  }
+  const wanted: Array<{ i: number; e164: string }> = [];
   if (ref.phones?.length) {
     const region = await tenantRegion(tenantId);
-    const wanted: Array<{ i: number; e164: string }> = [];
     ref.phones.forEach((p, i) => {
       const n = normalizePhone(p, region);
       if (n.ok) wanted.push({ i, e164: n.e164 });
-      else issues.push({ path: ['phones', i], message: `${n.reason} (given: ${p})` });
+      else issues.push({ path: [...path, 'phones', i], message: `${n.reason} (given: ${p})` });
     });
+  }
+  if (issues.length) throw new ValidationError(issues);
+  const ids = new Set<string>();
+  const missing: string[] = [];
+  if (ref.ids?.length) {
+    const valid = ref.ids.filter(isUuid);
+    const found = valid.length ? await prisma.contact.findMany({ where: { tenantId, id: { in: valid } }, select: { id: true } }) : [];
+    const known = new Set(found.map((f) => f.id));
+    for (const id of ref.ids) (known.has(id) ? ids.add(id) : missing.push(id));
+  }
+  if (wanted.length) {
     const found = await prisma.contact.findMany({ where: { tenantId, phone: { in: wanted.map((w) => w.e164) } }, select: { id: true, phone: true } });
     const byPhone = new Map(found.map((f) => [f.phone, f.id]));
     for (const w of wanted) {
       const id = byPhone.get(w.e164);
       if (id) ids.add(id);
-      else issues.push({ path: ['phones', w.i], message: `no contact with phone ${w.e164}` });
+      else missing.push(w.e164);
     }
   }
-  if (!ref.ids?.length && !ref.phones?.length) issues.push({ path: ['ids'], message: 'give ids or phones' });
-  return { ids: [...ids], issues };
+  if (missing.length) {
+    const err = new NotFoundError('Contact', missing[0] as string);
+    err.message = `no contact ${missing.join(', ')} in this tenant`;
+    throw err;
+  }
+  return [...ids];
 }
 
-function strictResolve(r: { ids: string[]; issues: FieldIssue[] }): string[] {
-  if (r.issues.length) throw new ValidationError(r.issues);
-  return r.ids;
-}
-
-export async function tagContacts(tenantId: string, ref: { ids?: string[] | null; phones?: string[] | null }, tags: string[], remove = false) {
-  const ids = strictResolve(await resolveContacts(tenantId, ref));
+export async function tagContacts(tenantId: string, ref: ContactSelection, tags: string[], remove = false) {
+  const ids = await resolveContacts(tenantId, ref);
   const n = remove
     ? await prisma.$executeRaw`
         UPDATE contact SET tags = ARRAY(SELECT t FROM unnest(tags) AS t WHERE NOT t = ANY(${tags}::text[])), updated_at = now()
@@ -107,24 +123,20 @@ export async function withdrawContacts(tx: Tx, after: AfterCommit, tenantId: str
   return skipped.length;
 }
 
-export async function setContactFlag(
-  tenantId: string,
-  ref: { ids?: string[] | null; phones?: string[] | null },
-  flag: 'optOut' | 'optIn' | 'block' | 'unblock',
-  actor: string,
-) {
-  const ids = strictResolve(await resolveContacts(tenantId, ref));
+export async function setContactFlag(tenantId: string, ref: ContactSelection, flag: 'optOut' | 'optIn' | 'block' | 'unblock', actor: string) {
+  const ids = await resolveContacts(tenantId, ref);
   return inTransaction(async (tx, after) => {
-    const data =
-      flag === 'optOut'
-        ? Prisma.sql`opted_out = true, opted_out_at = now()`
-        : flag === 'optIn'
-          ? Prisma.sql`opted_out = false, opted_out_at = NULL`
-          : flag === 'block'
-            ? Prisma.sql`blocked = true`
-            : Prisma.sql`blocked = false`;
+    // Only rows whose flag actually changes are written: `changed` counts them, and opted_out_at keeps the first opt-out.
+    const [set, unchanged] = {
+      optOut: [Prisma.sql`opted_out = true, opted_out_at = now()`, Prisma.sql`opted_out`],
+      optIn: [Prisma.sql`opted_out = false, opted_out_at = NULL`, Prisma.sql`NOT opted_out`],
+      block: [Prisma.sql`blocked = true`, Prisma.sql`blocked`],
+      unblock: [Prisma.sql`blocked = false`, Prisma.sql`NOT blocked`],
+    }[flag];
     const changed = await tx.$executeRaw`
-      UPDATE contact SET ${data}, updated_at = now() WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${ids}::uuid[])`;
+      UPDATE contact SET ${set}, updated_at = now()
+      WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${ids}::uuid[]) AND NOT (${unchanged})`;
+    // Every selected contact is withdrawn, changed or not: none of them may receive from now on.
     const skipped =
       flag === 'optOut' || flag === 'block'
         ? await withdrawContacts(tx, after, tenantId, ids, flag === 'optOut' ? 'contact opted out' : 'contact blocked', actor)
@@ -133,12 +145,41 @@ export async function setContactFlag(
   });
 }
 
-export async function deleteContacts(tenantId: string, ref: { ids?: string[] | null; phones?: string[] | null }, actor: string) {
-  const ids = strictResolve(await resolveContacts(tenantId, ref));
+/**
+ * Deletes contacts with their campaign history (their recipients go with them, by cascade). Waiting
+ * recipients are skipped first and logged; then every campaign's counters lose exactly what was
+ * deleted, so they stay a recount. A contact being sent to at this moment is refused: that send's
+ * outcome must land on its recipient.
+ */
+export async function deleteContacts(tenantId: string, ref: ContactSelection, actor: string) {
+  const ids = await resolveContacts(tenantId, ref);
   return inTransaction(async (tx, after) => {
-    // Waiting recipients are skipped first, so running campaigns' counters stay a recount.
+    // Recipients first, in a fixed order, as every other writer locks them before their campaign.
+    await tx.$queryRaw`SELECT id FROM recipient WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${ids}::uuid[]) ORDER BY id FOR UPDATE`;
     await withdrawContacts(tx, after, tenantId, ids, 'contact deleted', actor);
+    const removed = await tx.$queryRaw<Array<Record<keyof CounterDeltas, number> & { campaign_id: string; sending: number }>>`
+      SELECT campaign_id,
+             count(*)::int AS targeted,
+             count(sent_at)::int AS sent,
+             count(delivered_at)::int AS delivered,
+             count(read_at)::int AS read,
+             count(replied_at)::int AS replied,
+             count(clicked_at)::int AS clicked,
+             count(converted_at)::int AS converted,
+             count(*) FILTER (WHERE status = 'FAILED')::int AS failed,
+             count(*) FILTER (WHERE status = 'SKIPPED')::int AS skipped,
+             count(*) FILTER (WHERE status = 'UNKNOWN')::int AS unknown,
+             count(*) FILTER (WHERE status IN ('PENDING', 'QUEUED', 'SENDING'))::int AS remaining,
+             count(*) FILTER (WHERE status = 'SENDING')::int AS sending
+      FROM recipient WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${ids}::uuid[])
+      GROUP BY campaign_id ORDER BY campaign_id`;
+    const sending = removed.reduce((n, r) => n + r.sending, 0);
+    if (sending > 0) throw new ConflictError(`a message to ${sending} of these contacts is being sent right now; retry in a moment`, 'contacts');
     const deleted = await tx.$executeRaw`DELETE FROM contact WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${ids}::uuid[])`;
+    for (const { campaign_id, sending: _s, ...counts } of removed) {
+      const deltas = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, -v])) as CounterDeltas;
+      await bumpCampaign(tx, after, campaign_id, deltas);
+    }
     return { deleted, ids };
   });
 }
@@ -187,7 +228,7 @@ export async function contactFilterSql(tenantId: string, f: ContactFilter | null
   if (f?.createdBefore) parts.push(Prisma.sql`c.created_at < ${f.createdBefore}`);
   if (f?.rules) parts.push(rulesSql(f.rules));
   if (f?.segmentId) {
-    const segment = await prisma.segment.findFirst({ where: { id: f.segmentId, tenantId }, select: { rules: true } });
+    const segment = await prisma.segment.findFirst({ where: { id: isUuid(f.segmentId) ? f.segmentId : NO_ID, tenantId }, select: { rules: true } });
     if (!segment) throw new NotFoundError('Segment', f.segmentId);
     parts.push(rulesSql(parseStoredRules(segment.rules)));
   }

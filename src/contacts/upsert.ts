@@ -26,7 +26,8 @@ export interface RowResult {
   input: string | null;
 }
 
-const tag = z.string().trim().min(1, 'a tag is not empty').max(64, 'a tag has at most 64 characters');
+export const tagSchema = z.string().trim().min(1, 'a tag is not empty').max(64, 'a tag has at most 64 characters');
+const tag = tagSchema;
 const validZone = (tz: string) => {
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
@@ -38,10 +39,14 @@ const validZone = (tz: string) => {
 
 const rowSchema = z.object({
   name: z.string().trim().max(200).nullish(),
-  email: z.email('not a valid email address').nullish().or(z.literal('').transform(() => null)),
+  email: z.preprocess((v) => (typeof v === 'string' ? v.trim() || null : v), z.email('not a valid email address').nullish()),
   tags: z.array(tag).max(100).nullish(),
   customFields: z
-    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'custom field names are letters, digits and _'), z.unknown())
+    .record(z.string(), z.unknown())
+    .superRefine((fields, ctx) => {
+      const bad = Object.keys(fields).find((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k));
+      if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `custom field "${bad}": names are letters, digits and _` });
+    })
     .nullish(),
   timezone: z.string().refine(validZone, 'not an IANA time zone (e.g. America/Sao_Paulo)').nullish(),
   referredBy: z.string().trim().max(200).nullish(),
@@ -74,7 +79,8 @@ export function cleanRow(row: number, input: ContactRowInput, region: string, ex
     reason,
     input: show(value),
   });
-  if (typeof input.phone !== 'string' && typeof input.phone !== 'number') return fail('phone', 'phone is required', input.phone);
+  if (input.phone === undefined || input.phone === null || input.phone === '') return fail('phone', 'phone is required', input.phone);
+  if (typeof input.phone !== 'string' && typeof input.phone !== 'number') return fail('phone', 'phone must be text or a number', input.phone);
   const phone = normalizePhone(String(input.phone), region);
   if (!phone.ok) return fail('phone', phone.reason, input.phone);
   const parsed = rowSchema.safeParse(input);

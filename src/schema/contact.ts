@@ -4,6 +4,8 @@ import { importContacts } from '../contacts/import.js';
 import {
   countContacts,
   deleteContacts,
+  isUuid,
+  NO_ID,
   type RowResult,
   searchContacts,
   setContactFlag,
@@ -11,9 +13,10 @@ import {
   tenantRegion,
   upsertContact,
 } from '../contacts/service.js';
-import { upsertContactRows } from '../contacts/upsert.js';
+import { tagSchema, upsertContactRows } from '../contacts/upsert.js';
 import { prisma } from '../db/client.js';
 import { normalizePhone } from '../domain/phone.js';
+import { customFieldConditionSchema } from '../domain/segment-rules.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { jobId } from '../queues/definitions.js';
 import { enqueue } from '../queues/index.js';
@@ -21,11 +24,11 @@ import { channel } from '../realtime/pubsub.js';
 import { channelStream } from '../realtime/stream.js';
 import type { ImportProgressEvent } from '../realtime/topics.js';
 import { builder } from './builder.js';
-import { OrderDirectionEnum } from './shared.js';
+import { OrderDirectionEnum, parseWith } from './shared.js';
 
 export const ContactRef = builder.prismaNode('Contact', {
   id: { field: 'id' },
-  findUnique: (id, ctx) => ({ id, tenantId: ctx.viewer.tenantId }),
+  findUnique: (id, ctx) => ({ id: isUuid(id) ? id : NO_ID, tenantId: ctx.viewer.tenantId }),
   // Another tenant's id is simply not found: node(id) answers null.
   nullable: true,
   fields: (t) => ({
@@ -105,8 +108,11 @@ export const ContactInput = builder.inputType('ContactInput', {
 });
 
 const ContactsRefInput = builder.inputType('ContactSelection', {
-  description: 'Contacts by id, by phone, or both.',
-  fields: (t) => ({ ids: t.globalIDList({ for: ContactRef }), phones: t.stringList() }),
+  description: "Contacts by id, by phone, or both (at most 10,000). A contact that does not exist in the tenant makes the whole change a NotFoundError.",
+  fields: (t) => ({
+    ids: t.globalIDList({ for: ContactRef, validate: z.array(z.unknown()).max(10_000) }),
+    phones: t.stringList({ validate: z.array(z.string()).max(10_000) }),
+  }),
 });
 
 const ContactOrderFieldEnum = builder.enumType('ContactOrderField', { values: ['CREATED_AT', 'NAME', 'PHONE', 'LAST_INTERACTION_AT'] as const });
@@ -138,17 +144,10 @@ const ContactFilterInput = builder.inputType('ContactFilter', {
 
 function toFilter(f: typeof ContactFilterInput.$inferInput | null | undefined) {
   if (!f) return null;
-  return {
-    ...f,
-    segmentId: f.segmentId?.id ?? null,
-    rules: f.customField
-      ? {
-          customFields: [
-            { field: f.customField.field, op: 'eq' as const, value: f.customField.value as string | number | boolean },
-          ],
-        }
-      : null,
-  };
+  const condition = f.customField
+    ? parseWith(customFieldConditionSchema, { field: f.customField.field, op: 'eq', value: f.customField.value }, ['filter', 'customField'])
+    : null;
+  return { ...f, segmentId: f.segmentId?.id ?? null, rules: condition ? { customFields: [condition] } : null };
 }
 
 builder.queryFields((t) => ({
@@ -199,17 +198,20 @@ const ContactsChangedRef = builder.objectRef<{ matched: number; changed: number;
   }),
 });
 
-const tagList = z.array(z.string().trim().min(1).max(64)).min(1, 'give at least one tag').max(50);
+const tagList = z.array(tagSchema).min(1, 'give at least one tag').max(50);
+const extraTags = z.array(tagSchema).max(50);
 const selection = (s: typeof ContactsRefInput.$inferInput) => ({ ids: s.ids?.map((g) => g.id), phones: s.phones });
 const actorOf = (ctx: { viewer: { apiKeyId: string } }) => `api-key:${ctx.viewer.apiKeyId}`;
-const CONTACT_ERRORS = [ValidationError, ForbiddenError] as const;
+const WRITE_ERRORS = [ValidationError, ForbiddenError] as const;
+/** Mutations on selected contacts: an unknown (or another tenant's) contact is not found. */
+const CONTACT_ERRORS = [...WRITE_ERRORS, NotFoundError] as const;
 
 builder.mutationFields((t) => ({
   upsertContact: t.field({
     type: UpsertContactPayload,
     description: 'Creates a contact, or merges into the one with the same phone.',
     authScopes: { operator: true },
-    errors: { types: [...CONTACT_ERRORS] },
+    errors: { types: [...WRITE_ERRORS] },
     args: { input: t.arg({ type: ContactInput, required: true }), strategy: t.arg({ type: MergeStrategyEnum, defaultValue: 'UPDATE' }) },
     resolve: (_root, { input, strategy }, ctx) => upsertContact(ctx.viewer.tenantId, input, strategy ?? 'UPDATE'),
   }),
@@ -217,11 +219,11 @@ builder.mutationFields((t) => ({
     type: ContactBatchResultRef,
     description: 'Creates or updates contacts by phone. Every row is reported; an invalid row never stops the others.',
     authScopes: { operator: true },
-    errors: { types: [...CONTACT_ERRORS] },
+    errors: { types: [...WRITE_ERRORS] },
     args: {
       contacts: t.arg({ type: [ContactInput], required: true, validate: z.array(z.unknown()).min(1).max(10_000) }),
       strategy: t.arg({ type: MergeStrategyEnum, defaultValue: 'UPDATE' }),
-      tags: t.arg.stringList({ description: 'Tags added to every contact of the batch.' }),
+      tags: t.arg.stringList({ description: 'Tags added to every contact of the batch.', validate: extraTags }),
     },
     resolve: async (_root, { contacts, strategy, tags }, ctx) => {
       const rows = await upsertContactRows(
@@ -234,9 +236,10 @@ builder.mutationFields((t) => ({
   }),
   deleteContacts: t.field({
     type: ContactsChangedRef,
-    description: 'Deletes contacts; their waiting campaign recipients are skipped first.',
+    description:
+      'Deletes contacts with their campaign history; counters of their campaigns lose what was deleted. A contact being sent to at this moment is a ConflictError (retry).',
     authScopes: { operator: true },
-    errors: { types: [...CONTACT_ERRORS] },
+    errors: { types: [...CONTACT_ERRORS, ConflictError] },
     args: { contacts: t.arg({ type: ContactsRefInput, required: true }) },
     resolve: async (_root, { contacts }, ctx) => {
       const r = await deleteContacts(ctx.viewer.tenantId, selection(contacts), actorOf(ctx));
@@ -295,7 +298,7 @@ const ImportFormatEnum = builder.enumType('ImportFormat', { values: ['CSV', 'JSO
 
 const ImportFailureRef = builder.objectRef<{ row: number; phone: string | null; field: string | null; reason: string | null; input: string | null }>('ImportFailure').implement({
   fields: (t) => ({
-    row: t.exposeInt('row', { description: 'Data row, from 1 (the CSV header is not counted).' }),
+    row: t.exposeInt('row', { description: 'JSON: the item, from 1. CSV: the data row, from 1 (the header is not counted; blank lines are, so row N is line N + 1 of a file with a one-line header).' }),
     field: t.exposeString('field', { nullable: true }),
     reason: t.exposeString('reason', { nullable: true }),
     input: t.exposeString('input', { nullable: true }),
@@ -304,7 +307,7 @@ const ImportFailureRef = builder.objectRef<{ row: number; phone: string | null; 
 
 export const ContactImportRef = builder.prismaNode('ContactImport', {
   id: { field: 'id' },
-  findUnique: (id, ctx) => ({ id, tenantId: ctx.viewer.tenantId }),
+  findUnique: (id, ctx) => ({ id: isUuid(id) ? id : NO_ID, tenantId: ctx.viewer.tenantId }),
   nullable: true,
   fields: (t) => ({
     status: t.field({ type: ImportStatusEnum, resolve: (i) => i.status }),
@@ -321,9 +324,12 @@ export const ContactImportRef = builder.prismaNode('ContactImport', {
     failures: t.field({
       type: [ImportFailureRef],
       description: 'Failed rows with their reason (the first 10,000 are kept).',
-      args: { first: t.arg.int({ defaultValue: 100 }), offset: t.arg.int({ defaultValue: 0 }) },
+      args: {
+        first: t.arg.int({ defaultValue: 100, validate: z.number().int().min(0).max(1000) }),
+        offset: t.arg.int({ defaultValue: 0, validate: z.number().int().min(0) }),
+      },
       select: { failures: true },
-      resolve: (i, args) => ((i.failures ?? []) as Array<{ row: number; phone: string | null; field: string | null; reason: string | null; input: string | null }>).slice(args.offset ?? 0, (args.offset ?? 0) + Math.min(1000, args.first ?? 100)),
+      resolve: (i, args) => ((i.failures ?? []) as Array<{ row: number; phone: string | null; field: string | null; reason: string | null; input: string | null }>).slice(args.offset ?? 0, (args.offset ?? 0) + (args.first ?? 100)),
     }),
     error: t.exposeString('error', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -350,11 +356,19 @@ const ImportContactsInput = builder.inputType('ImportContactsInput', {
     format: t.field({ type: ImportFormatEnum, required: true }),
     data: t.string({ required: true, description: 'The CSV text (with a header row) or a JSON array of contacts.', validate: z.string().min(1).max(50 * 1024 * 1024) }),
     strategy: t.field({ type: MergeStrategyEnum, defaultValue: 'UPDATE' }),
-    tags: t.stringList({ description: 'Tags added to every imported contact.' }),
-    groupTag: t.string({ description: 'One more tag naming this import\'s group of contacts.' }),
+    tags: t.stringList({ description: 'Tags added to every imported contact.', validate: extraTags }),
+    groupTag: t.string({ description: 'One more tag naming this import\'s group of contacts.', validate: tagSchema }),
     columns: t.field({ type: ColumnMappingInput }),
     delimiter: t.string({ validate: z.string().length(1) }),
     idempotencyKey: t.string({ description: 'Retrying with the same key returns the first import instead of importing again.', validate: z.string().min(1).max(200) }),
+  }),
+});
+
+const ContactImportOrderFieldEnum = builder.enumType('ContactImportOrderField', { values: ['CREATED_AT'] as const });
+const ContactImportOrderInput = builder.inputType('ContactImportOrder', {
+  fields: (t) => ({
+    field: t.field({ type: ContactImportOrderFieldEnum, required: true }),
+    direction: t.field({ type: OrderDirectionEnum, defaultValue: 'DESC' }),
   }),
 });
 
@@ -362,8 +376,16 @@ builder.queryFields((t) => ({
   contactImports: t.prismaConnection({
     type: ContactImportRef,
     cursor: 'id',
-    resolve: (query, _root, _args, ctx) =>
-      prisma.contactImport.findMany({ ...query, where: { tenantId: ctx.viewer.tenantId }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
+    description: 'Imports of the tenant, newest first unless ordered otherwise.',
+    args: { status: t.arg({ type: [ImportStatusEnum], description: 'Only imports in one of these states.' }), orderBy: t.arg({ type: ContactImportOrderInput }) },
+    resolve: (query, _root, args, ctx) => {
+      const dir = (args.orderBy?.direction ?? 'DESC') === 'DESC' ? 'desc' : 'asc';
+      return prisma.contactImport.findMany({
+        ...query,
+        where: { tenantId: ctx.viewer.tenantId, ...(args.status?.length ? { status: { in: args.status } } : {}) },
+        orderBy: [{ createdAt: dir }, { id: dir }],
+      });
+    },
   }),
 }));
 
@@ -388,12 +410,13 @@ builder.subscriptionField('importProgress', (t) =>
     args: { importId: t.arg.globalID({ required: true, for: ContactImportRef }) },
     subscribe: async (_root, { importId }, ctx) => {
       const tenantId = ctx.viewer.tenantId;
-      const state = () => prisma.contactImport.findFirst({ where: { id: importId.id, tenantId }, select: { id: true, status: true } });
+      const id = isUuid(importId.id) ? importId.id : NO_ID;
+      const state = () => prisma.contactImport.findFirst({ where: { id, tenantId }, select: { id: true, status: true } });
       if (!(await state())) throw new NotFoundError('ContactImport', importId.id);
       return channelStream<ImportProgressEvent, { id: string; status: string }>(
-        channel('import:progress', tenantId, importId.id),
-        async () => (await state()) ?? { id: importId.id, status: 'FAILED' },
-        async () => (await state()) ?? { id: importId.id, status: 'FAILED' },
+        channel('import:progress', tenantId, id),
+        async () => (await state()) ?? { id, status: 'FAILED' },
+        async () => (await state()) ?? { id, status: 'FAILED' },
         (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
       );
     },

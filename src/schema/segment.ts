@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isUuid, NO_ID } from '../contacts/service.js';
 import { prisma } from '../db/client.js';
 import { ENGAGEMENT_METRICS, FIELD_OPERATORS, parseStoredRules, type SegmentRules, segmentRulesSchema } from '../domain/segment-rules.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
@@ -125,7 +126,7 @@ export const SegmentRulesRef = builder.objectRef<SegmentRules>('SegmentRules').i
 
 export const SegmentRef = builder.prismaNode('Segment', {
   id: { field: 'id' },
-  findUnique: (id, ctx) => ({ id, tenantId: ctx.viewer.tenantId }),
+  findUnique: (id, ctx) => ({ id: isUuid(id) ? id : NO_ID, tenantId: ctx.viewer.tenantId }),
   // Another tenant's id is simply not found: node(id) answers null.
   nullable: true,
   fields: (t) => ({
@@ -171,13 +172,22 @@ builder.queryFields((t) => ({
   segments: t.prismaConnection({
     type: SegmentRef,
     cursor: 'id',
-    args: { search: t.arg.string(), orderBy: t.arg({ type: SegmentOrderInput }) },
+    description: 'Saved segments of the tenant, the predefined ones included.',
+    args: {
+      search: t.arg.string({ description: 'Part of the name.' }),
+      predefined: t.arg.boolean({ description: 'Only the predefined segments (true) or only the saved ones (false).' }),
+      orderBy: t.arg({ type: SegmentOrderInput }),
+    },
     resolve: async (query, _root, args, ctx) => {
       await ensurePredefinedSegments(ctx.viewer.tenantId);
       const dir = (args.orderBy?.direction ?? 'ASC').toLowerCase() as 'asc' | 'desc';
       return prisma.segment.findMany({
         ...query,
-        where: { tenantId: ctx.viewer.tenantId, ...(args.search ? { name: { contains: args.search, mode: 'insensitive' } } : {}) },
+        where: {
+          tenantId: ctx.viewer.tenantId,
+          ...(args.search ? { name: { contains: args.search, mode: 'insensitive' } } : {}),
+          ...(typeof args.predefined === 'boolean' ? { systemKey: args.predefined ? { not: null } : null } : {}),
+        },
         orderBy: [args.orderBy?.field === 'CREATED_AT' ? { createdAt: dir } : { name: dir }, { id: dir }],
       });
     },
@@ -194,15 +204,23 @@ builder.queryFields((t) => ({
   }),
 }));
 
+const segmentName = z.string().trim().min(1, 'a segment needs a name').max(100, 'a segment name has at most 100 characters');
+const segmentDescription = z.string().max(1000, 'a description has at most 1000 characters');
+
 const CreateSegmentInput = builder.inputType('CreateSegmentInput', {
   fields: (t) => ({
-    name: t.string({ required: true }),
-    description: t.string(),
+    name: t.string({ required: true, validate: segmentName }),
+    description: t.string({ validate: segmentDescription }),
     rules: t.field({ type: SegmentRulesInput, required: true }),
   }),
 });
 const UpdateSegmentInput = builder.inputType('UpdateSegmentInput', {
-  fields: (t) => ({ name: t.string(), description: t.string(), rules: t.field({ type: SegmentRulesInput }) }),
+  description: 'Only the fields given change.',
+  fields: (t) => ({
+    name: t.string({ validate: segmentName }),
+    description: t.string({ validate: segmentDescription }),
+    rules: t.field({ type: SegmentRulesInput }),
+  }),
 });
 
 builder.mutationFields((t) => ({
@@ -212,7 +230,6 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationError, ForbiddenError, ConflictError] },
     args: { input: t.arg({ type: CreateSegmentInput, required: true }) },
     resolve: (_root, { input }, ctx) => {
-      if (!input.name.trim()) throw ValidationError.field(['input', 'name'], 'a segment needs a name');
       return createSegment(ctx.viewer.tenantId, { name: input.name.trim(), description: input.description, rules: rulesFromInput(input.rules, ['input', 'rules']) });
     },
   }),
@@ -222,7 +239,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationError, ForbiddenError, ConflictError, NotFoundError] },
     args: { id: t.arg.globalID({ required: true, for: SegmentRef }), input: t.arg({ type: UpdateSegmentInput, required: true }) },
     resolve: (_root, { id, input }, ctx) =>
-      updateSegment(ctx.viewer.tenantId, id.id, { name: input.name, description: input.description, rules: input.rules ? rulesFromInput(input.rules, ['input', 'rules']) : null }),
+      updateSegment(ctx.viewer.tenantId, id.id, { name: input.name?.trim(), description: input.description, rules: input.rules ? rulesFromInput(input.rules, ['input', 'rules']) : null }),
   }),
   deleteSegment: t.globalID({
     description: 'Deletes a segment no unfinished campaign targets; returns its id.',

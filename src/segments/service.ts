@@ -1,3 +1,4 @@
+import { isUuid } from '../contacts/service.js';
 import { prisma } from '../db/client.js';
 import { PREDEFINED_SEGMENTS, parseStoredRules, rulesToJson, type SegmentRules } from '../domain/segment-rules.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
@@ -31,7 +32,7 @@ export async function createSegment(tenantId: string, input: { name: string; des
 }
 
 async function editable(tenantId: string, id: string) {
-  const segment = await prisma.segment.findFirst({ where: { id, tenantId } });
+  const segment = isUuid(id) ? await prisma.segment.findFirst({ where: { id, tenantId } }) : null;
   if (!segment) throw new NotFoundError('Segment', id);
   if (segment.systemKey) throw ValidationError.field(['id'], 'predefined segments cannot be changed or deleted; duplicate one instead');
   return segment;

@@ -19,6 +19,36 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (m) => `\\${m}`);
 }
 
+type Scalar = string | number | boolean;
+
+/**
+ * The JSON forms a value matches. CSV imports store every cell as text, so a number or boolean also
+ * matches its text ("30", "true"), and a text that is exactly a number or boolean matches that too.
+ */
+function jsonForms(v: Scalar): string[] {
+  const forms = new Set([JSON.stringify(v)]);
+  if (typeof v !== 'string') forms.add(JSON.stringify(String(v)));
+  else if (v === 'true' || v === 'false') forms.add(v);
+  else if (v.trim() !== '' && Number.isFinite(Number(v)) && String(Number(v)) === v) forms.add(v);
+  return [...forms];
+}
+
+const NUMERIC_TEXT = '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$';
+
+/** The field as a number when it is one, or a text that reads as one (CSV); NULL otherwise. */
+function numericSql(f: string): Prisma.Sql {
+  return Prisma.sql`(CASE jsonb_typeof(c.custom_fields -> ${f})
+    WHEN 'number' THEN (c.custom_fields ->> ${f})::numeric
+    WHEN 'string' THEN CASE WHEN (c.custom_fields ->> ${f}) ~ ${NUMERIC_TEXT} THEN (c.custom_fields ->> ${f})::numeric END
+  END)`;
+}
+
+function equalsSql(f: string, v: Scalar): Prisma.Sql {
+  // Containment uses the GIN index on custom_fields.
+  const forms = jsonForms(v).map((j) => Prisma.sql`c.custom_fields @> jsonb_build_object(${f}::text, ${j}::jsonb)`);
+  return Prisma.sql`(${Prisma.join(forms, ' OR ')})`;
+}
+
 function customFieldSql(c: NonNullable<SegmentRules['customFields']>[number]): Prisma.Sql {
   const f = c.field;
   switch (c.op) {
@@ -27,20 +57,17 @@ function customFieldSql(c: NonNullable<SegmentRules['customFields']>[number]): P
     case 'not_exists':
       return Prisma.sql`NOT jsonb_exists(c.custom_fields, ${f})`;
     case 'eq':
-      // Containment uses the GIN index on custom_fields.
-      return Prisma.sql`c.custom_fields @> jsonb_build_object(${f}::text, ${JSON.stringify(c.value)}::jsonb)`;
+      return equalsSql(f, c.value as Scalar);
     case 'neq':
-      return Prisma.sql`NOT (c.custom_fields @> jsonb_build_object(${f}::text, ${JSON.stringify(c.value)}::jsonb))`;
+      return Prisma.sql`NOT ${equalsSql(f, c.value as Scalar)}`;
     case 'in':
-      return Prisma.sql`(c.custom_fields -> ${f}) = ANY(${(c.value as unknown[]).map((v) => JSON.stringify(v))}::jsonb[])`;
+      return Prisma.sql`(c.custom_fields -> ${f}) = ANY(${(c.value as Scalar[]).flatMap(jsonForms)}::jsonb[])`;
     case 'contains':
       return Prisma.sql`(c.custom_fields ->> ${f}) ILIKE ${`%${escapeLike(String(c.value))}%`}`;
     default: {
       const op = Prisma.raw(COMPARE[c.op]);
-      if (typeof c.value === 'number') {
-        return Prisma.sql`(jsonb_typeof(c.custom_fields -> ${f}) = 'number' AND (c.custom_fields ->> ${f})::numeric ${op} ${c.value})`;
-      }
-      return Prisma.sql`(jsonb_typeof(c.custom_fields -> ${f}) = 'string' AND (c.custom_fields ->> ${f}) ${op} ${String(c.value)})`;
+      if (typeof c.value === 'number') return Prisma.sql`${numericSql(f)} ${op} ${c.value}`;
+      return Prisma.sql`(jsonb_typeof(c.custom_fields -> ${f}) = 'string' AND (c.custom_fields ->> ${f}) COLLATE "C" ${op} ${String(c.value)})`;
     }
   }
 }
