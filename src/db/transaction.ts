@@ -39,10 +39,32 @@ export interface TxOptions {
   maxWait?: number;
 }
 
-/** Runs `fn` in a transaction and publishes what it queued once it committed. */
+/** PostgreSQL aborted the transaction to break a deadlock or a serialization conflict: running it again is safe. */
+export function isRetryableConflict(err: unknown): boolean {
+  const e = err as { code?: string; meta?: { code?: string }; cause?: { code?: string }; message?: string } | null;
+  if (!e) return false;
+  const codes = [e.code, e.meta?.code, e.cause?.code];
+  return codes.includes('P2034') || codes.includes('40P01') || codes.includes('40001') || /deadlock detected|could not serialize access/.test(e.message ?? '');
+}
+
+const CONFLICT_ATTEMPTS = 4;
+
+/**
+ * Runs `fn` in a transaction and publishes what it queued once it committed. A transaction that
+ * PostgreSQL aborted to break a deadlock is run again (its writes were rolled back, and its live
+ * events and deferred work were never released), so callers never see that race.
+ */
 export async function inTransaction<T>(fn: (tx: Tx, after: AfterCommit) => Promise<T>, options: TxOptions = {}): Promise<T> {
-  const after = new AfterCommit();
-  const result = await prisma.$transaction((tx) => fn(tx, after), { timeout: options.timeout ?? 15_000, maxWait: options.maxWait ?? 10_000 });
-  await after.flush();
-  return result;
+  for (let attempt = 1; ; attempt++) {
+    const after = new AfterCommit();
+    try {
+      const result = await prisma.$transaction((tx) => fn(tx, after), { timeout: options.timeout ?? 15_000, maxWait: options.maxWait ?? 10_000 });
+      await after.flush();
+      return result;
+    } catch (err) {
+      if (attempt >= CONFLICT_ATTEMPTS || !isRetryableConflict(err)) throw err;
+      logger.warn({ attempt, err: (err as Error).message }, 'transaction aborted by a conflict; running it again');
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
+    }
+  }
 }
