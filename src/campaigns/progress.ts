@@ -106,3 +106,16 @@ export function percentDone(p: ProgressCounters): number {
   if (p.targeted === 0) return 0;
   return Math.min(100, Math.round(((p.targeted - p.remaining) / p.targeted) * 10000) / 100);
 }
+
+/**
+ * Sends of the last minute, grouped by second, from the campaign log (`message_sent`, indexed by
+ * campaign, type and time): seeds a live subscriber's sending speed without scanning recipients.
+ */
+export async function recentSends(db: DbOrTx, tenantId: string, campaignId: string): Promise<Array<{ ageMs: number; n: number }>> {
+  return db.$queryRaw<Array<{ ageMs: number; n: number }>>`
+    SELECT (extract(epoch FROM now() - date_trunc('second', created_at)) * 1000)::int AS "ageMs", count(*)::int AS n
+    FROM campaign_log
+    WHERE campaign_id = ${campaignId}::uuid AND type = 'MESSAGE_SENT' AND created_at > now() - interval '60 seconds'
+      AND tenant_id = ${tenantId}::uuid
+    GROUP BY date_trunc('second', created_at)`;
+}

@@ -21,7 +21,10 @@ function getPublisher(): Redis {
 
 /** The subscribing side (API servers only); created on first use. */
 export function pubsubEngine(): RedisPubSub {
-  engine ??= new RedisPubSub({ publisher: getPublisher(), subscriber: createRedis('subscriber') });
+  // No ready check on the subscriber: ioredis writes SUBSCRIBE during the handshake, and the INFO of
+  // its ready check then fails ("only subscriber commands may be used") when the first subscriptions
+  // of a fresh process arrive together.
+  engine ??= new RedisPubSub({ publisher: getPublisher(), subscriber: createRedis('subscriber', { enableReadyCheck: false }) });
   return engine;
 }
 

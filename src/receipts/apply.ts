@@ -3,8 +3,16 @@ import { bumpCampaign, type CounterDeltas } from '../campaigns/progress.js';
 import type { Tx } from '../db/client.js';
 import type { AfterCommit } from '../db/transaction.js';
 import { healthDelta } from '../domain/health.js';
-import { applyReceipt, type ProviderStatus, type ReceiptChange, type ReceiptState } from '../domain/receipts.js';
+import {
+  applyReceipt,
+  PROVIDER_STATUSES,
+  parseProviderStatus,
+  type ProviderStatus,
+  type ReceiptChange,
+  type ReceiptState,
+} from '../domain/receipts.js';
 import { Prisma } from '../generated/prisma/client.js';
+import { requestHealthCheck } from '../health/check.js';
 
 export interface ReceiptRecipient extends ReceiptState {
   id: string;
@@ -136,29 +144,41 @@ export async function updateRecipientForChange(tx: Tx, recipientId: string, chan
   await tx.$executeRaw`UPDATE recipient SET ${Prisma.join(sets, ', ')} WHERE id = ${recipientId}::uuid`;
 }
 
+/** The column a raw `column = …` assignment sets. */
+function assignedColumn(sql: Prisma.Sql): string | null {
+  return /^\s*"?(\w+)"?\s*=/.exec(sql.strings[0] ?? '')?.[1] ?? null;
+}
+
 /**
  * Instance counters and health for a batch of deltas, in one UPDATE. The score moves by the summed
- * delta and is clamped to 0–100.
+ * delta and is clamped to 0–100. `extra` assignments win over the ones derived from the deltas for
+ * the same column (PostgreSQL refuses a column assigned twice).
  */
 export async function applyInstanceDeltas(tx: Tx, instanceId: string | null, d: Deltas['instance'], extra: Prisma.Sql[] = []) {
   if (!instanceId) return;
+  const taken = new Set(extra.map(assignedColumn));
   const sets: Prisma.Sql[] = [...extra];
+  const derived: Prisma.Sql[] = [];
+  if (d.errors) derived.push(Prisma.sql`consecutive_errors = consecutive_errors + 1`);
+  else if (d.delivered || d.read) derived.push(Prisma.sql`consecutive_errors = 0`, Prisma.sql`last_success_at = now()`);
+  for (const s of derived) if (!taken.has(assignedColumn(s))) sets.push(s);
   if (d.sent) sets.push(Prisma.sql`sent_today = sent_today + ${d.sent}`, Prisma.sql`total_sent = total_sent + ${d.sent}`);
   if (d.delivered) sets.push(Prisma.sql`delivered_today = delivered_today + ${d.delivered}`, Prisma.sql`total_delivered = total_delivered + ${d.delivered}`);
   if (d.read) sets.push(Prisma.sql`read_today = read_today + ${d.read}`, Prisma.sql`total_read = total_read + ${d.read}`);
   if (d.failed) sets.push(Prisma.sql`failed_today = GREATEST(0, failed_today + ${d.failed})`, Prisma.sql`total_failed = total_failed + ${d.failed}`);
-  if (d.errors) sets.push(Prisma.sql`consecutive_errors = consecutive_errors + 1`);
-  else if (d.delivered || d.read) sets.push(Prisma.sql`consecutive_errors = 0`, Prisma.sql`last_success_at = now()`);
   if (d.health) {
     sets.push(Prisma.sql`health_score = LEAST(100, GREATEST(0, health_score + ${d.health}))`, Prisma.sql`last_health_update_at = now()`);
   }
   if (sets.length === 0) return;
   await tx.$executeRaw`UPDATE whatsapp_instance SET ${Prisma.join(sets, ', ')}, updated_at = now() WHERE id = ${instanceId}::uuid`;
+  if (d.health < 0) await requestHealthCheck(instanceId);
 }
 
 /**
- * Applies one receipt to a locked recipient: recipient, log, instance health and campaign counters
- * change together, in the caller's transaction. Returns false when the receipt changes nothing.
+ * Applies one receipt to a locked recipient: recipient, instance health, log and campaign counters
+ * change together, in the caller's transaction. Returns the change, or null when the receipt changes
+ * nothing. The log is written after the instance row is updated (and so locked): the log's order for
+ * an instance is then the order in which its health score moved.
  */
 export async function applyReceiptToRecipient(
   tx: Tx,
@@ -168,17 +188,46 @@ export async function applyReceiptToRecipient(
   keyId: string,
   at: Date,
   actor: string,
-): Promise<boolean> {
+): Promise<ReceiptChange | null> {
   const change = applyReceipt(r, status, at);
-  if (!change) return false;
+  if (!change) return null;
   await updateRecipientForChange(tx, r.id, change);
-  await appendLogs(tx, after, changeLogs(r, change, status, keyId, actor));
   const deltas = emptyDeltas();
   addChangeDeltas(deltas, change);
   await applyInstanceDeltas(tx, r.instanceId, deltas.instance);
+  await appendLogs(tx, after, changeLogs(r, change, status, keyId, actor));
   if (r.instanceId && (deltas.instance.health || deltas.instance.failed)) {
     after.publish('instance:health', { tenantId: r.tenantId, instanceId: r.instanceId });
   }
   await bumpCampaign(tx, after, r.campaignId, deltas.campaign);
-  return true;
+  return change;
+}
+
+/** The recipient's receipt state after `change`. */
+export function afterChange<R extends ReceiptState>(r: R, change: ReceiptChange): R {
+  return { ...r, ...change.set, status: change.status, failedAt: change.status === 'FAILED' ? (change.set.failedAt ?? r.failedAt) : null };
+}
+
+/**
+ * Receipts parked for `keyId` because they overtook the send's result, applied (lowest rank first) to
+ * the recipient that now holds that key id. The caller holds the key's advisory lock and the recipient's
+ * row lock. Returns how many changed something.
+ */
+export async function applyParkedReceipts(tx: Tx, after: AfterCommit, r: ReceiptRecipient, instanceId: string, keyId: string): Promise<number> {
+  const parked = await tx.$queryRaw<Array<{ status: string; received_at: Date }>>`
+    DELETE FROM pending_receipt WHERE instance_id = ${instanceId}::uuid AND key_id = ${keyId}
+    RETURNING status, received_at`;
+  const receipts = parked
+    .map((p) => ({ status: parseProviderStatus(p.status), at: p.received_at }))
+    .filter((p): p is { status: ProviderStatus; at: Date } => p.status !== null)
+    .sort((a, b) => PROVIDER_STATUSES.indexOf(a.status) - PROVIDER_STATUSES.indexOf(b.status));
+  let state = r;
+  let applied = 0;
+  for (const p of receipts) {
+    const change = await applyReceiptToRecipient(tx, after, state, p.status, keyId, p.at, 'webhook');
+    if (!change) continue;
+    state = afterChange(state, change);
+    applied++;
+  }
+  return applied;
 }

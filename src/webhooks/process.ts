@@ -7,7 +7,10 @@ import { parseProviderStatus } from '../domain/receipts.js';
 import { jidUser } from '../evolution/wire.js';
 import type { ConnectionState } from '../generated/prisma/client.js';
 import type { Logger } from '../lib/logger.js';
-import { applyReceiptToRecipient, findRecipientByKey, lockProviderMessage } from '../receipts/apply.js';
+import { publish } from '../realtime/pubsub.js';
+import { applyParkedReceipts, findRecipientByKey, lockProviderMessage } from '../receipts/apply.js';
+import { applyDeliveryReceipt } from '../receipts/batch.js';
+import { processIncomingMessage } from '../replies/process.js';
 import type { connectionUpdateSchema, messageRawSchema, messagesUpdateSchema, qrcodeUpdatedSchema } from './schemas.js';
 
 export interface WebhookJob {
@@ -34,9 +37,9 @@ export async function processWebhook(job: WebhookJob, fx: WebhookEffects): Promi
     case 'connection.update':
       return connectionUpdate(job, job.data as z.infer<typeof connectionUpdateSchema>, fx);
     case 'qrcode.updated':
-      return qrcodeUpdated(job, job.data as z.infer<typeof qrcodeUpdatedSchema>);
+      return qrcodeUpdated(job, job.data as z.infer<typeof qrcodeUpdatedSchema>, fx);
     case 'messages.upsert':
-      return 'ignored: incoming messages are handled by the replies pipeline';
+      return processIncomingMessage(job, job.data as z.infer<typeof messageRawSchema>);
     default:
       throw new Error(`unexpected webhook event ${job.event}`);
   }
@@ -45,32 +48,21 @@ export async function processWebhook(job: WebhookJob, fx: WebhookEffects): Promi
 /**
  * A delivery receipt. Matched on the key id only (receipts may carry a @lid instead of the phone).
  * If no recipient holds that key id yet, the send's HTTP response has not been stored: the receipt
- * is parked and applied when it is (see recordSent), under the same advisory lock.
+ * is parked and applied when it is (see recordSent), under the same advisory lock. Receipts are
+ * applied in batches (src/receipts/batch.ts).
  */
 async function messagesUpdate(job: WebhookJob, d: z.infer<typeof messagesUpdateSchema>): Promise<string> {
   const keyId = (d.keyId ?? d.id) as string;
   const status = parseProviderStatus(d.status);
   if (!status || status === 'PENDING') return `ignored status ${String(d.status)}`;
-  const at = new Date(job.receivedAt);
-  return inTransaction(async (tx, after) => {
-    await lockProviderMessage(tx, keyId);
-    const recipient = await findRecipientByKey(tx, job.tenantId, keyId);
-    if (!recipient) {
-      await tx.$executeRaw`
-        INSERT INTO pending_receipt (tenant_id, instance_id, key_id, status, received_at)
-        VALUES (${job.tenantId}::uuid, ${job.instanceId}::uuid, ${keyId}, ${status}, ${at})
-        ON CONFLICT (instance_id, key_id, status) DO NOTHING`;
-      return 'parked';
-    }
-    const applied = await applyReceiptToRecipient(tx, after, recipient, status, keyId, at, 'webhook');
-    return applied ? `applied ${status}` : `unchanged by ${status}`;
-  });
+  return applyDeliveryReceipt({ tenantId: job.tenantId, instanceId: job.instanceId, keyId, status, at: new Date(job.receivedAt) });
 }
 
 /**
  * `send.message` repeats the send response. Usually the recipient already holds its key id. When a
  * send timed out or its worker died, the recipient is UNKNOWN: this event proves the message left,
- * so it is reconciled to SENT (matched by instance and phone, the only link left).
+ * so it is reconciled to SENT (matched by instance and phone, the only link left), and receipts that
+ * were parked for its key id meanwhile are applied.
  */
 async function sendMessage(job: WebhookJob, d: z.infer<typeof messageRawSchema>): Promise<string> {
   if (!d.key.fromMe) return 'ignored: not our message';
@@ -80,17 +72,21 @@ async function sendMessage(job: WebhookJob, d: z.infer<typeof messageRawSchema>)
     await lockProviderMessage(tx, keyId);
     if (await findRecipientByKey(tx, job.tenantId, keyId)) return 'confirmed';
     if (!d.key.remoteJid.endsWith('@s.whatsapp.net')) return 'not matched';
-    const rows = await tx.$queryRaw<Array<{ id: string; campaign_id: string; contact_id: string }>>`
-      SELECT id, campaign_id, contact_id FROM recipient
-      WHERE tenant_id = ${job.tenantId}::uuid AND instance_id = ${job.instanceId}::uuid AND status = 'UNKNOWN'
-        AND provider_message_id IS NULL AND regexp_replace(phone, '\\D', '', 'g') = ${phone}
-      ORDER BY sending_at DESC LIMIT 1 FOR UPDATE`;
+    const rows = await tx.$queryRaw<Array<{ id: string; campaign_id: string; contact_id: string; sent_at: Date }>>`
+      WITH found AS (
+        SELECT id FROM recipient
+        WHERE tenant_id = ${job.tenantId}::uuid AND instance_id = ${job.instanceId}::uuid AND status = 'UNKNOWN'
+          AND provider_message_id IS NULL AND regexp_replace(phone, '\\D', '', 'g') = ${phone}
+        ORDER BY sending_at DESC LIMIT 1 FOR UPDATE)
+      UPDATE recipient r SET status = 'SENT', provider_message_id = ${keyId}, sent_at = COALESCE(r.sending_at, now()),
+        error = NULL, error_code = NULL, updated_at = now()
+      FROM found WHERE r.id = found.id
+      RETURNING r.id, r.campaign_id, r.contact_id, r.sent_at`;
     const r = rows[0];
     if (!r) return 'not matched';
     await tx.$executeRaw`
-      UPDATE recipient SET status = 'SENT', provider_message_id = ${keyId}, sent_at = COALESCE(sending_at, now()),
-        error = NULL, error_code = NULL, updated_at = now()
-      WHERE id = ${r.id}::uuid`;
+      UPDATE whatsapp_instance SET sent_today = sent_today + 1, total_sent = total_sent + 1, updated_at = now()
+      WHERE id = ${job.instanceId}::uuid`;
     await appendLog(tx, after, {
       tenantId: job.tenantId,
       campaignId: r.campaign_id,
@@ -103,20 +99,33 @@ async function sendMessage(job: WebhookJob, d: z.infer<typeof messageRawSchema>)
       details: { keyId },
       actor: 'webhook',
     });
-    await tx.$executeRaw`
-      UPDATE whatsapp_instance SET sent_today = sent_today + 1, total_sent = total_sent + 1, updated_at = now()
-      WHERE id = ${job.instanceId}::uuid`;
     await bumpCampaign(tx, after, r.campaign_id, { unknown: -1, sent: 1 });
-    return 'reconciled unknown send';
+    const recipient = {
+      id: r.id,
+      tenantId: job.tenantId,
+      campaignId: r.campaign_id,
+      instanceId: job.instanceId,
+      contactId: r.contact_id,
+      status: 'SENT',
+      sentAt: r.sent_at,
+      deliveredAt: null,
+      readAt: null,
+      playedAt: null,
+      failedAt: null,
+    };
+    const applied = await applyParkedReceipts(tx, after, recipient, job.instanceId, keyId);
+    return applied ? `reconciled unknown send, ${applied} parked receipt(s) applied` : 'reconciled unknown send';
   });
 }
 
 const STATE: Record<string, ConnectionState> = { open: 'OPEN', connecting: 'CONNECTING', close: 'CLOSE', refused: 'REFUSED' };
 
 /**
- * The instance's connection. `close` (Evolution will not reconnect) stops its sends: the claim
- * refuses disconnected instances, and each running campaign that uses it gets a log entry. `open`
- * re-admits it and wakes those campaigns.
+ * The instance's connection. `close` (Evolution will not reconnect) or `refused` stops its sends: the
+ * claim refuses disconnected instances, and each running campaign that uses it gets a log entry.
+ * `open` re-admits it: campaigns whose last connection entry for it says paused get a resumed entry
+ * (Evolution usually goes close → connecting → open, so the previous state alone does not tell),
+ * and every running campaign that uses it is pumped.
  */
 async function connectionUpdate(job: WebhookJob, d: z.infer<typeof connectionUpdateSchema>, fx: WebhookEffects): Promise<string> {
   const state = STATE[d.state] as ConnectionState;
@@ -125,44 +134,52 @@ async function connectionUpdate(job: WebhookJob, d: z.infer<typeof connectionUpd
       WITH old AS (SELECT id, connection_state FROM whatsapp_instance WHERE id = ${job.instanceId}::uuid FOR UPDATE)
       UPDATE whatsapp_instance i SET connection_state = ${state}::"ConnectionState", connection_state_at = ${new Date(job.receivedAt)},
         phone = COALESCE(${d.wuid ? `+${jidUser(d.wuid)}` : null}, i.phone),
-        profile_name = COALESCE(${d.profileName ?? null}, i.profile_name), updated_at = now()
+        profile_name = COALESCE(${d.profileName ?? null}, i.profile_name),
+        qr_code = CASE WHEN ${state}::"ConnectionState" = 'OPEN' THEN NULL ELSE i.qr_code END, updated_at = now()
       FROM old WHERE i.id = old.id
       RETURNING old.connection_state AS previous, i.name`;
     const row = rows[0];
     if (!row || row.previous === state) return [];
     after.publish('instance:health', { tenantId: job.tenantId, instanceId: job.instanceId });
-    const running = await tx.$queryRaw<Array<{ id: string }>>`
-      SELECT c.id FROM campaign c JOIN campaign_instance ci ON ci.campaign_id = c.id
-      WHERE ci.instance_id = ${job.instanceId}::uuid AND c.status = 'RUNNING'`;
+    const running = await tx.$queryRaw<Array<{ id: string; paused_by_connection: boolean }>>`
+      SELECT c.id, COALESCE((
+        SELECT l.type = 'INSTANCE_PAUSED' FROM campaign_log l
+        WHERE l.campaign_id = c.id AND l.instance_id = ${job.instanceId}::uuid
+          AND l.type IN ('INSTANCE_PAUSED', 'INSTANCE_RESUMED') AND l.details->>'cause' = 'connection'
+        ORDER BY l.id DESC LIMIT 1), false) AS paused_by_connection
+      FROM campaign c JOIN campaign_instance ci ON ci.campaign_id = c.id
+      WHERE ci.instance_id = ${job.instanceId}::uuid AND c.status = 'RUNNING'
+      ORDER BY c.id`;
     const closed = state === 'CLOSE' || state === 'REFUSED';
-    const reopened = state === 'OPEN' && (row.previous === 'CLOSE' || row.previous === 'REFUSED');
-    if (closed || reopened) {
-      for (const c of running) {
-        await appendLog(tx, after, {
-          tenantId: job.tenantId,
-          campaignId: c.id,
-          instanceId: job.instanceId,
-          type: closed ? 'INSTANCE_PAUSED' : 'INSTANCE_RESUMED',
-          severity: closed ? 'WARNING' : 'INFO',
-          message: closed
-            ? `instance ${row.name} disconnected (${d.state}, reason ${d.statusReason ?? 'unknown'}): its share moves to the other instances`
-            : `instance ${row.name} connected again: it sends again`,
-          details: { state: d.state, statusReason: d.statusReason ?? null },
-          actor: 'webhook',
-        });
-      }
+    const opened = state === 'OPEN';
+    for (const c of running) {
+      if (closed ? c.paused_by_connection : !(opened && c.paused_by_connection)) continue;
+      await appendLog(tx, after, {
+        tenantId: job.tenantId,
+        campaignId: c.id,
+        instanceId: job.instanceId,
+        type: closed ? 'INSTANCE_PAUSED' : 'INSTANCE_RESUMED',
+        severity: closed ? 'WARNING' : 'INFO',
+        message: closed
+          ? `instance ${row.name} disconnected (${d.state}, reason ${d.statusReason ?? 'unknown'}): its share moves to the other instances`
+          : `instance ${row.name} connected again: it sends again`,
+        details: { cause: 'connection', state: d.state, statusReason: d.statusReason ?? null },
+        actor: 'webhook',
+      });
     }
-    return reopened ? running : [];
+    return opened ? running : [];
   });
   for (const c of campaigns) await fx.pump(job.tenantId, c.id);
   return `state ${state}`;
 }
 
-async function qrcodeUpdated(job: WebhookJob, d: z.infer<typeof qrcodeUpdatedSchema>): Promise<string> {
-  const qr = d.qrcode.base64 ?? d.qrcode.code ?? null;
-  await prisma.whatsAppInstance.updateMany({
+/** A QR code to scan for the instance's connection flow; `{message}` alone means the attempts ran out. */
+async function qrcodeUpdated(job: WebhookJob, d: z.infer<typeof qrcodeUpdatedSchema>, fx: WebhookEffects): Promise<string> {
+  const qr = d.qrcode ? (d.qrcode.base64 ?? d.qrcode.code ?? null) : null;
+  const changed = await prisma.whatsAppInstance.updateMany({
     where: { id: job.instanceId, tenantId: job.tenantId },
-    data: { qrCode: qr, qrCodeAt: new Date(job.receivedAt), connectionState: 'CONNECTING' },
+    data: d.qrcode ? { qrCode: qr, qrCodeAt: new Date(job.receivedAt), connectionState: 'CONNECTING' } : { qrCode: null, qrCodeAt: new Date(job.receivedAt) },
   });
-  return 'qr stored';
+  if (changed.count) await publish('instance:health', { tenantId: job.tenantId, instanceId: job.instanceId }).catch((err) => fx.log.warn({ err }, 'publish failed'));
+  return d.qrcode ? 'qr stored' : `qr attempts ended: ${d.message ?? 'no message'}`;
 }

@@ -2,12 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jwtVerify } from 'jose';
 import type { z } from 'zod';
 import { prisma } from '../db/client.js';
+import { parseProviderStatus } from '../domain/receipts.js';
+import { incomingSender } from '../domain/replies.js';
 import { eventSuffix } from '../evolution/wire.js';
 import { decryptSecret, safeEqual } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
 import { jobId } from '../queues/definitions.js';
 import { enqueue } from '../queues/index.js';
-import { envelopeSchema, HANDLED_EVENTS, isHandledEvent, messageRawSchema, messagesUpdateSchema } from './schemas.js';
+import { canonicalEvent, envelopeSchema, HANDLED_EVENTS, isHandledEvent, type messageRawSchema, type messagesUpdateSchema } from './schemas.js';
 
 /**
  * POST /webhooks/evolution/<secret>[/<event-suffix>]
@@ -19,6 +21,7 @@ import { envelopeSchema, HANDLED_EVENTS, isHandledEvent, messageRawSchema, messa
  * - 503: we could not enqueue; Evolution retries (which is what we want).
  */
 const MAX_BODY = 5 * 1024 * 1024;
+const JWT_EXPIRY_TOLERANCE_S = 30 * 60;
 
 interface WebhookInstance {
   id: string;
@@ -88,17 +91,36 @@ async function verifyJwt(req: IncomingMessage, key: string) {
   const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
   if (!token) throw new WebhookError(401, 'UNAUTHENTICATED', 'this instance requires an Authorization: Bearer <JWT> header');
   try {
-    await jwtVerify(token, new TextEncoder().encode(key), { algorithms: ['HS256'] });
+    // Evolution signs a token once per event and reuses it for every retry (10 attempts over about 20
+    // minutes), while the token expires after 10: an expired but genuine signature is still accepted
+    // within this tolerance, or a retry after our own outage would be refused and the event lost.
+    await jwtVerify(token, new TextEncoder().encode(key), { algorithms: ['HS256'], clockTolerance: JWT_EXPIRY_TOLERANCE_S });
   } catch (err) {
     throw new WebhookError(401, 'UNAUTHENTICATED', `invalid JWT: ${(err as Error).message}`);
   }
+}
+
+/** Why a valid event needs no work (acknowledged without enqueueing), or null when it does. */
+function nothingToDo(event: string, data: unknown): string | null {
+  if (event === 'messages.update') {
+    const d = data as z.infer<typeof messagesUpdateSchema>;
+    if (d.fromMe === false) return 'receipt of an incoming message';
+    const status = parseProviderStatus(d.status);
+    if (status === null || status === 'PENDING') return `status ${String(d.status)} carries no delivery information`;
+  }
+  if (event === 'send.message' && !(data as z.infer<typeof messageRawSchema>).key.fromMe) return 'not a message we sent';
+  if (event === 'messages.upsert') {
+    const sender = incomingSender((data as z.infer<typeof messageRawSchema>).key);
+    if (sender.kind === 'ignored') return sender.reason;
+  }
+  return null;
 }
 
 /** The BullMQ job id that makes a redelivered webhook a no-op; null where every delivery is distinct. */
 function dedupeId(instanceId: string, event: string, data: unknown): string | null {
   if (event === 'messages.update') {
     const d = data as z.infer<typeof messagesUpdateSchema>;
-    return jobId('wh', instanceId, 'mu', d.keyId ?? d.id ?? '', String(d.status));
+    return jobId('wh', instanceId, 'mu', d.keyId ?? d.id ?? '', parseProviderStatus(d.status) ?? String(d.status));
   }
   if (event === 'send.message' || event === 'messages.upsert') {
     const d = data as z.infer<typeof messageRawSchema>;
@@ -135,7 +157,8 @@ export async function handleEvolutionWebhook(
     }
     const envelope = envelopeSchema.safeParse(json);
     if (!envelope.success) throw new WebhookError(400, 'INVALID_ENVELOPE', 'the body is not an Evolution webhook envelope', issuesOf(envelope.error));
-    const { event, instance: instanceName, data } = envelope.data;
+    const { instance: instanceName, data } = envelope.data;
+    const event = canonicalEvent(envelope.data.event);
     if (params.suffix && params.suffix !== eventSuffix(event)) {
       throw new WebhookError(400, 'EVENT_MISMATCH', `URL suffix "${params.suffix}" does not match event "${event}"`);
     }
@@ -148,8 +171,9 @@ export async function handleEvolutionWebhook(
     }
     const parsed = HANDLED_EVENTS[event].safeParse(data);
     if (!parsed.success) throw new WebhookError(400, 'INVALID_DATA', `invalid data for ${event}`, issuesOf(parsed.error));
-    if (event === 'messages.update' && (parsed.data as { fromMe?: boolean }).fromMe === false) {
-      reply(res, 200, { ok: true, ignored: 'receipt of an incoming message' });
+    const ignored = nothingToDo(event, parsed.data);
+    if (ignored) {
+      reply(res, 200, { ok: true, ignored });
       return;
     }
 

@@ -8,26 +8,26 @@ export const envelopeSchema = z.object({
   event: z.string().min(1),
   instance: z.string().min(1),
   data: z.unknown(),
-  destination: z.string().optional(),
-  date_time: z.string().optional(),
+  destination: z.string().nullish(),
+  date_time: z.string().nullish(),
   sender: z.string().nullish(),
-  server_url: z.string().optional(),
+  server_url: z.string().nullish(),
   apikey: z.string().nullish(),
 });
 
-const statusValue = z.union([z.string().min(1), z.number().int().min(0).max(5)]);
+const statusValue = z.union([z.string().min(1), z.number().int()]);
 
-/** 2.x: `keyId`; 1.8: `id` and `owner`. */
+/** 2.x: `keyId`; 1.8: `id` (with `owner` and `datetime`). */
 export const messagesUpdateSchema = z
   .object({
     keyId: z.string().min(1).optional(),
     id: z.string().min(1).optional(),
-    remoteJid: z.string().optional(),
-    fromMe: z.boolean().optional(),
-    participant: z.string().optional(),
+    remoteJid: z.string().nullish(),
+    fromMe: z.boolean().nullish(),
+    participant: z.string().nullish(),
     status: statusValue,
-    instanceId: z.string().optional(),
-    messageId: z.string().optional(),
+    instanceId: z.string().nullish(),
+    messageId: z.string().nullish(),
   })
   .refine((d) => d.keyId !== undefined || d.id !== undefined, { message: 'keyId (or id, Evolution 1.8) is required', path: ['keyId'] });
 
@@ -35,40 +35,48 @@ export const messageKeySchema = z.object({
   remoteJid: z.string().min(1),
   fromMe: z.boolean(),
   id: z.string().min(1),
-  participant: z.string().optional(),
-  remoteJidAlt: z.string().optional(),
-  addressingMode: z.string().optional(),
+  participant: z.string().nullish(),
+  remoteJidAlt: z.string().nullish(),
+  addressingMode: z.string().nullish(),
 });
 
+/** `messageRaw` (§2, §7). Only the key is acted on strictly; the rest varies between versions and is read leniently. */
 export const messageRawSchema = z.object({
   key: messageKeySchema,
   pushName: z.string().nullish(),
-  status: z.string().optional(),
+  status: z.string().nullish(),
   message: z.record(z.string(), z.unknown()).nullish(),
-  messageType: z.string().optional(),
-  messageTimestamp: z.union([z.number(), z.string()]).optional(),
-  instanceId: z.string().optional(),
-  source: z.string().optional(),
+  messageType: z.string().nullish(),
+  messageTimestamp: z.unknown().optional(),
+  instanceId: z.string().nullish(),
+  source: z.string().nullish(),
   contextInfo: z.unknown().optional(),
 });
 
 export const connectionUpdateSchema = z.object({
-  instance: z.string().optional(),
+  instance: z.string().nullish(),
   state: z.enum(['open', 'connecting', 'close', 'refused']),
-  statusReason: z.number().optional(),
+  statusReason: z.number().nullish(),
   wuid: z.string().nullish(),
   profileName: z.string().nullish(),
   profilePictureUrl: z.string().nullish(),
 });
 
-export const qrcodeUpdatedSchema = z.object({
-  qrcode: z.object({
-    instance: z.string().optional(),
-    pairingCode: z.string().nullish(),
-    code: z.string().nullish(),
-    base64: z.string().nullish(),
-  }),
-});
+/** A QR code to scan, or (when the attempts ran out) `{message, statusCode}` instead (§8). */
+export const qrcodeUpdatedSchema = z
+  .object({
+    qrcode: z
+      .object({
+        instance: z.string().nullish(),
+        pairingCode: z.string().nullish(),
+        code: z.string().nullish(),
+        base64: z.string().nullish(),
+      })
+      .optional(),
+    message: z.string().nullish(),
+    statusCode: z.number().nullish(),
+  })
+  .refine((d) => d.qrcode !== undefined || typeof d.message === 'string', { message: 'qrcode (or message) is required', path: ['qrcode'] });
 
 /** Events we act on, with the schema of their `data`. Every other event is acknowledged and ignored. */
 export const HANDLED_EVENTS = {
@@ -83,4 +91,16 @@ export type HandledEvent = keyof typeof HANDLED_EVENTS;
 
 export function isHandledEvent(event: string): event is HandledEvent {
   return event in HANDLED_EVENTS;
+}
+
+/**
+ * The dotted event name Evolution puts in the body (`messages.update`). The UPPER_SNAKE form used in
+ * its configuration (`MESSAGES_UPDATE`) is accepted for the events we handle.
+ */
+export function canonicalEvent(event: string): string {
+  if (/^[A-Z][A-Z0-9_]*$/.test(event)) {
+    const dotted = event.toLowerCase().replace(/_/g, '.');
+    if (isHandledEvent(dotted)) return dotted;
+  }
+  return event;
 }
