@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import pg from 'pg';
 import { inject } from 'vitest';
 
 /** A free TCP port (the API server of this test file listens on it; webhook URLs point at it). */
@@ -14,11 +15,37 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** This test file's own database: a copy of the run's migrated template (fast: no migrations). */
+async function fileDatabase(): Promise<string> {
+  const template = inject('templateDatabase');
+  const name = `${template}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: inject('adminDatabaseUrl') });
+  await admin.connect();
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+        break;
+      } catch (err) {
+        // Another file copying the template at the same moment: try again shortly.
+        if (attempt > 50 || !/being accessed by other users/.test((err as Error).message)) throw err;
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(inject('databaseUrl'));
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 // Runs in every test file's process before the file imports anything: the app's config reads these.
 const port = await freePort();
+const databaseUrl = await fileDatabase();
 Object.assign(process.env, {
   NODE_ENV: 'test',
-  DATABASE_URL: inject('databaseUrl'),
+  DATABASE_URL: databaseUrl,
   DATABASE_POOL_SIZE: '8',
   REDIS_URL: inject('redisUrl'),
   REDIS_PREFIX: `${inject('redisPrefix')}_${randomBytes(4).toString('hex')}`,

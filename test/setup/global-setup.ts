@@ -5,8 +5,10 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 
 /**
- * One database and one Redis namespace per test run, so that runs never see each other's data;
- * both are removed at the end. Each test file further gets its own Redis prefix (test/setup/env.ts).
+ * One migrated template database and one Redis namespace per test run, so that runs never see each
+ * other's data; both are removed at the end. Each test file then gets its own database, copied from
+ * the template, and its own Redis prefix (test/setup/env.ts): a worker started by one file only ever
+ * sees that file's campaigns.
  */
 const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -17,6 +19,9 @@ const redisPrefix = `wct_${runId}`;
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
+    /** The migrated template each test file's database is created from. */
+    templateDatabase: string;
+    adminDatabaseUrl: string;
     redisUrl: string;
     redisPrefix: string;
   }
@@ -39,6 +44,8 @@ export async function setup(project: TestProject) {
   });
   if (migrate.status !== 0) throw new Error(`migrate deploy failed:\n${migrate.stdout}\n${migrate.stderr}`);
   project.provide('databaseUrl', urlFor(database));
+  project.provide('templateDatabase', database);
+  project.provide('adminDatabaseUrl', adminUrl);
   project.provide('redisUrl', redisUrl);
   project.provide('redisPrefix', redisPrefix);
 }
@@ -46,6 +53,8 @@ export async function setup(project: TestProject) {
 export async function teardown() {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
+  const copies = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${database}_%`]);
+  for (const { datname } of copies.rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
   await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   await admin.end();
   const redis = new Redis(redisUrl);
