@@ -27,7 +27,7 @@ import { builder } from './builder.js';
 import { ContactRef } from './contact.js';
 import { rulesFromInput, SegmentRef, SegmentRulesInput, SegmentRulesRef } from './segment.js';
 import { WhatsAppInstanceRef } from './sender.js';
-import { OrderDirectionEnum } from './shared.js';
+import { OrderDirectionEnum, reloadQuery } from './shared.js';
 
 export const CampaignStatusEnum = builder.enumType(CampaignStatus, { name: 'CampaignStatus' });
 export const CampaignObjectiveEnum = builder.enumType(CampaignObjective, { name: 'CampaignObjective' });
@@ -518,7 +518,7 @@ function toCampaignInput(input: CampaignInputShape): CampaignInput {
 
 const TRANSITION_ERRORS = [ForbiddenError, NotFoundError, InvalidTransitionError] as const;
 const actor = (ctx: { viewer: { apiKeyId: string } }) => `api-key:${ctx.viewer.apiKeyId}`;
-const reload = (query: object, id: string) => prisma.campaign.findUniqueOrThrow({ ...query, where: { id } });
+const reload = (query: object, id: string) => prisma.campaign.findUniqueOrThrow({ ...reloadQuery(query), where: { id } });
 
 const RetryFailedResultRef = builder.objectRef<{ requeued: number; campaignId: string }>('RetryFailedPayload').implement({
   fields: (t) => ({

@@ -24,7 +24,7 @@ import { channel } from '../realtime/pubsub.js';
 import { channelStream } from '../realtime/stream.js';
 import type { ImportProgressEvent } from '../realtime/topics.js';
 import { builder } from './builder.js';
-import { OrderDirectionEnum, parseWith } from './shared.js';
+import { OrderDirectionEnum, parseWith, reloadQuery } from './shared.js';
 
 export const ContactRef = builder.prismaNode('Contact', {
   id: { field: 'id' },
@@ -184,7 +184,7 @@ builder.queryFields((t) => ({
 
 const UpsertContactPayload = builder.objectRef<{ contact: { id: string }; status: string }>('UpsertContactPayload').implement({
   fields: (t) => ({
-    contact: t.prismaField({ type: ContactRef, resolve: (query, p) => prisma.contact.findUniqueOrThrow({ ...query, where: { id: p.contact.id } }) }),
+    contact: t.prismaField({ type: ContactRef, resolve: (query, p) => prisma.contact.findUniqueOrThrow({ ...reloadQuery(query), where: { id: p.contact.id } }) }),
     status: t.field({ type: RowStatusEnum, resolve: (p) => p.status as RowResult['status'] }),
   }),
 });

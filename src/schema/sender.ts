@@ -16,7 +16,7 @@ import {
   webhookUrl,
 } from '../senders/service.js';
 import { builder } from './builder.js';
-import { OrderDirectionEnum } from './shared.js';
+import { OrderDirectionEnum, reloadQuery } from './shared.js';
 
 export const ConnectionStateEnum = builder.enumType(ConnectionState, { name: 'ConnectionState' });
 export const HealthStatusEnum = builder.enumType('HealthStatus', { values: ['EXCELLENT', 'GOOD', 'WARNING', 'CRITICAL'] as const });
@@ -296,7 +296,7 @@ const ConnectionCheckRef = builder
       httpStatus: t.exposeInt('httpStatus', { nullable: true }),
       message: t.exposeString('message', { nullable: true, description: "Evolution's error message when not ok." }),
       checkedAt: t.expose('checkedAt', { type: 'DateTime' }),
-      instance: t.prismaField({ type: WhatsAppInstanceRef, resolve: (query, r) => prisma.whatsAppInstance.findUniqueOrThrow({ ...query, where: { id: r.instance.id } }) }),
+      instance: t.prismaField({ type: WhatsAppInstanceRef, resolve: (query, r) => prisma.whatsAppInstance.findUniqueOrThrow({ ...reloadQuery(query), where: { id: r.instance.id } }) }),
     }),
   });
 
@@ -308,7 +308,7 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.globalID({ required: true, for: EvolutionServerRef }), input: t.arg({ type: UpdateServerInput, required: true }) },
     resolve: async (query, _root, { id, input }, ctx) => {
       await updateEvolutionServer(ctx.viewer.tenantId, id.id, input);
-      return prisma.evolutionServer.findUniqueOrThrow({ ...query, where: { id: id.id } });
+      return prisma.evolutionServer.findUniqueOrThrow({ ...reloadQuery(query), where: { id: id.id } });
     },
   }),
   deleteEvolutionServer: t.globalID({
@@ -325,7 +325,7 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.globalID({ required: true, for: WhatsAppInstanceRef }), input: t.arg({ type: UpdateInstanceInput, required: true }) },
     resolve: async (query, _root, { id, input }, ctx) => {
       await updateInstance(ctx.viewer.tenantId, id.id, input);
-      return prisma.whatsAppInstance.findUniqueOrThrow({ ...query, where: { id: id.id } });
+      return prisma.whatsAppInstance.findUniqueOrThrow({ ...reloadQuery(query), where: { id: id.id } });
     },
   }),
   pauseInstance: t.prismaField({
@@ -336,7 +336,7 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.globalID({ required: true, for: WhatsAppInstanceRef }), reason: t.arg.string({ validate: z.string().max(500) }) },
     resolve: async (query, _root, { id, reason }, ctx) => {
       await pauseInstance(ctx.viewer.tenantId, id.id, reason ?? null, `api-key:${ctx.viewer.apiKeyId}`);
-      return prisma.whatsAppInstance.findUniqueOrThrow({ ...query, where: { id: id.id } });
+      return prisma.whatsAppInstance.findUniqueOrThrow({ ...reloadQuery(query), where: { id: id.id } });
     },
   }),
   resumeInstance: t.prismaField({
@@ -347,7 +347,7 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.globalID({ required: true, for: WhatsAppInstanceRef }) },
     resolve: async (query, _root, { id }, ctx) => {
       await resumeInstance(ctx.viewer.tenantId, id.id, `api-key:${ctx.viewer.apiKeyId}`);
-      return prisma.whatsAppInstance.findUniqueOrThrow({ ...query, where: { id: id.id } });
+      return prisma.whatsAppInstance.findUniqueOrThrow({ ...reloadQuery(query), where: { id: id.id } });
     },
   }),
   deleteInstance: t.globalID({

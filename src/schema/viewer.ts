@@ -6,7 +6,7 @@ import { ApiKeyRole } from '../generated/prisma/client.js';
 import { tenantStats } from '../stats/tenant.js';
 import { addHoliday, deleteHoliday, updateTenantSettings } from '../tenants/service.js';
 import { builder } from './builder.js';
-import { OrderDirectionEnum } from './shared.js';
+import { OrderDirectionEnum, reloadQuery } from './shared.js';
 
 export const ApiKeyRoleEnum = builder.enumType(ApiKeyRole, {
   name: 'ApiKeyRole',
@@ -65,7 +65,7 @@ const ViewerRef = builder.objectRef<{ tenantId: string; role: ApiKeyRole; apiKey
     apiKeyId: t.globalID({ resolve: (v) => ({ type: 'ApiKey', id: v.apiKeyId }) }),
     tenant: t.prismaField({
       type: TenantRef,
-      resolve: (query, v) => prisma.tenant.findUniqueOrThrow({ ...query, where: { id: v.tenantId } }),
+      resolve: (query, v) => prisma.tenant.findUniqueOrThrow({ ...reloadQuery(query), where: { id: v.tenantId } }),
     }),
   }),
 });
@@ -149,7 +149,7 @@ builder.queryFields((t) => ({
 const CreatedApiKeyRef = builder.objectRef<{ key: string; apiKey: { id: string } }>('CreatedApiKey').implement({
   fields: (t) => ({
     key: t.exposeString('key', { description: 'The key itself. Shown only now: store it safely.' }),
-    apiKey: t.prismaField({ type: ApiKeyRef, resolve: (query, r) => prisma.apiKey.findUniqueOrThrow({ ...query, where: { id: r.apiKey.id } }) }),
+    apiKey: t.prismaField({ type: ApiKeyRef, resolve: (query, r) => prisma.apiKey.findUniqueOrThrow({ ...reloadQuery(query), where: { id: r.apiKey.id } }) }),
   }),
 });
 
@@ -196,7 +196,7 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.globalID({ required: true, for: ApiKeyRef }) },
     resolve: async (query, _root, { id }, ctx) => {
       await revokeTenantApiKey(ctx.viewer.tenantId, id.id);
-      return prisma.apiKey.findUniqueOrThrow({ ...query, where: { id: id.id } });
+      return prisma.apiKey.findUniqueOrThrow({ ...reloadQuery(query), where: { id: id.id } });
     },
   }),
   updateTenant: t.prismaField({
@@ -207,7 +207,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateTenantInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       await updateTenantSettings(ctx.viewer.tenantId, input);
-      return prisma.tenant.findUniqueOrThrow({ ...query, where: { id: ctx.viewer.tenantId } });
+      return prisma.tenant.findUniqueOrThrow({ ...reloadQuery(query), where: { id: ctx.viewer.tenantId } });
     },
   }),
   addHoliday: t.prismaField({
@@ -218,7 +218,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: HolidayInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const h = await addHoliday(ctx.viewer.tenantId, { date: input.date, name: input.name.trim(), yearly: input.yearly ?? false });
-      return prisma.holiday.findUniqueOrThrow({ ...query, where: { id: h.id } });
+      return prisma.holiday.findUniqueOrThrow({ ...reloadQuery(query), where: { id: h.id } });
     },
   }),
   deleteHoliday: t.globalID({

@@ -174,6 +174,20 @@ const List = graphql(`
   }
 `);
 
+const StartTypename = graphql(`
+  mutation ApiStartTypename($id: ID!) {
+    startCampaign(id: $id) { __typename }
+  }
+`);
+
+const CampaignTypename = graphql(`
+  query ApiCampaignTypename($id: ID!) {
+    campaign(id: $id) { __typename }
+    node(id: $id) { __typename }
+    campaigns(first: 5) { edges { node { __typename } } }
+  }
+`);
+
 const ContactIds = graphql(`
   query ApiContactIds {
     contacts(first: 100) { edges { node { id phone } } }
@@ -409,6 +423,15 @@ describe('campaigns through GraphQL', () => {
     expect(back.unscheduleCampaign).toMatchObject({ data: { status: 'DRAFT' } });
     const twice = await gqlOk(stack.url, key, Unschedule, { id });
     expect(twice.unscheduleCampaign).toMatchObject({ __typename: 'InvalidTransitionError', currentState: 'DRAFT', requestedAction: 'unschedule' });
+  });
+
+  it('answers a mutation whose client selects only __typename', async () => {
+    const id = await create({});
+    expect((await gqlOk(stack.url, key, StartTypename, { id })).startCampaign.__typename).toBe('StartCampaignSuccess');
+    expect(await status(id)).toBe('RUNNING');
+    const q = await gqlOk(stack.url, key, CampaignTypename, { id });
+    expect(q.campaign?.__typename).toBe('Campaign');
+    expect(q.node?.__typename).toBe('Campaign');
   });
 
   it('refuses to start a campaign without variation, usable instance or audience, saying why', async () => {
