@@ -1,8 +1,10 @@
-import type { Tx } from '../db/client.js';
+import type { DbOrTx, Tx } from '../db/client.js';
 import { prisma } from '../db/client.js';
 import { type AfterCommit, inTransaction } from '../db/transaction.js';
 import { allowedFrom, type CampaignAction, type CampaignStatus, nextStatus } from '../domain/campaign-state.js';
+import { GOLDEN, variantLowerBounds } from '../domain/ab-split.js';
 import { usableForStart } from '../domain/instances.js';
+import { nextOccurrence } from '../domain/recurrence.js';
 import { CampaignNotReadyError, InvalidTransitionError, NotFoundError, ValidationError } from '../errors.js';
 import { clock } from '../lib/clock.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -43,7 +45,8 @@ async function lockForTransition(tx: Tx, tenantId: string, campaignId: string, a
   return { campaign, to };
 }
 
-async function storedAudience(tx: Tx, c: LockedCampaign): Promise<Audience> {
+/** The audience a campaign stores, as SQL-ready rules (a segment is read now). */
+export async function storedAudience(tx: DbOrTx, c: Pick<LockedCampaign, 'tenant_id' | 'audience_type' | 'audience_rules' | 'audience_contact_ids' | 'audience_segment_id'>): Promise<Audience> {
   switch (c.audience_type) {
     case 'ALL':
       return { type: 'ALL' };
@@ -67,16 +70,22 @@ function schedulePump(after: AfterCommit, tenantId: string, campaignId: string) 
 
 /**
  * Starts a campaign: freezes its audience into recipients with one INSERT … SELECT (no per-row loop),
- * assigns each recipient its variation in rotation, and hands pacing to the workers.
+ * with the time zone its window is evaluated in, deals the variations (in rotation, or the A/B split:
+ * see domain/ab-split.ts, whose hold-out waits as PENDING without a variation), creates the next
+ * occurrence of a recurring campaign, and hands pacing to the workers.
  */
 export async function startCampaign(tenantId: string, campaignId: string, actor: string) {
   return inTransaction(
     async (tx, after) => {
       const { campaign } = await lockForTransition(tx, tenantId, campaignId, 'start');
+      const settings = await tx.campaign.findUniqueOrThrow({
+        where: { id: campaignId },
+        select: { timezoneMode: true, abEnabled: true, abTestShare: true, recurrence: true, tenant: { select: { timezone: true } } },
+      });
       const messages = await tx.campaignMessage.findMany({
         where: { campaignId, tenantId },
         orderBy: [{ order: 'asc' }, { createdAt: 'asc' }],
-        select: { id: true },
+        select: { id: true, abVariant: true, abWeight: true },
       });
       if (messages.length === 0) throw new CampaignNotReadyError('NO_VARIATION', 'the campaign has no message variation');
 
@@ -95,37 +104,160 @@ export async function startCampaign(tenantId: string, campaignId: string, actor:
 
       const audience = await storedAudience(tx, campaign);
       const messageIds = messages.map((m) => m.id);
+      const tenantZone = settings.tenant.timezone;
+      const zone = settings.timezoneMode === 'CONTACT' ? Prisma.sql`COALESCE(c.timezone, ${tenantZone})` : Prisma.sql`${tenantZone}::text`;
+      const ab = settings.abEnabled && messages.length > 1;
+      const share = ab ? Math.min(0.999, Math.max(0, settings.abTestShare)) : 0;
+      // Mirrors domain/ab-split.ts: test membership and rank k by seq, variant by the Weyl sequence.
+      const inTest = share > 0 ? Prisma.sql`floor(a.seq * ${share}::float8) > floor((a.seq - 1) * ${share}::float8)` : Prisma.sql`true`;
+      const rank = share > 0 ? Prisma.sql`floor(a.seq * ${share}::float8)` : Prisma.sql`a.seq`;
+      const bucket = Prisma.sql`width_bucket(((${rank} - 1) * ${GOLDEN}::float8) - floor((${rank} - 1) * ${GOLDEN}::float8), ${variantLowerBounds(messages.map((m) => m.abWeight))}::float8[])`;
+      const message = ab ? Prisma.sql`(${messageIds}::uuid[])[${bucket}]` : Prisma.sql`(${messageIds}::uuid[])[((a.seq - 1) % ${messageIds.length}) + 1]`;
+      const variant = ab ? Prisma.sql`(${messages.map((m) => m.abVariant ?? '')}::text[])[${bucket}]` : Prisma.sql`NULL::text`;
       const frozen = await tx.$executeRaw`
-        INSERT INTO recipient (tenant_id, campaign_id, contact_id, seq, phone, status, message_id, queued_at, updated_at)
-        SELECT ${tenantId}::uuid, ${campaignId}::uuid, a.id, a.seq, a.phone, 'QUEUED',
-               (${messageIds}::uuid[])[((a.seq - 1) % ${messageIds.length}) + 1], now(), now()
+        INSERT INTO recipient (tenant_id, campaign_id, contact_id, seq, phone, timezone, status, message_id, ab_variant, queued_at, updated_at)
+        SELECT ${tenantId}::uuid, ${campaignId}::uuid, a.id, a.seq, a.phone, a.zone,
+               CASE WHEN ${inTest} THEN 'QUEUED' ELSE 'PENDING' END::"RecipientStatus",
+               CASE WHEN ${inTest} THEN ${message} END,
+               CASE WHEN ${inTest} THEN NULLIF(${variant}, '') END,
+               CASE WHEN ${inTest} THEN now() END, now()
         FROM (
-          SELECT c.id, c.phone, row_number() OVER (ORDER BY c.created_at, c.id)::int AS seq
+          SELECT c.id, c.phone, ${zone} AS zone, row_number() OVER (ORDER BY c.created_at, c.id)::int AS seq
           FROM contact c
           WHERE c.tenant_id = ${tenantId}::uuid AND ${reachableSql()} AND (${audienceSql(audience)})
         ) a
         ON CONFLICT (campaign_id, contact_id) DO NOTHING`;
       if (frozen === 0) throw new CampaignNotReadyError('EMPTY_AUDIENCE', 'the audience has no contact that can receive messages');
+      const [held] = ab && share > 0
+        ? await tx.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status = 'PENDING'`
+        : [{ n: 0 }];
 
       const progress = await bumpCampaign(tx, after, campaignId, { targeted: frozen, remaining: frozen }, [
         Prisma.sql`status = 'RUNNING'`,
         Prisma.sql`started_at = now()`,
         Prisma.sql`paused_at = NULL`,
         Prisma.sql`pause_reason = NULL`,
+        Prisma.sql`resumes_at = NULL`,
+        Prisma.sql`rotation_snapshot = NULL`,
+        Prisma.sql`consecutive_errors = 0`,
       ]);
       await appendLog(tx, after, {
         tenantId,
         campaignId,
         type: 'STARTED',
-        message: `campaign started with ${frozen} recipients`,
-        details: { recipients: frozen, variations: messageIds.length, audience: audience.type },
+        message: ab
+          ? `campaign started with ${frozen} recipients; A/B test on ${frozen - (held?.n ?? 0)}${held?.n ? `, ${held.n} wait for the winner` : ''}`
+          : `campaign started with ${frozen} recipients`,
+        details: { recipients: frozen, variations: messageIds.length, audience: audience.type, ...(ab ? { abTest: frozen - (held?.n ?? 0), abHoldOut: held?.n ?? 0 } : {}) },
         progress: progress ? { ...progress } : undefined,
         actor,
       });
+      if (settings.recurrence !== 'NONE') await scheduleNextOccurrence(tx, after, tenantId, campaignId);
       schedulePump(after, tenantId, campaignId);
       return frozen;
     },
     { timeout: 120_000 },
+  );
+}
+
+/**
+ * Creates the next occurrence of a recurring campaign (a SCHEDULED copy of its settings, variations,
+ * instances and follow-ups) and its delayed start job, unless the series has ended.
+ */
+async function scheduleNextOccurrence(tx: Tx, after: AfterCommit, tenantId: string, campaignId: string) {
+  const source = await tx.campaign.findUniqueOrThrow({
+    where: { id: campaignId },
+    include: {
+      messages: { orderBy: [{ order: 'asc' }, { createdAt: 'asc' }] },
+      instances: true,
+      followUpRules: { orderBy: { step: 'asc' } },
+      parent: { select: { scheduledAt: true, startedAt: true } },
+      tenant: { select: { timezone: true } },
+    },
+  });
+  const rootId = source.parentCampaignId ?? source.id;
+  const firstStart = source.parent?.scheduledAt ?? source.parent?.startedAt ?? source.scheduledAt ?? source.startedAt ?? clock.now();
+  const next = nextOccurrence(
+    { recurrence: source.recurrence, interval: source.recurrenceInterval, endAfter: source.recurrenceEndAfter, endAt: source.recurrenceEndAt },
+    firstStart,
+    source.occurrence,
+    clock.now(),
+    source.tenant.timezone,
+  );
+  if (!next) {
+    await appendLog(tx, after, { tenantId, campaignId, type: 'UPDATED', message: 'last occurrence of the series: no next one is scheduled', actor: 'scheduler' });
+    return null;
+  }
+  const copy = await tx.campaign.create({
+    data: {
+      tenantId,
+      name: source.name,
+      description: source.description,
+      objective: source.objective,
+      rotationMode: source.rotationMode,
+      audienceType: source.audienceType,
+      audienceSegmentId: source.audienceSegmentId,
+      audienceRules: source.audienceRules ?? Prisma.DbNull,
+      audienceContactIds: source.audienceContactIds,
+      recurrence: source.recurrence,
+      recurrenceInterval: source.recurrenceInterval,
+      recurrenceEndAfter: source.recurrenceEndAfter,
+      recurrenceEndAt: source.recurrenceEndAt,
+      windowStartMinute: source.windowStartMinute,
+      windowEndMinute: source.windowEndMinute,
+      windowWeekdays: source.windowWeekdays,
+      respectHolidays: source.respectHolidays,
+      holidayCountry: source.holidayCountry,
+      holidayRegion: source.holidayRegion,
+      timezoneMode: source.timezoneMode,
+      minDelayMs: source.minDelayMs,
+      maxDelayMs: source.maxDelayMs,
+      maxAttempts: source.maxAttempts,
+      errorThreshold: source.errorThreshold,
+      abEnabled: source.abEnabled,
+      abTestShare: source.abTestShare,
+      abMetric: source.abMetric,
+      abMinSample: source.abMinSample,
+      abSignificance: source.abSignificance,
+      abAutoWinner: source.abAutoWinner,
+      cost: source.cost,
+      status: 'SCHEDULED',
+      scheduledAt: next.startAt,
+      occurrence: source.occurrence + 1,
+      parentCampaignId: rootId,
+      createdBy: 'scheduler',
+      messages: { create: source.messages.map(({ id: _i, campaignId: _c, createdAt: _a, updatedAt: _u, usageCount: _n, ...m }) => m) },
+      instances: { create: source.instances.map((l) => ({ instanceId: l.instanceId, tenantId })) },
+      followUpRules: { create: source.followUpRules.map(({ id: _i, campaignId: _c, createdAt: _a, ...r }) => r) },
+    } as Prisma.CampaignUncheckedCreateInput,
+    select: { id: true },
+  });
+  await appendLog(tx, after, {
+    tenantId,
+    campaignId: copy.id,
+    type: 'SCHEDULED',
+    message: `occurrence ${source.occurrence + 1} of a recurring campaign, scheduled for ${next.startAt.toISOString()}`,
+    details: { startAt: next.startAt.toISOString(), previousOccurrence: campaignId, series: rootId },
+    actor: 'scheduler',
+  });
+  await appendLog(tx, after, {
+    tenantId,
+    campaignId,
+    type: 'UPDATED',
+    message: `next occurrence scheduled for ${next.startAt.toISOString()}`,
+    details: { nextCampaignId: copy.id, startAt: next.startAt.toISOString() },
+    actor: 'scheduler',
+  });
+  after.defer(() => enqueueScheduledStart(tenantId, copy.id, next.startAt));
+  return copy.id;
+}
+
+function enqueueScheduledStart(tenantId: string, campaignId: string, at: Date) {
+  return enqueue(
+    'campaigns',
+    'campaign:start-scheduled',
+    { tenantId, campaignId, scheduledAt: at.toISOString() },
+    { jobId: jobId('start', campaignId, at.getTime()), delay: Math.max(0, at.getTime() - clock.ms()) },
   );
 }
 
@@ -147,6 +279,7 @@ export async function pauseCampaign(tenantId: string, campaignId: string, actor:
       Prisma.sql`status = 'PAUSED'`,
       Prisma.sql`paused_at = now()`,
       Prisma.sql`pause_reason = ${reason}`,
+      Prisma.sql`resumes_at = NULL`,
     ]);
     await appendLog(tx, after, {
       tenantId,
@@ -192,6 +325,7 @@ export async function cancelCampaign(tenantId: string, campaignId: string, actor
     const progress = await bumpCampaign(tx, after, campaignId, { skipped, remaining: -skipped }, [
       Prisma.sql`status = 'CANCELLED'`,
       Prisma.sql`cancelled_at = now()`,
+      Prisma.sql`resumes_at = NULL`,
     ]);
     await appendLog(tx, after, {
       tenantId,
@@ -217,7 +351,11 @@ export async function completeIfDone(tenantId: string, campaignId: string): Prom
         AND NOT EXISTS (SELECT 1 FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status IN ('PENDING', 'QUEUED', 'SENDING'))
       FOR UPDATE`;
     if (rows.length === 0) return false;
-    const progress = await bumpCampaign(tx, after, campaignId, {}, [Prisma.sql`status = 'COMPLETED'`, Prisma.sql`completed_at = now()`]);
+    const progress = await bumpCampaign(tx, after, campaignId, {}, [
+      Prisma.sql`status = 'COMPLETED'`,
+      Prisma.sql`completed_at = now()`,
+      Prisma.sql`resumes_at = NULL`,
+    ]);
     await appendLog(tx, after, {
       tenantId,
       campaignId,
@@ -242,6 +380,7 @@ export async function autoPauseCampaign(tenantId: string, campaignId: string, re
       Prisma.sql`status = 'PAUSED'`,
       Prisma.sql`paused_at = now()`,
       Prisma.sql`pause_reason = ${reason}`,
+      Prisma.sql`resumes_at = NULL`,
     ]);
     await appendLog(tx, after, {
       tenantId,
@@ -278,14 +417,7 @@ export async function scheduleCampaign(tenantId: string, campaignId: string, act
       progress: progress ? { ...progress } : undefined,
       actor,
     });
-    after.defer(() =>
-      enqueue(
-        'campaigns',
-        'campaign:start-scheduled',
-        { tenantId, campaignId, scheduledAt: at.toISOString() },
-        { jobId: jobId('start', campaignId, at.getTime()), delay: Math.max(0, at.getTime() - clock.ms()) },
-      ),
-    );
+    after.defer(() => enqueueScheduledStart(tenantId, campaignId, at));
     return at;
   });
 }
@@ -308,8 +440,8 @@ export async function startScheduled(tenantId: string, campaignId: string, sched
   } catch (err) {
     if (!(err instanceof CampaignNotReadyError)) throw err;
     await inTransaction(async (tx, after) => {
-      const still = await tx.$queryRaw<Array<{ id: string }>>`
-        SELECT id FROM campaign WHERE id = ${campaignId}::uuid AND status = 'SCHEDULED' FOR UPDATE`;
+      const still = await tx.$queryRaw<Array<{ id: string; recurrence: string }>>`
+        SELECT id, recurrence::text FROM campaign WHERE id = ${campaignId}::uuid AND status = 'SCHEDULED' FOR UPDATE`;
       if (!still.length) return;
       const progress = await bumpCampaign(tx, after, campaignId, {}, [Prisma.sql`status = 'DRAFT'`, Prisma.sql`pause_reason = ${err.message}`]);
       await appendLog(tx, after, {
@@ -322,6 +454,8 @@ export async function startScheduled(tenantId: string, campaignId: string, sched
         progress: progress ? { ...progress } : undefined,
         actor: 'scheduler',
       });
+      // One occurrence that could not start does not end the series.
+      if (still[0]?.recurrence !== 'NONE') await scheduleNextOccurrence(tx, after, tenantId, campaignId);
     });
     return `not started: ${err.reason}`;
   }

@@ -1,6 +1,9 @@
 import { config } from '../config/index.js';
 import { prisma } from '../db/client.js';
 import { EvolutionClient } from '../evolution/client.js';
+import type { LimitSettings } from '../domain/instances.js';
+import { campaignWindow, isAlwaysOpen, isOpen, type WindowRules, zoneOr } from '../domain/window.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { decryptSecret } from '../lib/crypto.js';
 
 /**
@@ -30,6 +33,7 @@ export interface SendInstance {
   name: string;
   serverId: string;
   client: EvolutionClient;
+  limits: LimitSettings;
 }
 
 export interface SendCampaign {
@@ -39,7 +43,11 @@ export interface SendCampaign {
   errorThreshold: number;
   minDelayMs: number | null;
   maxDelayMs: number | null;
+  /** The tenant's zone: recipients without a zone of their own are evaluated in it. */
   timezone: string;
+  window: WindowRules;
+  /** The window never closes: no zone filter is needed. */
+  alwaysOpen: boolean;
 }
 
 const instances = new TtlCache<SendInstance | null>();
@@ -50,7 +58,23 @@ export function sendInstance(tenantId: string, instanceId: string): Promise<Send
   return instances.get(instanceId, async () => {
     const row = await prisma.whatsAppInstance.findFirst({
       where: { id: instanceId, tenantId },
-      select: { id: true, tenantId: true, name: true, serverId: true, server: { select: { baseUrl: true, apiKeyEncrypted: true, updatedAt: true } } },
+      select: {
+        id: true,
+        tenantId: true,
+        name: true,
+        serverId: true,
+        limitPerMinute: true,
+        limitPerHour: true,
+        limitPerDay: true,
+        minDelayMs: true,
+        maxDelayMs: true,
+        warmupEnabled: true,
+        warmupStartPerDay: true,
+        warmupIncrementPerDay: true,
+        warmupStartedAt: true,
+        readmittedAt: true,
+        server: { select: { baseUrl: true, apiKeyEncrypted: true, updatedAt: true } },
+      },
     });
     if (!row) return null;
     const clientKey = `${row.serverId}:${row.server.updatedAt.getTime()}`;
@@ -63,7 +87,8 @@ export function sendInstance(tenantId: string, instanceId: string): Promise<Send
       });
       clients.set(clientKey, client);
     }
-    return { id: row.id, tenantId: row.tenantId, name: row.name, serverId: row.serverId, client };
+    const { id, tenantId: t, name, serverId, server: _server, ...limits } = row;
+    return { id, tenantId: t, name, serverId, client, limits };
   });
 }
 
@@ -78,15 +103,64 @@ export function sendCampaign(tenantId: string, campaignId: string): Promise<Send
         errorThreshold: true,
         minDelayMs: true,
         maxDelayMs: true,
-        tenant: { select: { timezone: true } },
+        windowStartMinute: true,
+        windowEndMinute: true,
+        windowWeekdays: true,
+        respectHolidays: true,
+        holidayCountry: true,
+        holidayRegion: true,
+        tenant: { select: { timezone: true, country: true, region: true, holidays: { select: { date: true, yearly: true } } } },
       },
     });
     if (!row) return null;
-    const { tenant, ...rest } = row;
-    return { ...rest, timezone: tenant.timezone };
+    const { tenant, windowStartMinute, windowEndMinute, windowWeekdays, respectHolidays, holidayCountry, holidayRegion, ...rest } = row;
+    const window = campaignWindow(
+      { windowStartMinute, windowEndMinute, windowWeekdays, respectHolidays, holidayCountry, holidayRegion },
+      tenant,
+      tenant.holidays.map((h) => ({ date: h.date.toISOString().slice(0, 10), yearly: h.yearly })),
+    );
+    return { ...rest, timezone: tenant.timezone, window, alwaysOpen: isAlwaysOpen(window) };
   });
+}
+
+const zonesOf = new Map<string, Promise<string[]>>();
+
+/**
+ * The zones a campaign's recipients are evaluated in. Frozen at start, so cached for the process's
+ * life (bounded); a recipient without a zone counts as the tenant's.
+ */
+export function campaignZones(campaignId: string, tenantZone: string): Promise<string[]> {
+  let zones = zonesOf.get(campaignId);
+  if (!zones) {
+    zones = prisma.$queryRaw<Array<{ zone: string }>>`
+      SELECT DISTINCT COALESCE(timezone, ${tenantZone}) AS zone FROM recipient WHERE campaign_id = ${campaignId}::uuid`.then((rows) =>
+      rows.map((r) => r.zone),
+    );
+    zones.catch(() => zonesOf.delete(campaignId));
+    if (zonesOf.size > 5000) zonesOf.clear();
+    zonesOf.set(campaignId, zones);
+  }
+  return zones;
+}
+
+/** Zones of the campaign whose window is open at `now`; null when the window never closes (no filter). */
+export async function openZones(campaign: SendCampaign, now: Date): Promise<string[] | null> {
+  if (campaign.alwaysOpen) return null;
+  const zones = await campaignZones(campaign.id, campaign.timezone);
+  return zones.filter((z) => isOpen(campaign.window, now, zoneOr(z, campaign.timezone)));
+}
+
+/** SQL condition: the recipient (alias r) is in one of the open zones. */
+export function inOpenZones(open: string[] | null, tenantZone: string): Prisma.Sql {
+  if (open === null) return Prisma.sql`TRUE`;
+  if (open.length === 0) return Prisma.sql`FALSE`;
+  return Prisma.sql`COALESCE(r.timezone, ${tenantZone}) = ANY(${open}::text[])`;
 }
 
 export function forgetInstance(instanceId: string) {
   instances.delete(instanceId);
+}
+
+export function forgetCampaign(campaignId: string) {
+  campaigns.delete(campaignId);
 }

@@ -68,6 +68,26 @@ end
 return 0
 `;
 
+/**
+ * At send time: a slot is used only if the sends already made (or due) in the last minute and hour,
+ * other than itself, leave room; it then moves to the actual time. Reservations assume every slot
+ * runs on time; a job that runs late would otherwise crowd the next minute's slots.
+ */
+const CONFIRM = `
+local slots = KEYS[1]
+local now, perMin, perHour, member = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local own = redis.call('ZSCORE', slots, member)
+local function others(from)
+  local n = redis.call('ZCOUNT', slots, from, now)
+  if own and tonumber(own) >= from and tonumber(own) <= now then n = n - 1 end
+  return n
+end
+if others(now - 59999) >= perMin then return 0 end
+if others(now - 3599999) >= perHour then return 0 end
+redis.call('ZADD', slots, now, member)
+return 1
+`;
+
 export interface InstanceLimits {
   perMinute: number;
   perHour: number;
@@ -88,6 +108,7 @@ export interface Reservation {
 type LimiterRedis = Redis & {
   wcReserve(slots: string, last: string, day: string, ...args: Array<string | number>): Promise<[number, number, string[]]>;
   wcRelease(slots: string, day: string, member: string): Promise<number>;
+  wcConfirm(slots: string, now: number, perMinute: number, perHour: number, member: string): Promise<number>;
 };
 
 export class InstanceLimiter {
@@ -97,6 +118,7 @@ export class InstanceLimiter {
     if (!(redis as unknown as Partial<LimiterRedis>).wcReserve) {
       redis.defineCommand('wcReserve', { numberOfKeys: 3, lua: RESERVE });
       redis.defineCommand('wcRelease', { numberOfKeys: 2, lua: RELEASE });
+      redis.defineCommand('wcConfirm', { numberOfKeys: 1, lua: CONFIRM });
     }
     this.redis = redis as LimiterRedis;
   }
@@ -135,6 +157,12 @@ export class InstanceLimiter {
     const slots: Reservation['slots'] = [];
     for (let i = 0; i < flat.length; i += 2) slots.push({ id: flat[i] as string, at: Number(flat[i + 1]) });
     return { slots, stoppedBy: stop === 2 ? 'day' : stop === 1 ? 'horizon' : 'none', nextAt: stop === 1 ? nextAt : null };
+  }
+
+  /** Whether the slot may be used now (see CONFIRM); when it may, it is recorded at `now`. */
+  async confirm(instanceId: string, slotId: string, limits: Pick<InstanceLimits, 'perMinute' | 'perHour'>, now: number): Promise<boolean> {
+    const [slotsKey] = this.keys(instanceId, '');
+    return (await this.redis.wcConfirm(slotsKey, now, limits.perMinute, limits.perHour, slotId)) === 1;
   }
 
   /** Gives back a slot that was not used, so it does not count against the limits. */

@@ -1,19 +1,32 @@
 import type { Queue } from 'bullmq';
 import { autoPauseCampaign, completeIfDone } from '../campaigns/lifecycle.js';
+import { appendLog } from '../campaigns/logs.js';
+import { bumpCampaign } from '../campaigns/progress.js';
 import { prisma } from '../db/client.js';
+import { inTransaction } from '../db/transaction.js';
 import { effectiveLimits, unusableReason } from '../domain/instances.js';
-import { planRotation, type RotationMode } from '../domain/rotation.js';
+import { intelligentWeight, planRotation, type RotationMode } from '../domain/rotation.js';
+import { nextOpening, zoneOr } from '../domain/window.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { clock } from '../lib/clock.js';
 import { randomToken } from '../lib/crypto.js';
 import { localDay } from '../lib/local-time.js';
 import { jobId } from '../queues/definitions.js';
 import { redisKey } from '../redis.js';
-import { type DispatchDeps, outstandingKey } from './send.js';
+import { inOpenZones, openZones, type SendCampaign, sendCampaign } from './context.js';
+import { type DispatchDeps, outstandingKey, tenantOutstandingKey } from './send.js';
 
 /** How far ahead slots are reserved and send jobs scheduled. */
 export const HORIZON_MS = 5000;
 /** A scheduled send older than this is considered lost (its worker died) and no longer counted. */
 const OUTSTANDING_STALE_MS = 120_000;
+/** A waiting campaign (window closed, retries pending) is pumped at least this often anyway. */
+const MAX_IDLE_WAIT_MS = 60_000;
+/** Only the A/B hold-out is left: its release pumps the campaign, this is a safety net. */
+const HOLD_OUT_WAIT_MS = 30_000;
+
+/** The pump lease: a pump normally takes milliseconds; a crashed one blocks its campaign this long at most. */
+const PUMP_LEASE_MS = 15_000;
 
 const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -26,6 +39,7 @@ export type PumpResult =
   | 'not-running'
   | 'completed'
   | 'waiting'
+  | 'window-closed'
   | 'no-usable-instance'
   | 'limits-reached'
   | { scheduled: number };
@@ -33,18 +47,63 @@ export type PumpResult =
 /**
  * Keeps a running campaign fed: reserves rate-limit slots on its usable instances (in the order the
  * rotation mode gives) and schedules one send job per slot, at most `lookahead` ahead of the
- * workers. One pump per campaign at a time (a Redis lease); every pump schedules the next one.
+ * workers and within the tenant's fair share. Only recipients whose sending window is open count;
+ * when none is, the campaign records when it resumes and waits. One pump per campaign at a time (a
+ * Redis lease); every pump schedules the next one.
  */
 export async function pumpCampaign(deps: PumpDeps, tenantId: string, campaignId: string): Promise<PumpResult> {
   const lockKey = redisKey('pump-lock', campaignId);
+  const againKey = redisKey('pump-again', campaignId);
   const token = randomToken(9);
-  if (!(await deps.redis.set(lockKey, token, 'PX', 30_000, 'NX'))) return 'busy';
+  if (!(await deps.redis.set(lockKey, token, 'PX', PUMP_LEASE_MS, 'NX'))) {
+    // Another pump runs: it pumps once more when done, so this request is not lost.
+    await deps.redis.set(againKey, '1', 'PX', PUMP_LEASE_MS);
+    return 'busy';
+  }
+  let result: PumpResult | null = null;
   try {
-    return await pumpLocked(deps, tenantId, campaignId);
+    result = await pumpLocked(deps, tenantId, campaignId);
+    return result;
   } finally {
     await deps.redis.eval(RELEASE_LOCK, 1, lockKey, token).catch(() => undefined);
+    const again = await deps.redis.getdel(againKey).catch(() => null);
+    if (again && typeof result === 'object' && result !== null) await deps.requestPump(tenantId, campaignId).catch(() => undefined);
   }
 }
+
+const INSTANCE_SELECT = {
+  id: true,
+  name: true,
+  manuallyPaused: true,
+  pausedReason: true,
+  autoPausedAt: true,
+  connectionState: true,
+  healthScore: true,
+  sentToday: true,
+  deliveredToday: true,
+  limitPerMinute: true,
+  limitPerHour: true,
+  limitPerDay: true,
+  minDelayMs: true,
+  maxDelayMs: true,
+  warmupEnabled: true,
+  warmupStartPerDay: true,
+  warmupIncrementPerDay: true,
+  warmupStartedAt: true,
+  readmittedAt: true,
+} as const;
+
+type PumpInstance = {
+  id: string;
+  name: string;
+  manuallyPaused: boolean;
+  pausedReason: string | null;
+  autoPausedAt: Date | null;
+  connectionState: string;
+  healthScore: number;
+  sentToday: number;
+  deliveredToday: number;
+};
 
 async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string): Promise<PumpResult> {
   const now = clock.now();
@@ -55,60 +114,47 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
       status: true,
       rotationMode: true,
       rotationCursor: true,
+      rotationSnapshot: true,
+      resumesAt: true,
       minDelayMs: true,
       maxDelayMs: true,
-      tenant: { select: { timezone: true } },
-      instances: {
-        select: {
-          instance: {
-            select: {
-              id: true,
-              name: true,
-              manuallyPaused: true,
-              autoPausedAt: true,
-              connectionState: true,
-              healthScore: true,
-              sentToday: true,
-              deliveredToday: true,
-              limitPerMinute: true,
-              limitPerHour: true,
-              limitPerDay: true,
-              minDelayMs: true,
-              maxDelayMs: true,
-              warmupEnabled: true,
-              warmupStartPerDay: true,
-              warmupIncrementPerDay: true,
-              warmupStartedAt: true,
-              readmittedAt: true,
-            },
-          },
-        },
-      },
+      instances: { select: { instance: { select: INSTANCE_SELECT } } },
     },
   });
   if (!campaign || campaign.status !== 'RUNNING') return 'not-running';
+  const ctx = await sendCampaign(tenantId, campaignId);
+  if (!ctx) return 'not-running';
+  const open = await openZones(ctx, now);
+  const zones = inOpenZones(open, ctx.timezone);
 
   const [ready] = await prisma.$queryRaw<Array<{ n: number }>>`
     SELECT count(*)::int AS n FROM (
-      SELECT 1 FROM recipient
-      WHERE campaign_id = ${campaignId}::uuid AND status = 'QUEUED' AND (not_before IS NULL OR not_before <= ${now})
+      SELECT 1 FROM recipient r
+      WHERE r.campaign_id = ${campaignId}::uuid AND r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= ${now}) AND ${zones}
       LIMIT ${deps.lookahead * 2}
     ) q`;
   const readyCount = ready?.n ?? 0;
+  if (readyCount === 0) return idle(deps, ctx, zones, campaign.resumesAt, now);
+  if (campaign.resumesAt) await windowOpened(tenantId, campaignId);
 
-  if (readyCount === 0) {
-    if (await completeIfDone(tenantId, campaignId)) return 'completed';
-    const [next] = await prisma.$queryRaw<Array<{ at: Date | null }>>`
-      SELECT min(not_before) AS at FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status = 'QUEUED'`;
-    const wait = next?.at ? Math.max(200, next.at.getTime() - nowMs) : 1000;
-    await deps.requestPump(tenantId, campaignId, wait);
-    return 'waiting';
-  }
-
+  // Fair share: a tenant's campaigns together keep at most `tenantLookahead` sends queued, split
+  // between its running campaigns, so that nobody's large campaign fills the queue ahead of others.
   const outKey = outstandingKey(campaignId);
-  await deps.redis.zremrangebyscore(outKey, '-inf', nowMs - OUTSTANDING_STALE_MS);
-  const outstanding = await deps.redis.zcard(outKey);
-  const demand = Math.min(readyCount - outstanding, deps.lookahead - outstanding);
+  const tenantKey = tenantOutstandingKey(tenantId);
+  const [, outstandingRaw, , tenantOutstandingRaw] =
+    (await deps.redis
+      .multi()
+      .zremrangebyscore(outKey, '-inf', nowMs - OUTSTANDING_STALE_MS)
+      .zcard(outKey)
+      .zremrangebyscore(tenantKey, '-inf', nowMs - OUTSTANDING_STALE_MS)
+      .zcard(tenantKey)
+      .exec()) ?? [];
+  const outstanding = Number(outstandingRaw?.[1] ?? 0);
+  const tenantOutstanding = Number(tenantOutstandingRaw?.[1] ?? 0);
+  const [running] = await prisma.$queryRaw<Array<{ n: number }>>`
+    SELECT count(*)::int AS n FROM campaign WHERE tenant_id = ${tenantId}::uuid AND status = 'RUNNING'`;
+  const campaignCap = Math.min(deps.lookahead, Math.ceil(deps.tenantLookahead / Math.max(1, running?.n ?? 1)));
+  const demand = Math.min(readyCount - outstanding, campaignCap - outstanding, deps.tenantLookahead - tenantOutstanding);
   if (demand <= 0) {
     await deps.requestPump(tenantId, campaignId, HORIZON_MS / 2);
     return { scheduled: 0 };
@@ -122,8 +168,9 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
     });
     return 'no-usable-instance';
   }
+  await noteRotation(tenantId, campaignId, campaign.rotationMode as RotationMode, campaign.rotationSnapshot, all, usable);
 
-  const day = localDay(now, campaign.tenant.timezone);
+  const day = localDay(now, ctx.timezone);
   const { picks, cursor } = planRotation(campaign.rotationMode as RotationMode, usable, demand, campaign.rotationCursor);
   const wanted = new Map<string, number>();
   for (const id of picks) wanted.set(id, (wanted.get(id) ?? 0) + 1);
@@ -132,6 +179,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   let earliestNext = Number.POSITIVE_INFINITY;
   let shortfall = 0;
   const withRoom: string[] = [];
+  const dayLimited: Array<{ id: string; name: string; perDay: number }> = [];
   const byId = new Map(usable.map((i) => [i.id, i]));
   const limitsOf = (id: string) => {
     const i = byId.get(id);
@@ -143,21 +191,24 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
       maxDelayMs: Math.max(l.maxDelayMs, campaign.maxDelayMs ?? 0, campaign.minDelayMs ?? 0),
     };
   };
-  for (const [instanceId, count] of wanted) {
-    const r = await deps.limiter.reserve(instanceId, limitsOf(instanceId), count, { now: nowMs, horizonMs: HORIZON_MS, localDay: day });
+  const reserve = async (instanceId: string, count: number) => {
+    const limits = limitsOf(instanceId);
+    const r = await deps.limiter.reserve(instanceId, limits, count, { now: nowMs, horizonMs: HORIZON_MS, localDay: day });
     for (const s of r.slots) jobs.push({ instanceId, slot: s.id, at: s.at });
-    shortfall += count - r.slots.length;
     if (r.stoppedBy === 'horizon' && r.nextAt !== null) earliestNext = Math.min(earliestNext, r.nextAt);
+    if (r.stoppedBy === 'day') dayLimited.push({ id: instanceId, name: byId.get(instanceId)?.name ?? instanceId, perDay: limits.perDay });
+    return r;
+  };
+  for (const [instanceId, count] of wanted) {
+    const r = await reserve(instanceId, count);
+    shortfall += count - r.slots.length;
     if (r.stoppedBy === 'none') withRoom.push(instanceId);
   }
   // An instance that hit its limits hands its share to those that still have room.
   for (let k = 0; shortfall > 0 && k < withRoom.length; k++) {
     const instanceId = withRoom[k] as string;
-    const share = Math.ceil(shortfall / (withRoom.length - k));
-    const r = await deps.limiter.reserve(instanceId, limitsOf(instanceId), share, { now: nowMs, horizonMs: HORIZON_MS, localDay: day });
-    for (const s of r.slots) jobs.push({ instanceId, slot: s.id, at: s.at });
+    const r = await reserve(instanceId, Math.ceil(shortfall / (withRoom.length - k)));
     shortfall -= r.slots.length;
-    if (r.stoppedBy === 'horizon' && r.nextAt !== null) earliestNext = Math.min(earliestNext, r.nextAt);
   }
 
   if (cursor !== campaign.rotationCursor) {
@@ -166,8 +217,14 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
 
   if (jobs.length > 0) {
     jobs.sort((a, b) => a.at - b.at);
-    await deps.redis.zadd(outKey, ...jobs.flatMap((j) => [j.at, j.slot]));
-    await deps.redis.pexpire(outKey, OUTSTANDING_STALE_MS * 2);
+    const members = jobs.flatMap((j) => [j.at, j.slot]);
+    await deps.redis
+      .multi()
+      .zadd(outKey, ...members)
+      .pexpire(outKey, OUTSTANDING_STALE_MS * 2)
+      .zadd(tenantKey, ...members)
+      .pexpire(tenantKey, OUTSTANDING_STALE_MS * 2)
+      .exec();
     await deps.sendQueue.addBulk(
       jobs.map((j) => ({
         name: 'dispatch:send',
@@ -176,13 +233,209 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
       })),
     );
   }
+  if (dayLimited.length > 0) await noteDailyLimits(deps, tenantId, campaignId, day, dayLimited, dayLimited.length >= usable.length);
 
   if (jobs.length === 0 && !Number.isFinite(earliestNext)) {
     // Every usable instance used up its day: wait for the next local day.
-    await deps.requestPump(tenantId, campaignId, 60_000);
+    await deps.requestPump(tenantId, campaignId, MAX_IDLE_WAIT_MS);
     return 'limits-reached';
   }
   const wait = Number.isFinite(earliestNext) ? Math.max(100, earliestNext - nowMs - HORIZON_MS / 2) : HORIZON_MS / 2;
   await deps.requestPump(tenantId, campaignId, Math.min(wait, HORIZON_MS / 2));
   return { scheduled: jobs.length };
+}
+
+/**
+ * Nothing can be sent right now. Either the campaign is done, or its queued recipients wait for a
+ * retry time, or every one of them is outside its sending window (the campaign then shows when it
+ * resumes), or only sends in flight and the A/B hold-out are left.
+ */
+async function idle(deps: PumpDeps, ctx: SendCampaign, zones: Prisma.Sql, resumesAt: Date | null, now: Date): Promise<PumpResult> {
+  const { tenantId, id: campaignId } = ctx;
+  if (await completeIfDone(tenantId, campaignId)) return 'completed';
+  const [left] = await prisma.$queryRaw<Array<{ queued_open: number; next_retry: Date | null; queued: number; sending: number }>>`
+    SELECT count(*) FILTER (WHERE r.status = 'QUEUED' AND ${zones})::int AS queued_open,
+           min(r.not_before) FILTER (WHERE r.status = 'QUEUED' AND ${zones}) AS next_retry,
+           count(*) FILTER (WHERE r.status = 'QUEUED')::int AS queued,
+           count(*) FILTER (WHERE r.status = 'SENDING')::int AS sending
+    FROM recipient r WHERE r.campaign_id = ${campaignId}::uuid AND r.status IN ('QUEUED', 'SENDING')`;
+  const waitFor = (ms: number) => deps.requestPump(tenantId, campaignId, Math.min(MAX_IDLE_WAIT_MS, Math.max(200, ms)));
+
+  if ((left?.queued_open ?? 0) > 0) {
+    if (resumesAt) await windowOpened(tenantId, campaignId);
+    await waitFor(left?.next_retry ? left.next_retry.getTime() - now.getTime() : 1000);
+    return 'waiting';
+  }
+  if ((left?.queued ?? 0) > 0) {
+    const waiting = await prisma.$queryRaw<Array<{ zone: string }>>`
+      SELECT DISTINCT COALESCE(timezone, ${ctx.timezone}) AS zone FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status = 'QUEUED'`;
+    let next: Date | null = null;
+    for (const { zone } of waiting) {
+      const at = nextOpening(ctx.window, now, zoneOr(zone, ctx.timezone));
+      if (at && (!next || at < next)) next = at;
+    }
+    if (!next) {
+      await autoPauseCampaign(tenantId, campaignId, 'the sending window does not open in the next 400 days', { zones: waiting.map((w) => w.zone) });
+      return 'window-closed';
+    }
+    await windowClosed(tenantId, campaignId, next, waiting.map((w) => w.zone));
+    await waitFor(next.getTime() - now.getTime());
+    return 'window-closed';
+  }
+  await waitFor((left?.sending ?? 0) > 0 ? 1000 : HOLD_OUT_WAIT_MS);
+  return 'waiting';
+}
+
+/** Records that the campaign waits for its window (once per closing) and when it resumes. */
+async function windowClosed(tenantId: string, campaignId: string, resumesAt: Date, zones: string[]) {
+  await inTransaction(async (tx, after) => {
+    const [row] = await tx.$queryRaw<Array<{ status: string; resumes_at: Date | null }>>`
+      SELECT status, resumes_at FROM campaign WHERE id = ${campaignId}::uuid FOR NO KEY UPDATE`;
+    if (!row || row.status !== 'RUNNING' || row.resumes_at?.getTime() === resumesAt.getTime()) return;
+    const progress = await bumpCampaign(tx, after, campaignId, {}, [Prisma.sql`resumes_at = ${resumesAt}`]);
+    if (row.resumes_at) return;
+    await appendLog(tx, after, {
+      tenantId,
+      campaignId,
+      type: 'WINDOW_CLOSED',
+      message: `outside the sending window: sending resumes at ${resumesAt.toISOString()}`,
+      details: { resumesAt: resumesAt.toISOString(), zones },
+      progress: progress ? { ...progress } : undefined,
+      actor: 'worker',
+    });
+  });
+}
+
+async function windowOpened(tenantId: string, campaignId: string) {
+  await inTransaction(async (tx, after) => {
+    const [row] = await tx.$queryRaw<Array<{ status: string; resumes_at: Date | null }>>`
+      SELECT status, resumes_at FROM campaign WHERE id = ${campaignId}::uuid FOR NO KEY UPDATE`;
+    if (!row || row.status !== 'RUNNING' || !row.resumes_at) return;
+    const progress = await bumpCampaign(tx, after, campaignId, {}, [Prisma.sql`resumes_at = NULL`]);
+    await appendLog(tx, after, {
+      tenantId,
+      campaignId,
+      type: 'WINDOW_OPENED',
+      message: 'the sending window opened: sending resumes',
+      details: { plannedAt: row.resumes_at.toISOString() },
+      progress: progress ? { ...progress } : undefined,
+      actor: 'worker',
+    });
+  });
+}
+
+interface RotationSnapshot {
+  mode: RotationMode;
+  instances: string[];
+}
+
+function parseSnapshot(v: unknown): RotationSnapshot | null {
+  if (!v || typeof v !== 'object') return null;
+  const s = v as Partial<RotationSnapshot>;
+  return Array.isArray(s.instances) && typeof s.mode === 'string' ? { mode: s.mode, instances: s.instances.map(String) } : null;
+}
+
+/**
+ * Logs which instances the rotation uses: `instance_selected` when one enters it (at the first pump
+ * too) and `rotation_changed` when the set or the mode changes after that, with the reason each
+ * leaving instance left. The snapshot on the campaign row makes each change logged once.
+ */
+async function noteRotation(
+  tenantId: string,
+  campaignId: string,
+  mode: RotationMode,
+  stored: unknown,
+  all: PumpInstance[],
+  usable: PumpInstance[],
+) {
+  const ids = usable.map((i) => i.id).sort();
+  const previous = parseSnapshot(stored);
+  if (previous && previous.mode === mode && previous.instances.join(',') === ids.join(',')) return;
+  const before = new Set(previous?.instances ?? []);
+  const added = usable.filter((i) => !before.has(i.id));
+  const removed = [...before].filter((id) => !ids.includes(id));
+  const byId = new Map(all.map((i) => [i.id, i]));
+  const nameOf = (id: string) => byId.get(id)?.name ?? id;
+  const weight = (i: PumpInstance) => (mode === 'INTELLIGENT' ? intelligentWeight(i) : null);
+  await inTransaction(async (tx, after) => {
+    const snapshot: RotationSnapshot = { mode, instances: ids };
+    await tx.$executeRaw`UPDATE campaign SET rotation_snapshot = ${JSON.stringify(snapshot)}::jsonb WHERE id = ${campaignId}::uuid`;
+    if (previous) {
+      const gone = removed.map((id) => ({ id, name: nameOf(id), reason: byId.has(id) ? unusableReason(byId.get(id) as PumpInstance) : 'removed from the campaign' }));
+      const parts = [
+        ...gone.map((g) => `${g.name} left (${g.reason ?? 'unknown'})`),
+        ...added.map((a) => `${a.name} joined`),
+        ...(previous.mode !== mode ? [`mode ${previous.mode} → ${mode}`] : []),
+      ];
+      await appendLog(tx, after, {
+        tenantId,
+        campaignId,
+        type: 'ROTATION_CHANGED',
+        severity: gone.length ? 'WARNING' : 'INFO',
+        message: `rotation changed: ${parts.join('; ')}; ${ids.length} instance(s) send now`,
+        details: {
+          mode,
+          previousMode: previous.mode,
+          added: added.map((a) => ({ id: a.id, name: a.name })),
+          removed: gone,
+          instances: usable.map((i) => ({ id: i.id, name: i.name, weight: weight(i) })),
+        },
+        actor: 'worker',
+      });
+    }
+    for (const i of added) {
+      await appendLog(tx, after, {
+        tenantId,
+        campaignId,
+        instanceId: i.id,
+        type: 'INSTANCE_SELECTED',
+        message: `instance ${i.name} selected to send (${mode.toLowerCase()} rotation${weight(i) !== null ? `, weight ${weight(i)}` : ''})`,
+        details: { mode, weight: weight(i), healthScore: i.healthScore, sentToday: i.sentToday, deliveredToday: i.deliveredToday },
+        health: { score: i.healthScore, sentToday: i.sentToday, deliveredToday: i.deliveredToday },
+        actor: 'worker',
+      });
+    }
+  });
+}
+
+/** One `limit_reached` entry per instance and local day (and one when every instance is out). */
+async function noteDailyLimits(
+  deps: PumpDeps,
+  tenantId: string,
+  campaignId: string,
+  day: string,
+  limited: Array<{ id: string; name: string; perDay: number }>,
+  everyInstance: boolean,
+) {
+  const fresh: typeof limited = [];
+  for (const i of limited) {
+    if (await deps.redis.set(redisKey('limit-logged', campaignId, i.id, day), '1', 'PX', 2 * 86_400_000, 'NX')) fresh.push(i);
+  }
+  const allFresh = everyInstance && (await deps.redis.set(redisKey('limit-logged', campaignId, 'all', day), '1', 'PX', 2 * 86_400_000, 'NX'));
+  if (fresh.length === 0 && !allFresh) return;
+  await inTransaction(async (tx, after) => {
+    for (const i of fresh) {
+      await appendLog(tx, after, {
+        tenantId,
+        campaignId,
+        instanceId: i.id,
+        type: 'LIMIT_REACHED',
+        severity: 'WARNING',
+        message: `instance ${i.name} reached its daily limit (${i.perDay}) for ${day}; its share moves to the other instances`,
+        details: { day, perDay: i.perDay },
+        actor: 'worker',
+      });
+    }
+    if (allFresh) {
+      await appendLog(tx, after, {
+        tenantId,
+        campaignId,
+        type: 'LIMIT_REACHED',
+        severity: 'WARNING',
+        message: `every instance reached its daily limit for ${day}: sending continues on the next day`,
+        details: { day, instances: limited.map((i) => ({ id: i.id, name: i.name, perDay: i.perDay })) },
+        actor: 'worker',
+      });
+    }
+  });
 }

@@ -4,8 +4,11 @@ import { appendLog, appendLogs } from '../campaigns/logs.js';
 import { bumpCampaign } from '../campaigns/progress.js';
 import { prisma, type Tx } from '../db/client.js';
 import { type AfterCommit, inTransaction } from '../db/transaction.js';
+import { checkInstanceHealth } from '../health/service.js';
 import { applyReceipt, parseProviderStatus, PROVIDER_STATUSES, type ReceiptChange, type ReceiptState } from '../domain/receipts.js';
+import { effectiveLimits } from '../domain/instances.js';
 import { renderTemplate } from '../domain/template.js';
+import { withTrackedLinks } from '../links/track.js';
 import type { SendOutcome } from '../evolution/client.js';
 import type { EvolutionMediaType, SendMediaBody, SendTextBody } from '../evolution/wire.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -20,7 +23,7 @@ import {
   lockProviderMessage,
   updateRecipientForChange,
 } from '../receipts/apply.js';
-import { type SendCampaign, type SendInstance, sendCampaign, sendInstance } from './context.js';
+import { inOpenZones, openZones, type SendCampaign, type SendInstance, sendCampaign, sendInstance } from './context.js';
 import type { InstanceLimiter } from './limiter.js';
 
 export interface SendJob {
@@ -37,6 +40,8 @@ export interface DispatchDeps {
   requestPump(tenantId: string, campaignId: string, delayMs?: number): Promise<void>;
   /** How many send jobs a campaign keeps ahead of the workers. */
   lookahead: number;
+  /** How many send jobs all campaigns of one tenant together keep ahead of the workers (fair share). */
+  tenantLookahead: number;
   phoneLockMs: number;
 }
 
@@ -70,8 +75,14 @@ interface LogBase {
   actor: string;
 }
 
+/** Send jobs of a campaign scheduled and not yet run (slot ids scored by slot time). */
 export function outstandingKey(campaignId: string) {
   return redisKey('scheduled', campaignId);
+}
+
+/** The same across all campaigns of a tenant: bounded so that no tenant fills the queue ahead of others. */
+export function tenantOutstandingKey(tenantId: string) {
+  return redisKey('scheduled-tenant', tenantId);
 }
 
 /**
@@ -79,7 +90,7 @@ export function outstandingKey(campaignId: string) {
  * the campaign is RUNNING and the instance may send. FOR KEY SHARE on the campaign row makes a
  * concurrent pause or cancel (FOR UPDATE) wait for this claim, or this claim see its result.
  */
-async function claimNext(campaignId: string, instanceId: string, token: string, now: Date): Promise<ClaimedRow | null> {
+async function claimNext(campaignId: string, instanceId: string, token: string, now: Date, zones: Prisma.Sql): Promise<ClaimedRow | null> {
   const rows = await prisma.$queryRaw<ClaimedRow[]>`
     WITH c AS (
       SELECT id FROM campaign WHERE id = ${campaignId}::uuid AND status = 'RUNNING' FOR KEY SHARE
@@ -90,7 +101,7 @@ async function claimNext(campaignId: string, instanceId: string, token: string, 
     ), next AS (
       SELECT r.id FROM recipient r
       WHERE r.campaign_id = (SELECT id FROM c) AND EXISTS (SELECT 1 FROM i)
-        AND r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= ${now})
+        AND r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= ${now}) AND ${zones}
       ORDER BY r.seq
       LIMIT 1
       FOR UPDATE OF r SKIP LOCKED
@@ -113,13 +124,15 @@ async function unclaim(recipientId: string, notBefore: Date | null) {
     WHERE id = ${recipientId}::uuid AND status = 'SENDING'`;
 }
 
-const RELEASE_PHONE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+export const RELEASE_PHONE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 function phoneDigits(e164: string) {
   return e164.replace(/\D/g, '');
 }
 
-function requestFor(claimed: ClaimedRow, text: string): { endpoint: 'sendText' | 'sendMedia'; body: SendTextBody | SendMediaBody } {
+export type MediaColumns = Pick<ClaimedRow, 'phone' | 'media_type' | 'media_url' | 'media_mimetype' | 'media_file_name'>;
+
+export function requestFor(claimed: MediaColumns, text: string): { endpoint: 'sendText' | 'sendMedia'; body: SendTextBody | SendMediaBody } {
   const number = phoneDigits(claimed.phone);
   if (claimed.media_type && claimed.media_url) {
     return {
@@ -137,13 +150,13 @@ function requestFor(claimed: ClaimedRow, text: string): { endpoint: 'sendText' |
   return { endpoint: 'sendText', body: { number, text } };
 }
 
-function requestSummary(endpoint: string, body: SendTextBody | SendMediaBody) {
+export function requestSummary(endpoint: string, body: SendTextBody | SendMediaBody) {
   return 'text' in body
     ? { endpoint, number: body.number, textLength: body.text.length }
     : { endpoint, number: body.number, mediatype: body.mediatype, media: body.media.slice(0, 200), fileName: body.fileName ?? null };
 }
 
-function backoffMs(attempt: number) {
+export function backoffMs(attempt: number) {
   return Math.min(300_000, 2000 * 2 ** Math.max(0, attempt - 1));
 }
 
@@ -163,9 +176,17 @@ export async function processSend(deps: DispatchDeps, job: SendJob): Promise<str
     const [campaign, instance] = await Promise.all([sendCampaign(tenantId, campaignId), sendInstance(tenantId, instanceId)]);
     if (!campaign || !instance) return 'gone';
 
+    // The slot is used only if the sends actually made leave room now (a late job must not crowd the next minute).
+    if (!(await deps.limiter.confirm(instanceId, slot, effectiveLimits(instance.limits, clock.now()), clock.ms()))) return 'rate-wait';
+
+    // Only recipients whose sending window is open now; a send scheduled just before it closed waits.
+    const open = await openZones(campaign, clock.now());
+    if (open !== null && open.length === 0) return 'window-closed';
+    const zones = inOpenZones(open, campaign.timezone);
+
     // A phone may not receive two messages at once (across campaigns): skip a locked one for later.
     for (let tries = 0; tries < 3; tries++) {
-      const claimed = await claimNext(campaignId, instanceId, job.id, clock.now());
+      const claimed = await claimNext(campaignId, instanceId, job.id, clock.now(), zones);
       if (!claimed) break;
       const phoneKey = redisKey('phone', tenantId, claimed.phone);
       const locked = await deps.redis.set(phoneKey, claimed.id, 'PX', deps.phoneLockMs, 'NX');
@@ -184,7 +205,7 @@ export async function processSend(deps: DispatchDeps, job: SendJob): Promise<str
   } finally {
     if (!claimedAny) await deps.limiter.release(instanceId, slot, day).catch(() => undefined);
     const key = outstandingKey(campaignId);
-    const [, left] = (await deps.redis.multi().zrem(key, slot).zcard(key).exec()) ?? [];
+    const [, left] = (await deps.redis.multi().zrem(key, slot).zcard(key).zrem(tenantOutstandingKey(tenantId), slot).exec()) ?? [];
     const outstanding = Number(left?.[1] ?? 0);
     if (outstanding <= deps.lookahead / 2) await deps.requestPump(tenantId, campaignId);
     if (!claimedAny) await completeIfDone(tenantId, campaignId);
@@ -192,7 +213,7 @@ export async function processSend(deps: DispatchDeps, job: SendJob): Promise<str
 }
 
 async function sendClaimed(deps: DispatchDeps, campaign: SendCampaign, instance: SendInstance, claimed: ClaimedRow): Promise<string> {
-  const text = renderTemplate(
+  const rendered = renderTemplate(
     claimed.text,
     {
       name: claimed.name,
@@ -203,6 +224,7 @@ async function sendClaimed(deps: DispatchDeps, campaign: SendCampaign, instance:
     },
     clock.now(),
   );
+  const text = await withTrackedLinks(campaign.tenantId, campaign.id, claimed.id, claimed.message_id, rendered);
   const { endpoint, body } = requestFor(claimed, text);
   const outcome =
     endpoint === 'sendText'
@@ -295,13 +317,13 @@ async function recordOutcome(
         });
         await deps.requestPump(campaign.tenantId, campaign.id, at.getTime() - clock.ms());
       } else {
-        await failed(base, claimed, text, 'UNAVAILABLE', `gave up after ${claimed.attempts} attempts: ${outcome.message}`);
+        await failed(deps, base, claimed, text, 'UNAVAILABLE', `gave up after ${claimed.attempts} attempts: ${outcome.message}`);
       }
       return checkErrorThreshold(campaign);
     }
 
     case 'rejected':
-      await failed(base, claimed, text, 'REJECTED', `Evolution refused the message (${outcome.httpStatus}): ${outcome.message}`);
+      await failed(deps, base, claimed, text, 'REJECTED', `Evolution refused the message (${outcome.httpStatus}): ${outcome.message}`);
       return checkErrorThreshold(campaign);
 
     case 'unknown':
@@ -339,6 +361,7 @@ async function finish(tx: Tx, recipientId: string, status: 'FAILED' | 'UNKNOWN',
 }
 
 async function failed(
+  deps: DispatchDeps,
   base: LogBase,
   claimed: ClaimedRow,
   text: string,
@@ -352,6 +375,8 @@ async function failed(
     after.publish('instance:health', { tenantId: base.tenantId, instanceId: base.instanceId });
     await bumpCampaign(tx, after, base.campaignId, { failed: 1, remaining: -1 }, [Prisma.sql`consecutive_errors = consecutive_errors + 1`]);
   });
+  // The score just dropped: apply the threshold now rather than when the queued check runs.
+  await checkInstanceHealth(base.instanceId, (t, c) => deps.requestPump(t, c));
 }
 
 async function checkErrorThreshold(campaign: SendCampaign) {

@@ -30,3 +30,32 @@ export function healthDelta(events: readonly string[]): number {
 export function foldHealth(start: number, deltas: readonly number[]): number {
   return deltas.reduce((score, d) => clampHealth(score + d), start);
 }
+
+/** An instance is paused by the health rules when its score falls below the tenant's threshold. */
+export function belowThreshold(score: number, threshold: number): boolean {
+  return score < threshold;
+}
+
+/** The score of a resting (auto-paused) instance after `elapsedMs` at `perHour` points an hour. */
+export function recoveredScore(score: number, perHour: number, elapsedMs: number): number {
+  return clampHealth(score + (Math.max(0, perHour) * Math.max(0, elapsedMs)) / 3_600_000);
+}
+
+export interface RestingInstance {
+  autoPausedAt: Date;
+  healthScore: number;
+  connectionState: string;
+  manuallyPaused: boolean;
+}
+
+/**
+ * Whether a resting instance may send again: its cool-down is over, its score is back at the
+ * threshold, it is connected and no operator paused it. Its limits then ramp up gradually
+ * (domain/instances.ts readmissionFactor).
+ */
+export function readmissionDue(i: RestingInstance, policy: { cooldownMinutes: number; threshold: number }, now: Date): boolean {
+  if (i.manuallyPaused) return false;
+  if (i.connectionState === 'CLOSE' || i.connectionState === 'REFUSED') return false;
+  if (now.getTime() - i.autoPausedAt.getTime() < policy.cooldownMinutes * 60_000) return false;
+  return i.healthScore >= policy.threshold;
+}

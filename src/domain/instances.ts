@@ -3,6 +3,8 @@
  */
 export interface InstanceState {
   manuallyPaused: boolean;
+  /** Why it was paused by hand (or by the send path on a 401/404). */
+  pausedReason?: string | null;
   autoPausedAt: Date | null;
   connectionState: string;
 }
@@ -18,7 +20,7 @@ export function usableForStart(i: InstanceState): boolean {
 }
 
 export function unusableReason(i: InstanceState): string | null {
-  if (i.manuallyPaused) return 'paused by an operator';
+  if (i.manuallyPaused) return i.pausedReason ? `paused: ${i.pausedReason}` : 'paused by an operator';
   if (i.autoPausedAt) return 'paused by the health rules';
   if (isDisconnected(i.connectionState)) return `disconnected (${i.connectionState.toLowerCase()})`;
   return null;

@@ -10,6 +10,10 @@ export const JOBS = {
   campaigns: {
     'campaign:pump': z.object({ tenantId: uuid, campaignId: uuid }),
     'campaign:start-scheduled': z.object({ tenantId: uuid, campaignId: uuid, scheduledAt: z.string() }),
+    /** Pauses the instance if its health score fell below its tenant's threshold. */
+    'instance:health-check': z.object({ instanceId: uuid }),
+    /** Schedules due follow-ups on rate-limit slots. */
+    'follow-ups:pump': z.object({}),
   },
   sends: {
     'dispatch:send': z.object({
@@ -22,6 +26,7 @@ export const JOBS = {
       /** The instance's local day the slot was counted against. */
       day: z.string(),
     }),
+    'dispatch:follow-up': z.object({ tenantId: uuid, followUpId: uuid, instanceId: uuid, slot: z.string(), day: z.string() }),
   },
   webhooks: {
     'webhook:evolution': z.object({
@@ -44,6 +49,12 @@ export const JOBS = {
     'maintenance:purge-receipts': z.object({}),
     /** Resets instances' daily counters at their tenant's local midnight. */
     'maintenance:daily-reset': z.object({}),
+    /** Health sweep: pauses unhealthy instances, lets resting ones recover, re-admits them after the cool-down. */
+    'maintenance:health': z.object({}),
+    /** Creates the follow-ups that fell due and schedules them. */
+    'maintenance:follow-ups': z.object({}),
+    /** Decides open A/B tests whose variants have the sample, and sends the winner to the hold-out. */
+    'maintenance:ab-evaluate': z.object({}),
   },
 } as const;
 

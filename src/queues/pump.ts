@@ -15,3 +15,9 @@ export function requestCampaignPump(tenantId: string, campaignId: string, delayM
     { jobId: jobId('pump', campaignId, Math.floor(at / PUMP_TICK_MS)), delay: Math.max(0, delayMs) },
   ).then(() => undefined);
 }
+
+/** Asks a worker for a follow-up pass after `delayMs` (requests within a tick share one job). */
+export function requestFollowUpPass(delayMs = 0): Promise<void> {
+  const at = clock.ms() + Math.max(0, delayMs);
+  return enqueue('campaigns', 'follow-ups:pump', {}, { jobId: jobId('follow-ups', Math.floor(at / 1000)), delay: Math.max(0, delayMs) }).then(() => undefined);
+}

@@ -24,6 +24,11 @@ const schema = z.object({
   SIM_LID_RATE: rate(0),
   /** Comma-separated numbers (digits) that answer 400 exists:false. */
   SIM_NOT_ON_WHATSAPP: z.string().default(''),
+  /** Share of sends answered 500 without sending. */
+  SIM_SERVER_ERROR_RATE: rate(0),
+  /** Share of sends that are sent but answered only after SIM_HANG_MS (past the caller's timeout). */
+  SIM_HANG_RATE: rate(0),
+  SIM_HANG_MS: num(60_000),
   SIM_WEBHOOK_RETRY_BASE_MS: num(5000),
   SIM_WEBHOOK_RETRY_ATTEMPTS: z.coerce.number().int().min(1).default(10),
 });
@@ -45,6 +50,9 @@ const sim = await startSimulator({
   reorderRate: c.SIM_REORDER_RATE,
   lidRate: c.SIM_LID_RATE,
   notOnWhatsapp: c.SIM_NOT_ON_WHATSAPP.split(',').map((s) => s.replace(/\D/g, '')).filter(Boolean),
+  serverErrorRate: c.SIM_SERVER_ERROR_RATE,
+  hangRate: c.SIM_HANG_RATE,
+  hangMs: c.SIM_HANG_MS,
   webhookRetry: { attempts: c.SIM_WEBHOOK_RETRY_ATTEMPTS, baseDelayMs: c.SIM_WEBHOOK_RETRY_BASE_MS, maxDelayMs: 300_000 },
   log: (line) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg: line, service: 'evolution-sim' })}\n`),
 });

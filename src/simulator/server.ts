@@ -31,6 +31,8 @@ export interface SimulatorBehaviour {
   readDelayMs: number;
   /** Share (0–1) of sends that end in ERROR instead of DELIVERY_ACK. */
   failureRate: number;
+  /** Per instance name: overrides `failureRate` for that instance's sends. */
+  instanceFailureRates: Record<string, number>;
   /** Share of delivered sends that are never read. */
   noReadRate: number;
   /** Share of webhooks delivered twice. */
@@ -41,6 +43,17 @@ export interface SimulatorBehaviour {
   lidRate: number;
   /** Numbers (digits) that answer 400 `exists: false`. */
   notOnWhatsapp: string[];
+  /** Share of sends answered 500 before anything is sent (as when Evolution has not loaded the instance). */
+  serverErrorRate: number;
+  /** Numbers (digits) → how many of their next sends answer 500 without sending. */
+  serverErrors: Record<string, number>;
+  /** Share of sends that are sent (recorded, webhooks emitted) but whose HTTP answer is held `hangMs`. */
+  hangRate: number;
+  /** Numbers (digits) whose sends hang like `hangRate`'s. */
+  hangNumbers: string[];
+  hangMs: number;
+  /** Instances whose sends answer 401 (as after the server's API key changed). */
+  unauthorizedInstances: string[];
   webhookRetry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   webhookTimeoutMs: number;
 }
@@ -107,11 +120,18 @@ const DEFAULT_BEHAVIOUR: SimulatorBehaviour = {
   deliveryDelayMs: 150,
   readDelayMs: 300,
   failureRate: 0,
+  instanceFailureRates: {},
   noReadRate: 0.3,
   duplicateRate: 0,
   reorderRate: 0,
   lidRate: 0,
   notOnWhatsapp: [],
+  serverErrorRate: 0,
+  serverErrors: {},
+  hangRate: 0,
+  hangNumbers: [],
+  hangMs: 60_000,
+  unauthorizedInstances: [],
   webhookRetry: { attempts: 10, baseDelayMs: 5000, maxDelayMs: 300_000 },
   webhookTimeoutMs: 30_000,
 };
@@ -139,6 +159,8 @@ export class EvolutionSimulator {
   private random: () => number;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Held (hanging) answers, released on close. */
+  private readonly holds = new Set<() => void>();
   private readonly agent = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
   private closed = false;
   private seq = 0;
@@ -176,6 +198,8 @@ export class EvolutionSimulator {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const release of this.holds) release();
+    this.holds.clear();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await Promise.allSettled([...this.inflight]);
@@ -323,7 +347,13 @@ export class EvolutionSimulator {
       this.requireKey(req, instance);
 
       if (group === 'message' && method === 'POST' && (action === 'sendText' || action === 'sendMedia')) {
+        if (this.behaviour.unauthorizedInstances.includes(instance.name)) throw new HttpError(401, errorBody(401, 'Unauthorized'));
         return await this.sendRoute(req, res, instance, action);
+      }
+      if (group === 'instance' && action === 'delete' && method === 'DELETE') {
+        this.instances.delete(instance.name);
+        this.emit(instance, 'remove.instance', null);
+        return send(res, 200, { status: 'SUCCESS', error: false, response: { message: 'Instance deleted' } });
       }
       if (group === 'instance' && action === 'connectionState' && method === 'GET') {
         return send(res, 200, { instance: { instanceName: instance.name, state: instance.state } });
@@ -447,8 +477,14 @@ export class EvolutionSimulator {
     if (delay > 0) await sleep(delay);
     if (this.behaviour.latencyMs > 0) await sleep(this.behaviour.latencyMs);
 
-    if (instance.state !== 'open') throw new HttpError(400, errorBody(400, ['Error: Connection Closed']));
     const number = jidUser(String(body.number));
+    // Evolution's 500s come before the message reaches WhatsApp (instance not loaded, media download).
+    const scripted = this.behaviour.serverErrors[number] ?? 0;
+    if (scripted > 0 || (this.behaviour.serverErrorRate > 0 && this.random() < this.behaviour.serverErrorRate)) {
+      if (scripted > 0) this.behaviour.serverErrors[number] = scripted - 1;
+      throw new HttpError(500, errorBody(500, `Cannot read properties of undefined (reading '${action === 'sendText' ? 'textMessage' : 'mediaMessage'}')`));
+    }
+    if (instance.state !== 'open') throw new HttpError(400, errorBody(400, ['Error: Connection Closed']));
     if (this.behaviour.notOnWhatsapp.includes(number)) {
       throw new HttpError(400, errorBody(400, [{ jid: `${number}@s.whatsapp.net`, exists: false, number }]));
     }
@@ -456,7 +492,7 @@ export class EvolutionSimulator {
     const keyId = randomKeyId(this.random, '3EB0');
     const remoteJid = String(body.number).includes('@') ? String(body.number) : `${number}@s.whatsapp.net`;
     const raw = this.messageRaw(instance, keyId, remoteJid, action, body);
-    const plan = this.plan();
+    const plan = this.plan(this.behaviour.instanceFailureRates[instance.name] ?? this.behaviour.failureRate);
     const record: SimSend = {
       seq: ++this.seq,
       at: new Date().toISOString(),
@@ -485,6 +521,18 @@ export class EvolutionSimulator {
     // overtake the 201.
     this.emit(instance, 'send.message', raw);
     this.scheduleReceipts(instance, record, plan.reorder);
+    if (this.behaviour.hangNumbers.includes(number) || (this.behaviour.hangRate > 0 && this.random() < this.behaviour.hangRate)) {
+      // Sent, but the answer comes too late for the caller: its outcome is unknown to it.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, this.behaviour.hangMs);
+        function done() {
+          clearTimeout(t);
+          resolve();
+        }
+        this.holds.add(done);
+      });
+      if (this.closed) return void res.destroy();
+    }
     send(res, 201, raw);
   }
 
@@ -528,11 +576,11 @@ export class EvolutionSimulator {
     };
   }
 
-  private plan(): { statuses: string[]; final: SimSend['final']; reorder: boolean } {
+  private plan(failureRate: number): { statuses: string[]; final: SimSend['final']; reorder: boolean } {
     const b = this.behaviour;
     const statuses = ['SERVER_ACK'];
     let final: SimSend['final'];
-    if (this.random() < b.failureRate) {
+    if (this.random() < failureRate) {
       statuses.push('ERROR');
       final = 'ERROR';
     } else {

@@ -1,9 +1,11 @@
 import type { Job } from 'bullmq';
 import { startScheduled } from '../campaigns/lifecycle.js';
 import { type PumpDeps, pumpCampaign } from '../dispatch/pump.js';
+import { type FollowUpDeps, pumpFollowUps } from '../followups/service.js';
+import { checkInstanceHealth } from '../health/service.js';
 import { parseJob } from '../queues/definitions.js';
 
-export function campaignsProcessor(deps: PumpDeps) {
+export function campaignsProcessor(deps: PumpDeps & FollowUpDeps) {
   return async (job: Job) => {
     const { name, data } = parseJob('campaigns', job.name, job.data);
     switch (name) {
@@ -13,6 +15,12 @@ export function campaignsProcessor(deps: PumpDeps) {
       }
       case 'campaign:start-scheduled':
         return startScheduled(data.tenantId, data.campaignId, data.scheduledAt);
+      case 'follow-ups:pump': {
+        const r = await pumpFollowUps(deps);
+        return `follow-ups scheduled ${r.scheduled}, waiting ${r.waiting}`;
+      }
+      case 'instance:health-check':
+        return (await checkInstanceHealth(data.instanceId, (t, c) => deps.requestPump(t, c))) ? 'paused' : 'healthy enough';
     }
   };
 }

@@ -2,19 +2,23 @@ import type { Redis } from 'ioredis';
 import { config } from '../config/index.js';
 import { InstanceLimiter } from '../dispatch/limiter.js';
 import type { PumpDeps } from '../dispatch/pump.js';
+import type { FollowUpDeps } from '../followups/service.js';
 import type { Logger } from '../lib/logger.js';
 import { getQueue } from '../queues/index.js';
-import { requestCampaignPump } from '../queues/pump.js';
+import { requestCampaignPump, requestFollowUpPass } from '../queues/pump.js';
 
 export const requestPump = requestCampaignPump;
 
-export function dispatchDeps(redis: Redis, log: Logger): PumpDeps {
+export function dispatchDeps(redis: Redis, log: Logger): PumpDeps & FollowUpDeps {
   return {
     redis,
     limiter: new InstanceLimiter(redis),
     log,
     requestPump,
+    requestFollowUps: requestFollowUpPass,
     lookahead: config.dispatchLookahead,
+    // One tenant's campaigns together keep at most this many sends queued ahead of everyone else's.
+    tenantLookahead: config.dispatchLookahead,
     phoneLockMs: config.evolutionTimeoutMs + 5000,
     sendQueue: getQueue('sends'),
   };

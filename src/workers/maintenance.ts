@@ -1,14 +1,18 @@
 import type { Job } from 'bullmq';
+import { evaluateAbTests } from '../ab/evaluate.js';
 import { config } from '../config/index.js';
 import { prisma } from '../db/client.js';
 import { markUnknown } from '../dispatch/send.js';
+import { type FollowUpDeps, runFollowUps } from '../followups/service.js';
+import { healthMaintenance, resetDailyCounters } from '../health/service.js';
+import { logger } from '../lib/logger.js';
 import { parseJob } from '../queues/definitions.js';
 import { requestPump } from './deps.js';
 
 /** A SENDING recipient older than this lost its worker (the send call itself times out well before). */
 const SENDING_STALE_MS = () => config.evolutionTimeoutMs + 120_000;
 
-export function maintenanceProcessor() {
+export function maintenanceProcessor(deps: FollowUpDeps) {
   return async (job: Job) => {
     const { name } = parseJob('maintenance', job.name, job.data);
     switch (name) {
@@ -25,15 +29,15 @@ export function maintenanceProcessor() {
         for (const r of stale) await markUnknown(r, 'the send was claimed but its worker never reported back');
         return `reaped ${stale.length}`;
       }
-      case 'maintenance:daily-reset': {
-        const n = await prisma.$executeRaw`
-          UPDATE whatsapp_instance i
-          SET sent_today = 0, delivered_today = 0, read_today = 0, failed_today = 0, last_daily_reset_at = now(), updated_at = now()
-          FROM tenant t
-          WHERE i.tenant_id = t.id
-            AND (i.last_daily_reset_at IS NULL
-              OR (i.last_daily_reset_at AT TIME ZONE t.timezone)::date < (now() AT TIME ZONE t.timezone)::date)`;
-        return `reset ${n}`;
+      case 'maintenance:daily-reset':
+        return `reset ${await resetDailyCounters()}`;
+      case 'maintenance:follow-ups': {
+        const r = await runFollowUps(deps);
+        return `follow-ups created ${r.created}, scheduled ${r.scheduled}, waiting ${r.waiting}`;
+      }
+      case 'maintenance:health': {
+        const r = await healthMaintenance((t, c) => requestPump(t, c));
+        return `paused ${r.paused}, resting ${r.resting}, re-admitted ${r.readmitted}`;
       }
       case 'maintenance:purge-receipts': {
         const n = await prisma.$executeRaw`DELETE FROM pending_receipt WHERE received_at < now() - interval '7 days'`;

@@ -40,7 +40,7 @@ export async function startWorkers(queues: QueueName[] = ['campaigns', 'sends', 
     sends: { processor: sendsProcessor(deps), concurrency: config.dispatchConcurrency },
     webhooks: { processor: webhooksProcessor(logger), concurrency: config.webhookConcurrency },
     imports: { processor: importsProcessor(), concurrency: 2 },
-    maintenance: { processor: maintenanceProcessor(), concurrency: 1 },
+    maintenance: { processor: maintenanceProcessor(deps), concurrency: 1 },
   };
   const workers = queues.map((name) => {
     const w = new Worker(name, withJobLog(name, processors[name].processor), {
@@ -58,6 +58,10 @@ export async function startWorkers(queues: QueueName[] = ['campaigns', 'sends', 
     await m.upsertJobScheduler('watchdog', { every: 10_000 }, { name: 'maintenance:watchdog', data: {} });
     await m.upsertJobScheduler('reap-sending', { every: 60_000 }, { name: 'maintenance:reap-sending', data: {} });
     await m.upsertJobScheduler('daily-reset', { every: 60_000 }, { name: 'maintenance:daily-reset', data: {} });
+    await m.upsertJobScheduler('health', { every: 30_000 }, { name: 'maintenance:health', data: {} });
+    // Follow-ups are due by the day; an hourly pass sends each soon after it falls due and its window opens.
+    await m.upsertJobScheduler('follow-ups', { every: 3_600_000 }, { name: 'maintenance:follow-ups', data: {} });
+    await m.upsertJobScheduler('ab-evaluate', { every: 30_000 }, { name: 'maintenance:ab-evaluate', data: {} });
     await m.upsertJobScheduler('purge-receipts', { every: 3_600_000 }, { name: 'maintenance:purge-receipts', data: {} });
   }
 

@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InstanceLimiter } from '../../src/dispatch/limiter.js';
+import { createRedis } from '../../src/redis.js';
+
+const redis = createRedis('command');
+const limiter = new InstanceLimiter(redis);
+const limits = { perMinute: 2, perHour: 100, perDay: 1000, minDelayMs: 0, maxDelayMs: 0 };
+const t0 = Date.UTC(2026, 5, 1, 12);
+
+describe('instance limiter (Redis)', () => {
+  afterAll(async () => {
+    await redis.quit();
+  });
+
+  it('reserves slots so that no 60 s holds more than the per-minute limit', async () => {
+    const id = randomUUID();
+    const r = await limiter.reserve(id, limits, 5, { now: t0, horizonMs: 200_000, localDay: '2026-06-01' });
+    expect(r.slots.map((s) => s.at - t0)).toEqual([0, 0, 60_000, 60_000, 120_000]);
+    const more = await limiter.reserve(id, limits, 1, { now: t0, horizonMs: 10_000, localDay: '2026-06-01' });
+    expect(more).toMatchObject({ slots: [], stoppedBy: 'horizon', nextAt: t0 + 120_000 });
+  });
+
+  it('the daily limit counts per local day, and a released slot is given back', async () => {
+    const id = randomUUID();
+    const day = { ...limits, perMinute: 100, perDay: 3 };
+    const r = await limiter.reserve(id, day, 5, { now: t0, horizonMs: 5000, localDay: '2026-06-01' });
+    expect(r.slots).toHaveLength(3);
+    expect(r.stoppedBy).toBe('day');
+    expect(await limiter.release(id, r.slots[0]!.id, '2026-06-01')).toBe(true);
+    expect((await limiter.reserve(id, day, 5, { now: t0, horizonMs: 5000, localDay: '2026-06-01' })).slots).toHaveLength(1);
+    expect((await limiter.reserve(id, day, 5, { now: t0, horizonMs: 5000, localDay: '2026-06-02' })).slots).toHaveLength(3);
+  });
+
+  it('at send time, a slot reserved before earlier sends ran late is refused rather than crowd the minute', async () => {
+    const id = randomUUID();
+    const [a, b, c] = (await limiter.reserve(id, limits, 3, { now: t0, horizonMs: 70_000, localDay: '2026-06-01' })).slots;
+    expect(c!.at).toBe(t0 + 60_000);
+    // a and b were due at t0 but their jobs ran 50 s late: they are recorded at that time.
+    expect(await limiter.confirm(id, a!.id, limits, t0 + 50_000)).toBe(true);
+    expect(await limiter.confirm(id, b!.id, limits, t0 + 50_000)).toBe(true);
+    // c, due at t0 + 60 s, would make three sends in ten seconds.
+    expect(await limiter.confirm(id, c!.id, limits, t0 + 60_000)).toBe(false);
+    expect(await limiter.release(id, c!.id, '2026-06-01')).toBe(true);
+    // A new reservation starts from the actual sends.
+    const next = await limiter.reserve(id, limits, 1, { now: t0 + 60_000, horizonMs: 70_000, localDay: '2026-06-01' });
+    expect(next.slots[0]?.at).toBe(t0 + 110_000);
+    expect(await limiter.confirm(id, next.slots[0]!.id, limits, t0 + 110_000)).toBe(true);
+  });
+});
