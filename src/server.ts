@@ -14,7 +14,10 @@ import { logger } from './lib/logger.js';
 import { createRedis } from './redis.js';
 import { bearerToken, type Context, contextFor } from './schema/context.js';
 import { schema } from './schema/index.js';
+import { armorPlugin } from './schema/limits.js';
 import { handleEvolutionWebhook } from './webhooks/route.js';
+import { handleLinkClick } from './links/click.js';
+import { handleCampaignExport } from './exports/route.js';
 
 export interface App {
   server: Server;
@@ -66,6 +69,7 @@ export function createApp(): App {
     graphiql: config.graphiql ? { subscriptionsProtocol: 'WS', title: 'WhatsApp campaigns' } : false,
     landingPage: false,
     maskedErrors: { maskError },
+    plugins: [armorPlugin()],
     logging: {
       debug: (...args) => logger.debug({ yoga: args }),
       info: (...args) => logger.info({ yoga: args }),
@@ -106,7 +110,12 @@ export function createApp(): App {
       return;
     }
     if (path.startsWith('/webhooks/')) return send(res, 401, { error: { code: 'UNKNOWN_WEBHOOK', message: 'no instance has this webhook URL' } });
-    send(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` } });
+    const notFound = () => send(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` } });
+    // Short links and reports answer an unknown id exactly like an unknown route: they reveal nothing.
+    if (path.startsWith('/l/')) return void handleLinkClick(req, res, path.slice(3), notFound, logger.child({ route: 'link' }));
+    const report = path.match(/^\/exports\/campaigns\/([^/]+)\/report\.csv$/);
+    if (report) return void handleCampaignExport(req, res, report[1] as string, notFound, logger.child({ route: 'export' }));
+    notFound();
   });
 
   const wss = new WebSocketServer({ server, path: '/graphql' });
@@ -124,10 +133,12 @@ export function createApp(): App {
       },
       onSubscribe: async (ctx, _id, payload) => {
         const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: payload });
-        const document = enveloped.parse(payload.query);
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
         try {
+          // Parse and validation errors (the abuse limits throw from there) and authentication
+          // failures go back to the client as errors of this operation.
+          const document = enveloped.parse(payload.query);
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length > 0) return errors;
           const contextValue = await enveloped.contextFactory();
           return {
             schema: enveloped.schema,

@@ -6,7 +6,10 @@ import './sender.js';
 import './contact.js';
 import './segment.js';
 import './campaign.js';
+import './plan.js';
+import './log.js';
 import './live.js';
+import './analytics.js';
 
 export const schema = builder.toSchema();
 /** What codegen writes to schema.graphql. */
