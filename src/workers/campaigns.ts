@@ -21,6 +21,11 @@ export function campaignsProcessor(deps: PumpDeps & FollowUpDeps) {
       }
       case 'instance:health-check':
         return (await checkInstanceHealth(data.instanceId, (t, c) => deps.requestPump(t, c))) ? 'paused' : 'healthy enough';
+      default: {
+        // A job name added to the queue's map without a case here is a compile error, not a silent no-op.
+        const unhandled: never = name;
+        throw new Error(`no processor for job ${String(unhandled)}`);
+      }
     }
   };
 }

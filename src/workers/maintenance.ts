@@ -43,6 +43,13 @@ export function maintenanceProcessor(deps: FollowUpDeps) {
         const n = await prisma.$executeRaw`DELETE FROM pending_receipt WHERE received_at < now() - interval '7 days'`;
         return `purged ${n}`;
       }
+      case 'maintenance:ab-evaluate':
+        return evaluateAbTests(logger);
+      default: {
+        // A job name added to the queue's map without a case here is a compile error, not a silent no-op.
+        const unhandled: never = name;
+        throw new Error(`no processor for job ${String(unhandled)}`);
+      }
     }
   };
 }
