@@ -101,6 +101,8 @@ function counters(c: CounterColumns): ProgressCounters {
 
 
 export const CampaignMessageRef = builder.prismaObject('CampaignMessage', {
+  // Select mode: only the columns the query's fields need are loaded (see docs/decisions.md).
+  select: { id: true },
   name: 'CampaignMessage',
   description: 'A variation of the campaign message.',
   fields: (t) => ({
@@ -212,6 +214,8 @@ const AudienceRef = builder
 
 export const CampaignRef = builder.prismaNode('Campaign', {
   id: { field: 'id' },
+  // Select mode: only the columns the query's fields need are loaded (a campaign row has ~70).
+  select: { id: true },
   findUnique: (id, ctx) => ({ id, tenantId: ctx.viewer.tenantId }),
   // Another tenant's id is simply not found: node(id) answers null.
   nullable: true,

@@ -28,6 +28,8 @@ import { OrderDirectionEnum, parseWith, reloadQuery } from './shared.js';
 
 export const ContactRef = builder.prismaNode('Contact', {
   id: { field: 'id' },
+  // Select mode: only the columns the query's fields need are loaded.
+  select: { id: true },
   findUnique: (id, ctx) => ({ id: isUuid(id) ? id : NO_ID, tenantId: ctx.viewer.tenantId }),
   // Another tenant's id is simply not found: node(id) answers null.
   nullable: true,
@@ -176,8 +178,9 @@ builder.queryFields((t) => ({
     nullable: true,
     args: { phone: t.arg.string({ required: true }) },
     resolve: async (query, _root, { phone }, ctx) => {
+      const selection = { ...query }; // taken whichever branch runs (an unusable phone matches nobody)
       const n = normalizePhone(phone, await tenantRegion(ctx.viewer.tenantId));
-      return n.ok ? prisma.contact.findFirst({ ...query, where: { tenantId: ctx.viewer.tenantId, phone: n.e164 } }) : null;
+      return n.ok ? prisma.contact.findFirst({ ...selection, where: { tenantId: ctx.viewer.tenantId, phone: n.e164 } }) : null;
     },
   }),
 }));
