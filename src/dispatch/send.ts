@@ -18,6 +18,7 @@ import { redisKey } from '../redis.js';
 import {
   addChangeDeltas,
   applyInstanceDeltas,
+  applyParkedReceipts,
   changeLogs,
   emptyDeltas,
   lockProviderMessage,
@@ -328,6 +329,7 @@ async function recordOutcome(
 
     case 'unknown':
       await inTransaction(async (tx, after) => {
+        if (await settleConfirmedSend(tx, after, { ...base, campaignId: campaign.id }, `${outcome.message}`, text)) return;
         if (!(await finish(tx, claimed.id, 'UNKNOWN', 'OUTCOME_UNKNOWN', outcome.message, text))) return;
         await appendLog(tx, after, {
           ...base,
@@ -457,6 +459,48 @@ async function recordSent(
   await bumpCampaign(tx, after, base.campaignId, deltas.campaign, [Prisma.sql`consecutive_errors = 0`]);
 }
 
+/**
+ * A send whose own outcome was lost (timeout, crash) but whose `send.message` webhook already proved
+ * it left (the proof is kept on the recipient while it is SENDING): it is SENT, not UNKNOWN, and any
+ * receipt that arrived meanwhile is applied. The key's advisory lock is taken before the row's, as on
+ * the webhook path. Returns false when there is no such proof.
+ */
+async function settleConfirmedSend(
+  tx: Tx,
+  after: AfterCommit,
+  base: { tenantId: string; campaignId: string; instanceId: string | null; contactId: string; recipientId: string; actor: string },
+  reason: string,
+  text: string | null,
+): Promise<boolean> {
+  const [proof] = await tx.$queryRaw<Array<{ key: string | null }>>`
+    SELECT confirmed_key_id AS key FROM recipient WHERE id = ${base.recipientId}::uuid AND status = 'SENDING'`;
+  if (!proof?.key) return false;
+  await lockProviderMessage(tx, proof.key);
+  const rows = await tx.$queryRaw<Array<{ sent_at: Date; instance_id: string | null }>>`
+    UPDATE recipient SET status = 'SENT', provider_message_id = confirmed_key_id, sent_at = COALESCE(sending_at, now()),
+      rendered_text = COALESCE(${text}, rendered_text), claim_token = NULL, error = NULL, error_code = NULL, updated_at = now()
+    WHERE id = ${base.recipientId}::uuid AND status = 'SENDING' AND confirmed_key_id = ${proof.key}
+    RETURNING sent_at, instance_id`;
+  const row = rows[0];
+  if (!row) return false;
+  const instanceId = row.instance_id ?? base.instanceId;
+  await appendLog(tx, after, {
+    ...base,
+    instanceId,
+    type: 'MESSAGE_SENT',
+    severity: 'WARNING',
+    message: `the send's own answer was lost (${reason}), but Evolution confirmed it left (send.message)`,
+    details: { keyId: proof.key, confirmedBy: 'send.message' },
+  });
+  await applyInstanceDeltas(tx, instanceId, { ...emptyDeltas().instance, sent: 1 });
+  await bumpCampaign(tx, after, base.campaignId, { sent: 1, remaining: -1 });
+  if (instanceId) {
+    const recipient = { id: base.recipientId, tenantId: base.tenantId, campaignId: base.campaignId, instanceId, contactId: base.contactId, status: 'SENT', sentAt: row.sent_at, deliveredAt: null, readAt: null, playedAt: null, failedAt: null };
+    await applyParkedReceipts(tx, after, recipient, instanceId, proof.key);
+  }
+  return true;
+}
+
 /** Recipients claimed by a job run that died: their send may have happened, so they become UNKNOWN. */
 export async function markCrashedClaims(token: string): Promise<number> {
   const rows = await prisma.$queryRaw<Array<{ id: string; tenant_id: string; campaign_id: string; instance_id: string | null; contact_id: string }>>`
@@ -470,6 +514,8 @@ export async function markUnknown(
   reason: string,
 ) {
   await inTransaction(async (tx, after) => {
+    const base = { tenantId: r.tenant_id, campaignId: r.campaign_id, instanceId: r.instance_id, contactId: r.contact_id, recipientId: r.id, actor: 'worker' };
+    if (await settleConfirmedSend(tx, after, base, reason, null)) return;
     if (!(await finish(tx, r.id, 'UNKNOWN', 'OUTCOME_UNKNOWN', reason, null))) return;
     await appendLog(tx, after, {
       tenantId: r.tenant_id,

@@ -4,6 +4,7 @@ import { bumpCampaign } from '../campaigns/progress.js';
 import { prisma } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
 import { parseProviderStatus } from '../domain/receipts.js';
+import { phoneCandidates } from '../domain/replies.js';
 import { jidUser } from '../evolution/wire.js';
 import type { ConnectionState } from '../generated/prisma/client.js';
 import type { Logger } from '../lib/logger.js';
@@ -67,16 +68,27 @@ async function messagesUpdate(job: WebhookJob, d: z.infer<typeof messagesUpdateS
 async function sendMessage(job: WebhookJob, d: z.infer<typeof messageRawSchema>): Promise<string> {
   if (!d.key.fromMe) return 'ignored: not our message';
   const keyId = d.key.id;
-  const phone = jidUser(d.key.remoteJid);
+  // Evolution may answer with the JID WhatsApp knows (a Brazilian number without its ninth digit).
+  const phones = phoneCandidates(jidUser(d.key.remoteJid));
   return inTransaction(async (tx, after) => {
     await lockProviderMessage(tx, keyId);
     if (await findRecipientByKey(tx, job.tenantId, keyId)) return 'confirmed';
     if (!d.key.remoteJid.endsWith('@s.whatsapp.net')) return 'not matched';
+    // Usually the send's HTTP response is still on its way: keep the proof on the recipient, so that
+    // if that send then ends unknown (timeout, crash) it is known to have left (see markUnknown).
+    const inFlight = await tx.$executeRaw`
+      UPDATE recipient SET confirmed_key_id = ${keyId}
+      WHERE id = (
+        SELECT id FROM recipient
+        WHERE instance_id = ${job.instanceId}::uuid AND phone = ANY(${phones}::text[]) AND tenant_id = ${job.tenantId}::uuid
+          AND status = 'SENDING' AND provider_message_id IS NULL
+        ORDER BY sending_at DESC LIMIT 1 FOR UPDATE)`;
+    if (inFlight > 0) return 'proof kept for a send in flight';
     const rows = await tx.$queryRaw<Array<{ id: string; campaign_id: string; contact_id: string; sent_at: Date }>>`
       WITH found AS (
         SELECT id FROM recipient
-        WHERE tenant_id = ${job.tenantId}::uuid AND instance_id = ${job.instanceId}::uuid AND status = 'UNKNOWN'
-          AND provider_message_id IS NULL AND regexp_replace(phone, '\\D', '', 'g') = ${phone}
+        WHERE instance_id = ${job.instanceId}::uuid AND phone = ANY(${phones}::text[]) AND tenant_id = ${job.tenantId}::uuid
+          AND status = 'UNKNOWN' AND provider_message_id IS NULL
         ORDER BY sending_at DESC LIMIT 1 FOR UPDATE)
       UPDATE recipient r SET status = 'SENT', provider_message_id = ${keyId}, sent_at = COALESCE(r.sending_at, now()),
         error = NULL, error_code = NULL, updated_at = now()

@@ -3,7 +3,7 @@ import { resumeCampaign } from '../../src/campaigns/lifecycle.js';
 import { prisma } from '../../src/db/client.js';
 import { resumeInstance } from '../../src/senders/service.js';
 import { addSender, newTenant } from '../helpers/factories.js';
-import { type Stack, startStack, waitFor } from '../helpers/stack.js';
+import { SIM_API_KEY, type Stack, startStack, waitFor } from '../helpers/stack.js';
 import {
   campaignRow,
   expectCountersMatchRecount,
@@ -92,10 +92,42 @@ describe('the error policy of a send, against the simulator', () => {
     await expectCountersMatchRecount(campaignId);
   });
 
-  it('a send that times out after leaving is marked unknown, logged, counted, and never sent again', async () => {
-    const { tenantId, key } = await newTenant('Timeout');
+  it('a send that times out after leaving, proved by its send.message webhook, is SENT and never sent again', async () => {
+    const { tenantId, key } = await newTenant('Timeout proved');
     const sender = await addSender(stack, key);
     const [slow, fine] = numbers(2, 23) as [string, string];
+    await insertContacts(tenantId, [{ phone: slow }, { phone: fine }]);
+    stack.sim.configure({ hangNumbers: [digits(slow)], hangMs: 7000 }); // EVOLUTION_TIMEOUT_MS is 5000 in tests
+    const campaignId = await newRunningCampaign(tenantId, [uuidOf(sender.instanceId)], { pacing: { maxAttempts: 5 } });
+
+    await waitFor(async () => (await campaignRow(campaignId)).status === 'COMPLETED', 30_000);
+    const sent = sendsTo(stack.sim.sends, [slow]);
+    expect(sent).toHaveLength(1);
+    // Evolution sent send.message before its (late) answer: the send is known to have left.
+    await waitFor(async () => (await prisma.recipient.findFirstOrThrow({ where: { campaignId, phone: slow } })).deliveredAt !== null, 10_000);
+    const r = await prisma.recipient.findFirstOrThrow({ where: { campaignId, phone: slow } });
+    expect(r).toMatchObject({ providerMessageId: sent[0]?.keyId, attempts: 1, errorCode: null });
+    expect(['DELIVERED', 'READ']).toContain(r.status);
+    const confirmed = await logsOf(campaignId, 'MESSAGE_SENT');
+    expect(confirmed.find((l) => l.recipientId === r.id)?.message).toMatch(/answer was lost .*timed out.*confirmed it left/);
+    expect(await logsOf(campaignId, 'OUTCOME_UNKNOWN')).toHaveLength(0);
+    expect((await campaignRow(campaignId)).unknownCount).toBe(0);
+    await new Promise((res) => setTimeout(res, 3000));
+    expect(sendsTo(stack.sim.sends, [slow])).toHaveLength(1);
+    await expectCountersMatchRecount(campaignId);
+  });
+
+  it('a send that times out with no proof that it left is marked unknown, logged, counted, and never sent again', async () => {
+    const { tenantId, key } = await newTenant('Timeout');
+    const sender = await addSender(stack, key);
+    // This instance's webhook does not carry SEND_MESSAGE: nothing proves the send left.
+    const set = await fetch(`${stack.sim.url}/webhook/set/${sender.name}`, {
+      method: 'POST',
+      headers: { apikey: SIM_API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ webhook: { enabled: true, url: sender.webhookUrl, events: ['MESSAGES_UPDATE', 'CONNECTION_UPDATE'] } }),
+    });
+    expect(set.status).toBe(201);
+    const [slow, fine] = numbers(2, 27) as [string, string];
     await insertContacts(tenantId, [{ phone: slow }, { phone: fine }]);
     stack.sim.configure({ hangNumbers: [digits(slow)], hangMs: 7000 }); // EVOLUTION_TIMEOUT_MS is 5000 in tests
     const campaignId = await newRunningCampaign(tenantId, [uuidOf(sender.instanceId)], { pacing: { maxAttempts: 5 } });
@@ -108,7 +140,7 @@ describe('the error policy of a send, against the simulator', () => {
     expect(unknown[0]?.message).toMatch(/timed out/);
     expect((await campaignRow(campaignId)).unknownCount).toBe(1);
     // Time passes, pumps run: the simulator still has exactly one send to that number.
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((res) => setTimeout(res, 3000));
     expect(sendsTo(stack.sim.sends, [slow])).toHaveLength(1);
     expect((await prisma.recipient.findFirstOrThrow({ where: { campaignId, phone: slow } })).status).toBe('UNKNOWN');
     await expectCountersMatchRecount(campaignId);
