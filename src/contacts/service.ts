@@ -103,7 +103,7 @@ export async function withdrawContacts(tx: Tx, after: AfterCommit, tenantId: str
     RETURNING id, campaign_id, contact_id`;
   await tx.$executeRaw`
     UPDATE follow_up SET status = 'CANCELLED', cancelled_at = now()
-    WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${contactIds}::uuid[]) AND status = 'PENDING'`;
+    WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${contactIds}::uuid[]) AND status IN ('PENDING', 'SCHEDULED')`;
   const byCampaign = new Map<string, number>();
   for (const s of skipped) byCampaign.set(s.campaign_id, (byCampaign.get(s.campaign_id) ?? 0) + 1);
   await appendLogs(

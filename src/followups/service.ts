@@ -5,10 +5,11 @@
  * A pass (hourly, and whenever asked) creates the follow-ups that fell due, in one set-based INSERT,
  * and schedules the due ones through the same pacing as campaign sends: a rate-limit slot on the
  * instance (the one that sent the campaign message when it can still send), the phone lock, and the
- * campaign's sending window. A follow-up is marked SCHEDULED, then claimed (SENDING) by one
- * conditional UPDATE while its campaign is running or completed, then recorded. Like a send, one
- * whose outcome is unknown (timeout, crash) is never sent again: it ends FAILED with the reason.
- * The markers live in `follow_up.error` ("SCHEDULED:<ms>:<slot>", "SENDING:<ms>:<job>").
+ * campaign's sending window. A follow-up goes PENDING → SCHEDULED (it holds a slot: claim_token
+ * is the slot) → SENDING (claimed by one conditional UPDATE while its campaign is running or
+ * completed: claim_token is the send job) → SENT, FAILED or UNKNOWN. Like a send, one whose outcome
+ * is unknown (timeout, crash) is never sent again. A reply or an opt-out cancels PENDING and
+ * SCHEDULED follow-ups; one already SENDING is recorded as what it became.
  */
 import type { Queue } from 'bullmq';
 import { appendLog } from '../campaigns/logs.js';
@@ -68,15 +69,14 @@ export async function createDueFollowUps(now: Date): Promise<number> {
     ON CONFLICT (recipient_id, rule_id) DO NOTHING`;
 }
 
-/** Markers whose job was lost become schedulable again; claims whose worker died end as unknown. */
+/** Slots whose job was lost become schedulable again; claims whose worker died end as unknown. */
 async function reclaimStale(now: Date, sendingStaleMs: number) {
   await prisma.$executeRaw`
-    UPDATE follow_up SET error = NULL
-    WHERE status = 'PENDING' AND error LIKE 'SCHEDULED:%' AND split_part(error, ':', 2)::bigint < ${now.getTime() - SCHEDULED_STALE_MS}`;
-  const stale = await prisma.$queryRaw<Array<{ id: string }>>`
-    SELECT id FROM follow_up WHERE error LIKE 'SENDING:%' AND status IN ('PENDING', 'CANCELLED')
-      AND split_part(error, ':', 2)::bigint < ${now.getTime() - sendingStaleMs}`;
-  for (const f of stale) await markFollowUpUnknown(f.id, null, 'the worker sending this follow-up stopped mid-send');
+    UPDATE follow_up SET status = 'PENDING', claim_token = NULL, claimed_at = NULL
+    WHERE status = 'SCHEDULED' AND claimed_at < ${new Date(now.getTime() - SCHEDULED_STALE_MS)}`;
+  const stale = await prisma.$queryRaw<Array<{ id: string; claim_token: string }>>`
+    SELECT id, claim_token FROM follow_up WHERE status = 'SENDING' AND claimed_at < ${new Date(now.getTime() - sendingStaleMs)}`;
+  for (const f of stale) await markFollowUpUnknown(f.id, f.claim_token, null, 'the worker sending this follow-up stopped mid-send');
 }
 
 interface DueRow {
@@ -98,7 +98,7 @@ export async function pumpFollowUps(deps: FollowUpDeps, now: Date = clock.now())
     FROM follow_up f
     JOIN recipient r ON r.id = f.recipient_id
     JOIN campaign c ON c.id = f.campaign_id AND c.status IN ('RUNNING', 'COMPLETED')
-    WHERE f.status = 'PENDING' AND f.error IS NULL AND f.due_at <= ${now}
+    WHERE f.status = 'PENDING' AND f.due_at <= ${now}
     ORDER BY f.due_at
     LIMIT ${BATCH}`;
   if (due.length === 0) return { scheduled: 0, waiting: 0 };
@@ -158,8 +158,8 @@ export async function pumpFollowUps(deps: FollowUpDeps, now: Date = clock.now())
     for (const [k, slot] of r.slots.entries()) {
       const f = list[k] as DueRow;
       const marked = await prisma.$executeRaw`
-        UPDATE follow_up SET error = ${`SCHEDULED:${now.getTime()}:${slot.id}`}, instance_id = ${instanceId}::uuid
-        WHERE id = ${f.id}::uuid AND status = 'PENDING' AND error IS NULL`;
+        UPDATE follow_up SET status = 'SCHEDULED', claim_token = ${slot.id}, claimed_at = ${now}, instance_id = ${instanceId}::uuid
+        WHERE id = ${f.id}::uuid AND status = 'PENDING'`;
       if (!marked) {
         await deps.limiter.release(instanceId, slot.id, day);
         continue;
@@ -198,15 +198,12 @@ interface ClaimedFollowUp {
 /** One follow-up send: claim, render, call Evolution, record. Never sends a follow-up twice. */
 export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Promise<string> {
   const { tenantId, followUpId, instanceId, slot, day } = job.data;
-  const scheduledMarker = Prisma.sql`error LIKE ${`SCHEDULED:%:${slot}`}`;
   let sending = false;
   try {
     if (job.attemptsStarted > 1) {
       // A previous run died: whatever it claimed may have been sent.
-      const [row] = await prisma.$queryRaw<Array<{ id: string }>>`
-        SELECT id FROM follow_up WHERE id = ${followUpId}::uuid AND error LIKE ${`SENDING:%:${job.id}`}`;
-      if (row) await markFollowUpUnknown(row.id, instanceId, 'the worker sending this follow-up stopped mid-send');
-      return row ? 'crashed-claim-marked-unknown' : 'rerun-nothing-claimed';
+      const marked = await markFollowUpUnknown(followUpId, job.id, instanceId, 'the worker sending this follow-up stopped mid-send');
+      return marked ? 'crashed-claim-marked-unknown' : 'rerun-nothing-claimed';
     }
     const [instance, due] = await Promise.all([
       sendInstance(tenantId, instanceId),
@@ -220,7 +217,7 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
     const phoneKey = redisKey('phone', tenantId, due.recipient.phone);
     if (!(await deps.redis.set(phoneKey, followUpId, 'PX', deps.phoneLockMs, 'NX'))) return 'phone-busy';
     try {
-      const claimed = await claimFollowUp(followUpId, instanceId, job.id, scheduledMarker);
+      const claimed = await claimFollowUp(followUpId, instanceId, job.id, slot);
       if (!claimed) return 'not-claimed';
       sending = true;
       const text = renderTemplate(
@@ -248,7 +245,9 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
     if (!sending) {
       await deps.limiter.release(instanceId, slot, day).catch(() => undefined);
       // Not sent: schedulable again by a later pass.
-      await prisma.$executeRaw`UPDATE follow_up SET error = NULL WHERE id = ${followUpId}::uuid AND status = 'PENDING' AND ${scheduledMarker}`;
+      await prisma.$executeRaw`
+        UPDATE follow_up SET status = 'PENDING', claim_token = NULL, claimed_at = NULL
+        WHERE id = ${followUpId}::uuid AND status = 'SCHEDULED' AND claim_token = ${slot}`;
     }
   }
 }
@@ -258,10 +257,10 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
  * KEY SHARE: a pause waits for this claim or this claim sees the pause), its contact reachable and
  * its instance able to send.
  */
-async function claimFollowUp(followUpId: string, instanceId: string, token: string, scheduled: Prisma.Sql): Promise<ClaimedFollowUp | null> {
+async function claimFollowUp(followUpId: string, instanceId: string, token: string, slot: string): Promise<ClaimedFollowUp | null> {
   const rows = await prisma.$queryRaw<ClaimedFollowUp[]>`
     WITH f AS (
-      SELECT id, campaign_id FROM follow_up WHERE id = ${followUpId}::uuid AND status = 'PENDING' AND ${scheduled} FOR UPDATE
+      SELECT id, campaign_id FROM follow_up WHERE id = ${followUpId}::uuid AND status = 'SCHEDULED' AND claim_token = ${slot} FOR UPDATE
     ), c AS (
       SELECT id FROM campaign WHERE id = (SELECT campaign_id FROM f) AND status IN ('RUNNING', 'COMPLETED') FOR KEY SHARE
     ), i AS (
@@ -269,7 +268,7 @@ async function claimFollowUp(followUpId: string, instanceId: string, token: stri
       WHERE id = ${instanceId}::uuid AND NOT manually_paused AND auto_paused_at IS NULL AND connection_state NOT IN ('CLOSE', 'REFUSED')
     )
     UPDATE follow_up fu
-    SET error = ${`SENDING:${clock.ms()}:${token}`}, instance_id = ${instanceId}::uuid
+    SET status = 'SENDING', claim_token = ${token}, claimed_at = ${clock.now()}, instance_id = ${instanceId}::uuid
     FROM f, c, i, follow_up_rule fr, recipient r, contact ct
     WHERE fu.id = f.id AND fr.id = fu.rule_id AND r.id = fu.recipient_id AND ct.id = fu.contact_id
       AND NOT ct.opted_out AND NOT ct.blocked AND NOT ct.not_on_whatsapp
@@ -288,7 +287,7 @@ async function recordFollowUp(
   request: ReturnType<typeof requestSummary>,
   outcome: SendOutcome,
 ) {
-  const mine = Prisma.sql`id = ${f.id}::uuid AND error LIKE ${`SENDING:%:${token}`}`;
+  const mine = Prisma.sql`id = ${f.id}::uuid AND status = 'SENDING' AND claim_token = ${token}`;
   const base = {
     tenantId,
     campaignId: f.campaign_id,
@@ -303,9 +302,9 @@ async function recordFollowUp(
   await inTransaction(async (tx, after) => {
     switch (outcome.kind) {
       case 'sent': {
-        // A reply or opt-out may have cancelled it while in flight: it was sent all the same.
         const n = await tx.$executeRaw`
-          UPDATE follow_up SET status = 'SENT', provider_message_id = ${outcome.keyId}, sent_at = now(), rendered_text = ${text}, error = NULL
+          UPDATE follow_up SET status = 'SENT', provider_message_id = ${outcome.keyId}, sent_at = now(), rendered_text = ${text}, error = NULL,
+            claim_token = NULL
           WHERE ${mine}`;
         if (!n) return;
         await applyInstanceDeltas(tx, instanceId, { ...emptyDeltas().instance, sent: 1 }, [Prisma.sql`consecutive_errors = 0`, Prisma.sql`last_success_at = now()`]);
@@ -320,15 +319,15 @@ async function recordFollowUp(
         return;
       }
       case 'unavailable':
-        // Certainly not sent: a later pass tries again (unless it was cancelled meanwhile).
+        // Certainly not sent: a later pass tries again.
         await tx.$executeRaw`
-          UPDATE follow_up SET error = CASE WHEN status = 'PENDING' THEN NULL ELSE ${`not sent: ${outcome.message}`} END,
-            due_at = CASE WHEN status = 'PENDING' THEN ${new Date(clock.ms() + RETRY_LATER_MS)} ELSE due_at END
+          UPDATE follow_up SET status = 'PENDING', claim_token = NULL, claimed_at = NULL, error = ${`not sent: ${outcome.message}`},
+            due_at = ${new Date(clock.ms() + RETRY_LATER_MS)}
           WHERE ${mine}`;
         return;
       case 'unauthorized':
       case 'instance_not_found': {
-        await tx.$executeRaw`UPDATE follow_up SET error = NULL WHERE ${mine}`;
+        await tx.$executeRaw`UPDATE follow_up SET status = 'PENDING', claim_token = NULL, claimed_at = NULL WHERE ${mine}`;
         const reason = outcome.kind === 'unauthorized' ? 'Evolution refused the API key (401): check the server key' : `Evolution does not know instance "${instanceName}" (404)`;
         const paused = await tx.$executeRaw`
           UPDATE whatsapp_instance SET manually_paused = true, paused_reason = ${reason}, paused_at = now(), updated_at = now()
@@ -342,7 +341,7 @@ async function recordFollowUp(
       case 'not_on_whatsapp':
       case 'rejected': {
         const n = await tx.$executeRaw`
-          UPDATE follow_up SET status = 'FAILED', error = ${outcome.message}, rendered_text = ${text} WHERE ${mine}`;
+          UPDATE follow_up SET status = 'FAILED', error = ${outcome.message}, rendered_text = ${text}, claim_token = NULL WHERE ${mine}`;
         if (!n) return;
         if (outcome.kind === 'not_on_whatsapp') {
           await tx.$executeRaw`UPDATE contact SET not_on_whatsapp = true, updated_at = now() WHERE id = ${f.contact_id}::uuid`;
@@ -352,7 +351,7 @@ async function recordFollowUp(
       }
       case 'unknown': {
         const n = await tx.$executeRaw`
-          UPDATE follow_up SET status = 'FAILED', error = ${`OUTCOME_UNKNOWN: ${outcome.message}`}, rendered_text = ${text} WHERE ${mine}`;
+          UPDATE follow_up SET status = 'UNKNOWN', error = ${outcome.message}, rendered_text = ${text}, claim_token = NULL WHERE ${mine}`;
         if (!n) return;
         await appendLog(tx, after, {
           ...base,
@@ -367,14 +366,15 @@ async function recordFollowUp(
   });
 }
 
-async function markFollowUpUnknown(id: string, instanceId: string | null, reason: string) {
-  await inTransaction(async (tx, after) => {
+/** A follow-up claimed by `token` whose send may have happened: UNKNOWN, never sent again. */
+async function markFollowUpUnknown(id: string, token: string, instanceId: string | null, reason: string): Promise<boolean> {
+  return inTransaction(async (tx, after) => {
     const rows = await tx.$queryRaw<Array<{ tenant_id: string; campaign_id: string; recipient_id: string; contact_id: string; instance_id: string | null }>>`
-      UPDATE follow_up SET status = 'FAILED', error = ${`OUTCOME_UNKNOWN: ${reason}`}
-      WHERE id = ${id}::uuid AND error LIKE 'SENDING:%'
+      UPDATE follow_up SET status = 'UNKNOWN', error = ${reason}, claim_token = NULL
+      WHERE id = ${id}::uuid AND status = 'SENDING' AND claim_token = ${token}
       RETURNING tenant_id, campaign_id, recipient_id, contact_id, instance_id`;
     const r = rows[0];
-    if (!r) return;
+    if (!r) return false;
     await appendLog(tx, after, {
       tenantId: r.tenant_id,
       campaignId: r.campaign_id,
@@ -387,6 +387,7 @@ async function markFollowUpUnknown(id: string, instanceId: string | null, reason
       details: { followUpId: id },
       actor: 'worker',
     });
+    return true;
   });
 }
 

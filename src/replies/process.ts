@@ -76,7 +76,7 @@ export async function processIncomingMessage(job: IncomingJob, d: IncomingMessag
       WHERE id = ${contact.id}::uuid`;
     await tx.$executeRaw`
       UPDATE follow_up SET status = 'CANCELLED', cancelled_at = now()
-      WHERE tenant_id = ${job.tenantId}::uuid AND contact_id = ${contact.id}::uuid AND status = 'PENDING'`;
+      WHERE tenant_id = ${job.tenantId}::uuid AND contact_id = ${contact.id}::uuid AND status IN ('PENDING', 'SCHEDULED')`;
 
     const firstReply = recipient
       ? (await tx.$executeRaw`

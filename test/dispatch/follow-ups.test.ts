@@ -95,4 +95,37 @@ describe('follow-ups', () => {
     expect(all).toHaveLength(6 + 8);
     expect(new Set(all.map((s) => `${s.number}:${s.text}`)).size).toBe(all.length);
   });
+
+  it('a follow-up whose send times out ends UNKNOWN, is logged, and is never sent again; a scheduled one is cancelled by an opt-out', async () => {
+    const { tenantId, key } = await newTenant('Follow-up outcomes');
+    const sender = await addSender(stack, key, { minDelayMs: 0, maxDelayMs: 0 });
+    const [slow, later] = numbers(2, 41) as [string, string];
+    await insertContacts(tenantId, [{ phone: slow }, { phone: later }]);
+    const campaignId = await newRunningCampaign(tenantId, [uuidOf(sender.instanceId)], { followUps: [{ afterDays: 1, text: 'Oi de novo' }] });
+    await waitFor(async () => (await campaignRow(campaignId)).status === 'COMPLETED', 20_000);
+
+    const lastSent = await prisma.recipient.aggregate({ where: { campaignId }, _max: { sentAt: true } });
+    setProductTime(lastSent._max.sentAt!.getTime() + 86_400_000 + 60_000);
+    expect(await createDueFollowUps(clock.now())).toBe(2);
+    // One of them already holds a send slot when its contact opts out: it is cancelled, not sent.
+    const held = await prisma.followUp.findFirstOrThrow({ where: { campaignId, contact: { phone: later } } });
+    await prisma.followUp.update({ where: { id: held.id }, data: { status: 'SCHEDULED', claimToken: 'slot-held-by-a-lost-job', claimedAt: clock.now() } });
+    await setContactFlag(tenantId, { phones: [later] }, 'optOut', 'test');
+    expect(await prisma.followUp.findUniqueOrThrow({ where: { id: held.id } })).toMatchObject({ status: 'CANCELLED' });
+
+    stack.sim.configure({ hangNumbers: [slow.slice(1)], hangMs: 7000 }); // EVOLUTION_TIMEOUT_MS is 5000 in tests
+    await requestFollowUpPass();
+    await waitFor(async () => (await prisma.followUp.count({ where: { campaignId, status: 'UNKNOWN' } })) === 1, 20_000);
+    const f = await prisma.followUp.findFirstOrThrow({ where: { campaignId, contact: { phone: slow } } });
+    expect(f).toMatchObject({ status: 'UNKNOWN', claimToken: null, providerMessageId: null });
+    expect(f.error).toMatch(/timed out/);
+    const unknown = (await logsOf(campaignId, 'OUTCOME_UNKNOWN')).filter((l) => (l.details as { followUpId?: string } | null)?.followUpId === f.id);
+    expect(unknown).toHaveLength(1);
+    // Later passes never send it again.
+    await requestFollowUpPass();
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(sendsTo(stack.sim.sends, [slow]).filter((x) => x.text === 'Oi de novo')).toHaveLength(1);
+    expect(sendsTo(stack.sim.sends, [later]).filter((x) => x.text === 'Oi de novo')).toHaveLength(0);
+    stack.sim.configure({ hangNumbers: [] });
+  });
 });
