@@ -11,9 +11,10 @@ import { countersAndRecount, instanceAndRecount, seedCampaign, uniquePhones, web
 import { tenantWithInstance } from './senders.js';
 
 /**
- * A plain HTTP relay in front of the simulator that holds every send's response for `holdMs` after
- * the simulator answered: the network is slow on the way back, so Evolution's webhooks (sent at
- * once, as the real one does) reach us before the send's result does.
+ * A plain HTTP relay in front of the simulator that holds every send's response after the simulator
+ * answered, until a receipt for that message has been parked (at most `holdMs`): the network is slow
+ * on the way back, so Evolution's webhooks (sent at once, as the real one does) reach us before the
+ * send's result does, however loaded the machine is.
  */
 async function slowResponses(target: string, holdMs: number): Promise<{ url: string; server: Server }> {
   const server = createServer(async (req, res) => {
@@ -23,7 +24,10 @@ async function slowResponses(target: string, holdMs: number): Promise<{ url: str
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
     const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
     const body = Buffer.from(await upstream.arrayBuffer());
-    if (req.url?.startsWith('/message/')) await new Promise((r) => setTimeout(r, holdMs));
+    if (req.url?.startsWith('/message/')) {
+      const keyId = (JSON.parse(body.toString('utf8')) as { key?: { id?: string } }).key?.id;
+      await waitFor(async () => !keyId || (await prisma.pendingReceipt.count({ where: { keyId } })) > 0, holdMs, 20).catch(() => undefined);
+    }
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
     res.end(body);
   });
@@ -35,7 +39,7 @@ let stack: Stack;
 let relay: { url: string; server: Server };
 beforeAll(async () => {
   stack = await startStack({ sim: { ackDelayMs: 5, deliveryDelayMs: 10, readDelayMs: 15, noReadRate: 0.3, failureRate: 0.2, seed: 5 } });
-  relay = await slowResponses(stack.sim.url, 400);
+  relay = await slowResponses(stack.sim.url, 3000); // below EVOLUTION_TIMEOUT_MS (5000 in tests)
 });
 afterAll(async () => {
   await new Promise((r) => relay.server.close(r));
