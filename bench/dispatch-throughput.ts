@@ -1,0 +1,302 @@
+// `npm run bench:dispatch`: the dispatch engine's throughput, end to end, in two runs (issue 4).
+//
+// (a) A campaign of BENCH_SENDS recipients started through GraphQL and sent by the product's worker
+//     process to the Evolution simulator (its own process) answering at once, measured in sends/s from
+//     the startCampaign request to COMPLETED; against a no-op BullMQ worker (its own process, same
+//     concurrency) draining as many jobs, measured from the first add to the last completion, in the
+//     same run. Goal: ≥ 0.25×.
+// (b) The same with the simulator answering every send in BENCH_LATENCY_MS (200 ms), against the
+//     ceiling DISPATCH_CONCURRENCY ÷ latency. Goal: ≥ 0.9×.
+//
+// Processes: API server, worker (every queue), simulator, each its own. Receipts are off by default
+// (the simulator has no webhook configured: the dispatch path alone is measured); BENCH_RECEIPTS=1
+// turns them on (status webhooks to the API server, applied by the same worker). Instances are
+// registered through GraphQL, then their limits raised to BENCH_LIMITS (far above any run), with no
+// random delay between messages, so pacing is never what limits a run. Every run is checked: each
+// recipient sent once, the simulator's record of sends equal to the recipients.
+//
+// Knobs: BENCH_SENDS (20000), BENCH_LATENCY_SENDS (30 s worth at the ceiling), BENCH_LATENCY_MS (200),
+// BENCH_CONCURRENCY (20, the product's DISPATCH_CONCURRENCY default), BENCH_LOOKAHEAD (100, the
+// product's DISPATCH_LOOKAHEAD default), BENCH_DB_POOL (10, the product's DATABASE_POOL_SIZE default, per
+// process), BENCH_INSTANCES (2), BENCH_RECEIPTS (0), BENCH_ONLY (a|b),
+// BENCH_CPU_PROF (a directory: CPU profiles of the product's worker and API server go there),
+// BENCH_LOG_DIR (a directory for the processes' logs, at BENCH_LOG_LEVEL, default info; none otherwise).
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { type LineChild, startLineChild } from './lib/child-lines.js';
+import { BENCH_LIMITS, connectOnSimulator, createCampaign, registerSenders, seedContacts, startCampaign } from './lib/campaign-setup.js';
+import { fmt, REDIS_URL, table } from './lib/measure.js';
+import { dropRedisPrefix, productDatabase, productEnv, useProductEnv } from './lib/product.js';
+
+const SENDS = Number(process.env.BENCH_SENDS ?? 20_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+const LOOKAHEAD = Number(process.env.BENCH_LOOKAHEAD ?? 100);
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 200);
+const CEILING = CONCURRENCY / (LATENCY_MS / 1000);
+const LATENCY_SENDS = Number(process.env.BENCH_LATENCY_SENDS ?? Math.round(CEILING * 30));
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 2);
+const DB_POOL = Number(process.env.BENCH_DB_POOL ?? 10);
+const RECEIPTS = ['1', 'true', 'on'].includes(process.env.BENCH_RECEIPTS ?? '0');
+const ONLY = process.env.BENCH_ONLY ?? '';
+const PROFILE_DIR = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : null;
+const LOG_DIR = process.env.BENCH_LOG_DIR ? resolve(process.env.BENCH_LOG_DIR) : null;
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
+const SIM_KEY = 'bench-sim-global-key';
+/** A run that sends nothing for this long is stuck: it fails with what the campaign shows. */
+const STALL_MS = 60_000;
+
+const db = await productDatabase();
+const env = productEnv(db.url, { DISPATCH_CONCURRENCY: String(CONCURRENCY), DISPATCH_LOOKAHEAD: String(LOOKAHEAD), DATABASE_POOL_SIZE: String(DB_POOL) });
+useProductEnv(env);
+const { prisma } = await import('../src/db/client.js');
+const { createTenant } = await import('../src/auth/api-keys.js');
+
+const children: LineChild<unknown>[] = [];
+const stop = async (c: LineChild<unknown>) => {
+  if (c.child.exitCode !== null || c.child.signalCode !== null) return;
+  const exited = new Promise((r) => c.child.once('exit', r));
+  c.child.kill('SIGTERM');
+  const killer = setTimeout(() => c.child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(killer);
+};
+async function spawn<T>(file: string, extra: Record<string, string>, isReport: (line: Record<string, unknown>) => boolean, product = false): Promise<LineChild<T>> {
+  const name = basename(file, '.ts');
+  const c = await startLineChild<T>(file, { ...env, ...(product && LOG_DIR ? { LOG_LEVEL: LOG_LEVEL } : {}), ...extra }, {
+    nodeOptions: product && PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+    isReport,
+    logFile: LOG_DIR ? join(LOG_DIR, `${name}.log`) : undefined,
+  });
+  children.push(c as LineChild<unknown>);
+  return c;
+}
+
+const client = new pg.Client({ connectionString: db.url });
+client.on('error', () => undefined); // ended by DROP DATABASE … WITH (FORCE) after a failure
+await client.connect();
+
+let cleaning: Promise<void> | null = null;
+/** Stops every process, drops the database and the Redis prefix; once, on success, failure or Ctrl-C. */
+function cleanup() {
+  cleaning ??= (async () => {
+    for (const c of children) await stop(c).catch(() => undefined);
+    await client.end().catch(() => undefined);
+    await prisma.$disconnect();
+    await db.drop();
+    await dropRedisPrefix(env.REDIS_PREFIX as string);
+  })();
+  return cleaning;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+
+const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+interface Rate {
+  count: number;
+  /** From the start (first add, or the startCampaign request) to the end (last completion, or COMPLETED). */
+  totalMs: number;
+  perSec: number;
+  /** Between the 10th and the 90th percentile completion: the steady state, without ramp-up and tail. */
+  steadyPerSec: number;
+}
+
+/** No-op BullMQ jobs/s: a worker process with the same concurrency drains `count` jobs added in bulk. */
+async function noopBaseline(count: number): Promise<Rate> {
+  const queueName = 'bench-noop';
+  const prefix = `${env.REDIS_PREFIX}:bull`;
+  const worker = await spawn<{ ready: boolean }>(
+    'bench/lib/noop-worker.ts',
+    { NOOP_QUEUE: queueName, NOOP_PREFIX: prefix, NOOP_JOBS: String(count), NOOP_CONCURRENCY: String(CONCURRENCY) },
+    (l) => 'ready' in l || 'completed' in l,
+  );
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  // Same options as the product's send jobs (src/queues/index.ts), and a payload of the same shape.
+  const queue = new Queue(queueName, { connection, prefix, defaultJobOptions: { attempts: 1, removeOnComplete: true } });
+  try {
+    const ids = { tenantId: randomBytes(16).toString('hex'), campaignId: randomBytes(16).toString('hex'), instanceId: randomBytes(16).toString('hex') };
+    const done = worker.next<{ completed: number; lastAt: number; p10At: number; p90At: number }>();
+    const started = Date.now();
+    for (let i = 0; i < count; i += 500) {
+      const n = Math.min(500, count - i);
+      await queue.addBulk(
+        Array.from({ length: n }, (_, k) => ({
+          name: 'dispatch:send',
+          data: { ...ids, slot: `bench:${started}:${i + k}`, slotAt: started, day: '2026-01-01' },
+          opts: { jobId: `noop-${i + k}` },
+        })),
+      );
+    }
+    const r = await done;
+    const totalMs = r.lastAt - started;
+    return { count, totalMs, perSec: count / (totalMs / 1000), steadyPerSec: (0.8 * count) / ((r.p90At - r.p10At) / 1000) };
+  } finally {
+    await queue.close();
+    await connection.quit();
+    await stop(worker as LineChild<unknown>);
+  }
+}
+
+interface CampaignRun extends Rate {
+  /** From the startCampaign request to the first message recorded as sent. */
+  firstSentMs: number;
+  /** From the startCampaign request to the last message recorded as sent. */
+  lastSentMs: number;
+  /** With receipts on: from the start to the last delivery receipt applied. */
+  receiptsMs: number | null;
+  simulatorSends: number;
+  /** Mean duration of the call to Evolution, as the product measured it (send_duration_ms). */
+  httpMs: number;
+  /** Mean time from the claim (sending_at) to the start of the transaction recording the send (sent_at). */
+  claimToSentMs: number;
+}
+
+/** One campaign sent end to end, the simulator answering every send in `latencyMs`. */
+async function campaignRun(apiUrl: string, label: string, recipients: number, latencyMs: number, seed: number): Promise<CampaignRun> {
+  const sim = await spawn<{ url: string }>('src/simulator/main.ts', {
+    SIM_HOST: '127.0.0.1',
+    SIM_PORT: '0',
+    SIM_API_KEY: SIM_KEY,
+    // Its key ids come from a seeded PRNG: each simulator needs its own seed, or the second one
+    // answers with key ids the first already gave (provider_message_id is unique).
+    SIM_SEED: String(seed),
+    SIM_LATENCY_MS: String(latencyMs),
+    SIM_FAILURE_RATE: '0',
+    SIM_SERVER_ERROR_RATE: '0',
+    SIM_HANG_RATE: '0',
+    SIM_DUPLICATE_RATE: '0',
+    SIM_REORDER_RATE: '0',
+    SIM_LID_RATE: '0',
+    SIM_NOT_ON_WHATSAPP: '',
+  }, (l) => typeof l.url === 'string');
+  try {
+    const simUrl = sim.info.url;
+    const { tenant, key } = await createTenant({ name: `dispatch bench ${label}` });
+    const senders = await registerSenders(apiUrl, key, client, { baseUrl: simUrl, apiKey: SIM_KEY, count: INSTANCES, prefix: `${label}-sender` });
+    for (const [i, s] of senders.entries()) await connectOnSimulator(simUrl, SIM_KEY, s, RECEIPTS, `5511300000${String(i).padStart(2, '0')}`);
+    await seedContacts(client, tenant.id, recipients);
+    const campaign = await createCampaign(apiUrl, key, `dispatch ${label}`, senders.map((s) => s.id));
+    if (RECEIPTS) await new Promise((r) => setTimeout(r, 500)); // let the connection.update webhooks land first
+
+    const started = Date.now();
+    await startCampaign(apiUrl, key, campaign.id, recipients);
+    let lastSent = -1;
+    let lastProgressAt = Date.now();
+    let completedAt: Date | null = null;
+    for (;;) {
+      const { rows } = await client.query<{ status: string; completed_at: Date | null; sent_count: number; remaining_count: number; failed_count: number; unknown_count: number; pause_reason: string | null }>(
+        'SELECT status, completed_at, sent_count, remaining_count, failed_count, unknown_count, pause_reason FROM campaign WHERE id = $1',
+        [campaign.uuid],
+      );
+      const c = rows[0];
+      if (!c) throw new Error('the campaign vanished');
+      if (c.status === 'COMPLETED' && c.completed_at) {
+        completedAt = c.completed_at;
+        break;
+      }
+      if (c.status !== 'RUNNING') throw new Error(`campaign ${label} is ${c.status}: ${c.pause_reason ?? ''} (${JSON.stringify(c)})`);
+      if (c.sent_count !== lastSent) {
+        lastSent = c.sent_count;
+        lastProgressAt = Date.now();
+      } else if (Date.now() - lastProgressAt > STALL_MS) {
+        throw new Error(`campaign ${label} sent nothing for ${STALL_MS / 1000} s: ${JSON.stringify(c)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    let receiptsMs: number | null = null;
+    if (RECEIPTS) {
+      const until = Date.now() + 120_000;
+      for (;;) {
+        const { rows } = await client.query<{ delivered: number; last: Date | null }>(
+          'SELECT count(delivered_at)::int AS delivered, max(updated_at) AS last FROM recipient WHERE campaign_id = $1',
+          [campaign.uuid],
+        );
+        if (rows[0] && rows[0].delivered === recipients && rows[0].last) {
+          receiptsMs = rows[0].last.getTime() - started;
+          break;
+        }
+        if (Date.now() > until) throw new Error(`receipts not all applied: ${JSON.stringify(rows[0])}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+
+    const { rows: stats } = await client.query<{ sent: number; not_sent: number; first: Date; last: Date; p10: Date; p90: Date; http_ms: number; claim_to_sent_ms: number }>(
+      `SELECT count(sent_at)::int AS sent, count(*) FILTER (WHERE sent_at IS NULL)::int AS not_sent, min(sent_at) AS first, max(sent_at) AS last,
+              percentile_disc(0.1) WITHIN GROUP (ORDER BY sent_at) AS p10, percentile_disc(0.9) WITHIN GROUP (ORDER BY sent_at) AS p90,
+              avg(send_duration_ms)::float8 AS http_ms, (avg(extract(epoch FROM sent_at - sending_at)) * 1000)::float8 AS claim_to_sent_ms
+       FROM recipient WHERE campaign_id = $1`,
+      [campaign.uuid],
+    );
+    const s = stats[0];
+    const state = (await fetch(`${simUrl}/__simulator/state`, { headers: { apikey: SIM_KEY } }).then((r) => r.json())) as { sends: number };
+    if (!s || s.sent !== recipients || s.not_sent !== 0 || state.sends !== recipients) {
+      throw new Error(`campaign ${label} did not send every recipient exactly once: ${JSON.stringify({ ...s, simulatorSends: state.sends, recipients })}`);
+    }
+    const totalMs = completedAt.getTime() - started;
+    return {
+      count: recipients,
+      totalMs,
+      perSec: recipients / (totalMs / 1000),
+      steadyPerSec: (0.8 * recipients) / ((s.p90.getTime() - s.p10.getTime()) / 1000),
+      firstSentMs: s.first.getTime() - started,
+      lastSentMs: s.last.getTime() - started,
+      receiptsMs,
+      simulatorSends: state.sends,
+      httpMs: s.http_ms,
+      claimToSentMs: s.claim_to_sent_ms,
+    };
+  } finally {
+    await stop(sim as LineChild<unknown>);
+  }
+}
+
+try {
+  if (LOG_DIR) mkdirSync(LOG_DIR, { recursive: true });
+  if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+  const runA = ONLY === '' || ONLY === 'a';
+  const runB = ONLY === '' || ONLY === 'b';
+  const base = runA ? await noopBaseline(SENDS) : null;
+
+  const api = await spawn<{ port: number }>('bench/lib/api-server.ts', {}, (l) => 'port' in l, true);
+  const apiUrl = `http://127.0.0.1:${api.info.port}`;
+  const worker = await spawn<{ ready: boolean }>('bench/lib/product-worker.ts', {}, (l) => l.ready === true, true);
+  const a = runA ? await campaignRun(apiUrl, 'a', SENDS, 0, 1) : null;
+  const b = runB ? await campaignRun(apiUrl, 'b', LATENCY_SENDS, LATENCY_MS, 2) : null;
+  await stop(worker as LineChild<unknown>);
+  await stop(api as LineChild<unknown>);
+
+  const setup = `concurrency ${CONCURRENCY}, lookahead ${LOOKAHEAD}, database pool ${DB_POOL}, ${INSTANCES} instances at ${fmt(BENCH_LIMITS.perMinute)}/min, no random delay, receipts ${RECEIPTS ? 'on' : 'off'}`;
+  const campaignDetail = (r: CampaignRun) =>
+    `${fmt(r.count)} sends, start→COMPLETED ${sec(r.totalMs)}; sends from ${sec(r.firstSentMs)} to ${sec(r.lastSentMs)}; steady ${fmt(r.steadyPerSec)}/s` +
+    (r.receiptsMs !== null ? `; receipts applied by ${sec(r.receiptsMs)}` : '') +
+    `; per send: Evolution call ${r.httpMs.toFixed(1)} ms, claim→recorded ${r.claimToSentMs.toFixed(1)} ms`;
+  const rows: Array<[string, string, string]> = [['measure', 'per s', 'detail']];
+  if (base && a) {
+    const ratio = a.perSec / base.perSec;
+    rows.push(
+      [`no-op BullMQ jobs, concurrency ${CONCURRENCY} (baseline)`, fmt(base.perSec), `${fmt(base.count)} jobs in ${sec(base.totalMs)}; steady ${fmt(base.steadyPerSec)}/s`],
+      ['(a) campaign end to end, simulator answering at once', fmt(a.perSec), campaignDetail(a)],
+      ['(a) ratio (goal ≥ 0.25×)', `${ratio.toFixed(3)}×`, `${ratio >= 0.25 ? 'goal met' : 'GOAL MISSED'} (steady state: ${(a.steadyPerSec / base.steadyPerSec).toFixed(3)}×)`],
+    );
+  }
+  if (b) {
+    const ratio = b.perSec / CEILING;
+    rows.push(
+      [`concurrency ÷ latency = ${CONCURRENCY} ÷ ${LATENCY_MS / 1000} s (ceiling)`, fmt(CEILING), 'every worker slot busy with a send all the time'],
+      [`(b) campaign end to end, simulator answering in ${LATENCY_MS} ms`, fmt(b.perSec), campaignDetail(b)],
+      ['(b) ratio (goal ≥ 0.9×)', `${ratio.toFixed(3)}×`, `${ratio >= 0.9 ? 'goal met' : 'GOAL MISSED'} (steady state: ${(b.steadyPerSec / CEILING).toFixed(3)}×)`],
+    );
+  }
+  process.stdout.write(`${setup}\n`);
+  table(rows);
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,34 @@
+// The dispatch benchmark's baseline worker, in its own process: a BullMQ Worker with a no-op processor
+// and the product's send concurrency. Prints {"ready": true}, then, once NOOP_JOBS jobs completed,
+// when the first and last completed and the 10th/90th percentile completion times (epoch ms).
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { REDIS_URL } from './measure.js';
+
+const queue = process.env.NOOP_QUEUE as string;
+const prefix = process.env.NOOP_PREFIX as string;
+const jobs = Number(process.env.NOOP_JOBS);
+const concurrency = Number(process.env.NOOP_CONCURRENCY);
+if (!queue || !prefix || !(jobs > 0) || !(concurrency > 0)) throw new Error('NOOP_QUEUE, NOOP_PREFIX, NOOP_JOBS and NOOP_CONCURRENCY are required');
+
+// Same connection role as the product's workers (src/redis.ts `worker`).
+const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+const worker = new Worker(queue, async () => undefined, { connection, prefix, concurrency });
+worker.on('error', (err) => process.stderr.write(`noop worker: ${err.message}\n`));
+const done: number[] = [];
+worker.on('completed', () => {
+  done.push(Date.now());
+  if (done.length === jobs) {
+    const at = (q: number) => done[Math.min(done.length - 1, Math.floor(q * (done.length - 1)))] as number;
+    process.stdout.write(`${JSON.stringify({ completed: done.length, firstAt: done[0], lastAt: at(1), p10At: at(0.1), p90At: at(0.9) })}\n`);
+  }
+});
+await worker.waitUntilReady();
+process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+
+process.on('SIGTERM', () => {
+  void worker
+    .close()
+    .then(() => connection.quit())
+    .finally(() => process.exit(0));
+});
