@@ -15,6 +15,7 @@ import { jobId } from '../queues/definitions.js';
 import { parseStoredRules } from '../domain/segment-rules.js';
 import { type Audience, audienceSql, reachableSql } from './audience.js';
 import { appendLog } from './logs.js';
+import { COPY_INCLUDE, campaignCopy } from './service.js';
 import { bumpCampaign } from './progress.js';
 
 interface LockedCampaign {
@@ -168,9 +169,7 @@ async function scheduleNextOccurrence(tx: Tx, after: AfterCommit, tenantId: stri
   const source = await tx.campaign.findUniqueOrThrow({
     where: { id: campaignId },
     include: {
-      messages: { orderBy: [{ order: 'asc' }, { createdAt: 'asc' }] },
-      instances: true,
-      followUpRules: { orderBy: { step: 'asc' } },
+      ...COPY_INCLUDE,
       parent: { select: { scheduledAt: true, startedAt: true } },
       tenant: { select: { timezone: true } },
     },
@@ -189,47 +188,13 @@ async function scheduleNextOccurrence(tx: Tx, after: AfterCommit, tenantId: stri
     return null;
   }
   const copy = await tx.campaign.create({
-    data: {
-      tenantId,
-      name: source.name,
-      description: source.description,
-      objective: source.objective,
-      rotationMode: source.rotationMode,
-      audienceType: source.audienceType,
-      audienceSegmentId: source.audienceSegmentId,
-      audienceRules: source.audienceRules ?? Prisma.DbNull,
-      audienceContactIds: source.audienceContactIds,
-      recurrence: source.recurrence,
-      recurrenceInterval: source.recurrenceInterval,
-      recurrenceEndAfter: source.recurrenceEndAfter,
-      recurrenceEndAt: source.recurrenceEndAt,
-      windowStartMinute: source.windowStartMinute,
-      windowEndMinute: source.windowEndMinute,
-      windowWeekdays: source.windowWeekdays,
-      respectHolidays: source.respectHolidays,
-      holidayCountry: source.holidayCountry,
-      holidayRegion: source.holidayRegion,
-      timezoneMode: source.timezoneMode,
-      minDelayMs: source.minDelayMs,
-      maxDelayMs: source.maxDelayMs,
-      maxAttempts: source.maxAttempts,
-      errorThreshold: source.errorThreshold,
-      abEnabled: source.abEnabled,
-      abTestShare: source.abTestShare,
-      abMetric: source.abMetric,
-      abMinSample: source.abMinSample,
-      abSignificance: source.abSignificance,
-      abAutoWinner: source.abAutoWinner,
-      cost: source.cost,
+    data: campaignCopy(source, {
       status: 'SCHEDULED',
       scheduledAt: next.startAt,
       occurrence: source.occurrence + 1,
       parentCampaignId: rootId,
       createdBy: 'scheduler',
-      messages: { create: source.messages.map(({ id: _i, campaignId: _c, createdAt: _a, updatedAt: _u, usageCount: _n, ...m }) => m) },
-      instances: { create: source.instances.map((l) => ({ instanceId: l.instanceId, tenantId })) },
-      followUpRules: { create: source.followUpRules.map(({ id: _i, campaignId: _c, createdAt: _a, ...r }) => r) },
-    } as Prisma.CampaignUncheckedCreateInput,
+    }),
     select: { id: true },
   });
   await appendLog(tx, after, {

@@ -343,57 +343,67 @@ export async function deleteCampaign(tenantId: string, id: string, actor: string
   });
 }
 
+/** A campaign with what a copy of it needs (see `campaignCopy`). */
+export const COPY_INCLUDE = {
+  messages: { orderBy: [{ order: 'asc' }, { createdAt: 'asc' }] },
+  instances: { orderBy: { addedAt: 'asc' } },
+  followUpRules: { orderBy: { step: 'asc' } },
+} satisfies Prisma.CampaignInclude;
+
+type CopySource = Prisma.CampaignGetPayload<{ include: typeof COPY_INCLUDE }>;
+
+/**
+ * The create input of a copy of `source`: every setting, variation, instance and follow-up, as a new
+ * DRAFT (a duplicate) unless `overrides` says otherwise (a recurring campaign's next occurrence).
+ * Counters, status history and A/B results are the copy's own.
+ */
+export function campaignCopy(source: CopySource, overrides: Partial<Prisma.CampaignUncheckedCreateInput>): Prisma.CampaignUncheckedCreateInput {
+  const { tenantId } = source;
+  return {
+    tenantId,
+    name: source.name,
+    description: source.description,
+    objective: source.objective,
+    rotationMode: source.rotationMode,
+    audienceType: source.audienceType,
+    audienceSegmentId: source.audienceSegmentId,
+    audienceRules: source.audienceRules ?? Prisma.DbNull,
+    audienceContactIds: source.audienceContactIds,
+    recurrence: source.recurrence,
+    recurrenceInterval: source.recurrenceInterval,
+    recurrenceEndAfter: source.recurrenceEndAfter,
+    recurrenceEndAt: source.recurrenceEndAt,
+    windowStartMinute: source.windowStartMinute,
+    windowEndMinute: source.windowEndMinute,
+    windowWeekdays: source.windowWeekdays,
+    respectHolidays: source.respectHolidays,
+    holidayCountry: source.holidayCountry,
+    holidayRegion: source.holidayRegion,
+    timezoneMode: source.timezoneMode,
+    minDelayMs: source.minDelayMs,
+    maxDelayMs: source.maxDelayMs,
+    maxAttempts: source.maxAttempts,
+    errorThreshold: source.errorThreshold,
+    abEnabled: source.abEnabled,
+    abTestShare: source.abTestShare,
+    abMetric: source.abMetric,
+    abMinSample: source.abMinSample,
+    abSignificance: source.abSignificance,
+    abAutoWinner: source.abAutoWinner,
+    cost: source.cost,
+    messages: { create: source.messages.map(({ id: _i, campaignId: _c, createdAt: _a, updatedAt: _u, usageCount: _n, ...m }) => m) },
+    instances: { create: source.instances.map((l) => ({ instanceId: l.instanceId, tenantId })) },
+    followUpRules: { create: source.followUpRules.map(({ id: _i, campaignId: _c, createdAt: _a, ...r }) => r) },
+    ...overrides,
+  };
+}
+
 /** A new DRAFT with the same settings, variations, instances and follow-ups. */
 export async function duplicateCampaign(tenantId: string, id: string, actor: string, name?: string | null) {
   return inTransaction(async (tx, after) => {
-    const source = await tx.campaign.findFirst({
-      where: { id, tenantId },
-      include: { messages: { orderBy: { order: 'asc' } }, instances: true, followUpRules: { orderBy: { step: 'asc' } } },
-    });
+    const source = await tx.campaign.findFirst({ where: { id, tenantId }, include: COPY_INCLUDE });
     if (!source) throw new NotFoundError('Campaign', id);
-    const copy = await tx.campaign.create({
-      data: {
-        tenantId,
-        name: name ?? `${source.name} (copy)`,
-        description: source.description,
-        objective: source.objective,
-        rotationMode: source.rotationMode,
-        audienceType: source.audienceType,
-        audienceSegmentId: source.audienceSegmentId,
-        audienceRules: source.audienceRules ?? Prisma.DbNull,
-        audienceContactIds: source.audienceContactIds,
-        recurrence: source.recurrence,
-        recurrenceInterval: source.recurrenceInterval,
-        recurrenceEndAfter: source.recurrenceEndAfter,
-        recurrenceEndAt: source.recurrenceEndAt,
-        windowStartMinute: source.windowStartMinute,
-        windowEndMinute: source.windowEndMinute,
-        windowWeekdays: source.windowWeekdays,
-        respectHolidays: source.respectHolidays,
-        holidayCountry: source.holidayCountry,
-        holidayRegion: source.holidayRegion,
-        timezoneMode: source.timezoneMode,
-        minDelayMs: source.minDelayMs,
-        maxDelayMs: source.maxDelayMs,
-        maxAttempts: source.maxAttempts,
-        errorThreshold: source.errorThreshold,
-        abEnabled: source.abEnabled,
-        abTestShare: source.abTestShare,
-        abMetric: source.abMetric,
-        abMinSample: source.abMinSample,
-        abSignificance: source.abSignificance,
-        abAutoWinner: source.abAutoWinner,
-        cost: source.cost,
-        createdBy: actor,
-        messages: {
-          create: source.messages.map(({ id: _id, campaignId: _c, createdAt: _a, updatedAt: _u, usageCount: _n, ...m }) => m),
-        },
-        instances: { create: source.instances.map((l) => ({ instanceId: l.instanceId, tenantId })) },
-        followUpRules: {
-          create: source.followUpRules.map(({ id: _id, campaignId: _c, createdAt: _a, ...r }) => r),
-        },
-      },
-    });
+    const copy = await tx.campaign.create({ data: campaignCopy(source, { name: name ?? `${source.name} (copy)`, createdBy: actor }) });
     await appendLog(tx, after, {
       tenantId,
       campaignId: copy.id,
