@@ -31,7 +31,7 @@ import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, V
 import { EXPORT_LINK_TTL_SECONDS, reportUrl } from '../exports/token.js';
 import type { CampaignMessage, WhatsAppInstance } from '../generated/prisma/client.js';
 import { builder } from './builder.js';
-import { AbMetricEnum, CampaignMessageRef, CampaignRef, WeekdayEnum } from './campaign.js';
+import { AbMetricEnum, COUNTER_SELECT, CampaignMessageRef, CampaignRef, counters, WeekdayEnum } from './campaign.js';
 import { ContactRef } from './contact.js';
 import type { Context } from './context.js';
 import { HealthStatusEnum, WhatsAppInstanceRef } from './sender.js';
@@ -345,19 +345,6 @@ function variantResults(metric: AbMetric, rows: Array<VariantFigures & { message
   return rows.map((r, i) => ({ ...r, sample: samples[i] as VariantSample }));
 }
 
-const COUNTER_COLUMNS = {
-  targetedCount: true,
-  sentCount: true,
-  deliveredCount: true,
-  readCount: true,
-  repliedCount: true,
-  clickedCount: true,
-  convertedCount: true,
-  failedCount: true,
-  skippedCount: true,
-  unknownCount: true,
-  remainingCount: true,
-} as const;
 
 // ───────────── A/B test result ─────────────
 
@@ -471,7 +458,7 @@ builder.prismaObjectFields(CampaignRef, (t) => ({
   analytics: t.field({
     type: CampaignAnalyticsRef,
     description: "The campaign's analytics: funnel, rates, per instance, per variation and A/B variant, by hour and weekday, time series, errors, durations, timeline.",
-    select: { id: true, tenantId: true, cost: true, conversionValue: true, abMetric: true, ...COUNTER_COLUMNS, tenant: { select: { timezone: true } } },
+    select: { id: true, tenantId: true, cost: true, conversionValue: true, abMetric: true, ...COUNTER_SELECT, tenant: { select: { timezone: true } } },
     resolve: (c) => ({
       campaignId: c.id,
       abMetric: c.abMetric as AbMetric,
@@ -479,19 +466,7 @@ builder.prismaObjectFields(CampaignRef, (t) => ({
       timezone: c.tenant.timezone,
       cost: c.cost === null ? null : Number(c.cost),
       conversionValue: Number(c.conversionValue),
-      counters: {
-        targeted: c.targetedCount,
-        sent: c.sentCount,
-        delivered: c.deliveredCount,
-        read: c.readCount,
-        replied: c.repliedCount,
-        clicked: c.clickedCount,
-        converted: c.convertedCount,
-        failed: c.failedCount,
-        skipped: c.skippedCount,
-        unknown: c.unknownCount,
-        remaining: c.remainingCount,
-      },
+      counters: counters(c),
     }),
   }),
   abTestResult: t.field({

@@ -67,7 +67,8 @@ export const CountersRef = builder.objectRef<ProgressCounters>('CampaignCounters
   }),
 });
 
-const COUNTER_SELECT = {
+/** The counter columns of a campaign row, for fields that need them (select mode). */
+export const COUNTER_SELECT = {
   targetedCount: true,
   sentCount: true,
   deliveredCount: true,
@@ -83,7 +84,8 @@ const COUNTER_SELECT = {
 
 type CounterColumns = { [K in keyof typeof COUNTER_SELECT]: number };
 
-function counters(c: CounterColumns): ProgressCounters {
+/** A campaign row's counter columns as the counters of its progress. */
+export function counters(c: CounterColumns): ProgressCounters {
   return {
     targeted: c.targetedCount,
     sent: c.sentCount,
