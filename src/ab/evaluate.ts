@@ -23,7 +23,8 @@ export interface AbSettings {
   abDecidedAt: Date | null;
 }
 
-const AB_SELECT = {
+/** The campaign columns an A/B decision reads. */
+export const AB_SELECT = {
   id: true,
   tenantId: true,
   status: true,

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { z } from 'zod';
-import { chooseAbWinner, type DecisionRecord, decisionRecords, holdOutCounts, samplesOf } from '../ab/evaluate.js';
+import { AB_SELECT, type AbSettings, chooseAbWinner, type DecisionRecord, decisionRecords, holdOutCounts, samplesOf } from '../ab/evaluate.js';
 import {
   type DurationStats,
   type ErrorCount,
@@ -358,19 +358,7 @@ const AbTestStatusEnum = builder.enumType('AbTestStatus', {
   },
 });
 
-interface AbSource {
-  id: string;
-  tenantId: string;
-  status: string;
-  abEnabled: boolean;
-  abTestShare: number;
-  abMetric: AbMetric;
-  abMinSample: number;
-  abSignificance: number;
-  abAutoWinner: boolean;
-  abWinnerMessageId: string | null;
-  abDecidedAt: Date | null;
-}
+type AbSource = AbSettings;
 
 interface AbResult {
   source: AbSource;
@@ -471,19 +459,7 @@ builder.prismaObjectFields(CampaignRef, (t) => ({
   }),
   abTestResult: t.field({
     type: AbTestResultRef,
-    select: {
-      id: true,
-      tenantId: true,
-      status: true,
-      abEnabled: true,
-      abTestShare: true,
-      abMetric: true,
-      abMinSample: true,
-      abSignificance: true,
-      abAutoWinner: true,
-      abWinnerMessageId: true,
-      abDecidedAt: true,
-    },
+    select: AB_SELECT,
     resolve: (c, _args, ctx) => abResult({ ...c, abMetric: c.abMetric as AbMetric }, ctx),
   }),
 }));
