@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, GraphQLError, getOperationAST, Kind } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
@@ -11,6 +11,7 @@ import { config } from './config/index.js';
 import { prisma } from './db/client.js';
 import { AppError } from './errors.js';
 import { logger } from './lib/logger.js';
+import { subscribeShared } from './realtime/shared-subscriptions.js';
 import { createRedis } from './redis.js';
 import { bearerToken, type Context, contextFor } from './schema/context.js';
 import { schema } from './schema/index.js';
@@ -44,6 +45,18 @@ function maskError(error: unknown, message: string): Error {
     ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
     extensions: { code: 'INTERNAL_SERVER_ERROR', errorId },
   });
+}
+
+/** Subscriptions whose events are states, shared by identical operations (src/realtime/shared-subscriptions.ts). */
+const SHARED_SUBSCRIPTIONS = new Set(['campaignProgress', 'instanceHealth', 'instancesHealth', 'importProgress']);
+
+/** The key under which identical state subscriptions of one tenant and role share one stream; null: not shared. */
+function shareKey(document: DocumentNode, payload: { query: string; operationName?: string | null; variables?: unknown }, context: Context): string | null {
+  const operation = getOperationAST(document, payload.operationName ?? undefined);
+  if (operation?.operation !== 'subscription' || operation.selectionSet.selections.length !== 1) return null;
+  const field = operation.selectionSet.selections[0];
+  if (field?.kind !== Kind.FIELD || !SHARED_SUBSCRIPTIONS.has(field.name.value)) return null;
+  return JSON.stringify([context.viewer.tenantId, context.viewer.role, payload.query, payload.operationName ?? null, payload.variables ?? null]);
 }
 
 function send(res: ServerResponse, status: number, body: unknown) {
@@ -146,7 +159,7 @@ export function createApp(): App {
             operationName: payload.operationName,
             variableValues: payload.variables,
             contextValue,
-            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe, shareKey: shareKey(document, payload, contextValue as unknown as Context) },
           } as ExecutionArgs;
         } catch (err) {
           if (err instanceof GraphQLError) return [err];
@@ -154,7 +167,10 @@ export function createApp(): App {
         }
       },
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
-      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      subscribe: (args) => {
+        const root = args.rootValue as { subscribe: (a: ExecutionArgs) => never; shareKey: string | null };
+        return (root.shareKey ? subscribeShared(root.shareKey, () => root.subscribe(args)) : root.subscribe(args)) as never;
+      },
     },
     wss,
   );

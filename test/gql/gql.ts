@@ -113,6 +113,8 @@ type Documents = {
     "\n  query RootMutationFields { __schema { mutationType { fields { name } } } }\n": typeof types.RootMutationFieldsDocument,
     "\n  subscription MultiProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) { status deliveryRate readRate counters { sent delivered read } }\n  }\n": typeof types.MultiProgressDocument,
     "\n  subscription MultiInstances { instancesHealth { name health { score deliveredToday } } }\n": typeof types.MultiInstancesDocument,
+    "\n  subscription ShProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) { status counters { sent delivered } }\n  }\n": typeof types.ShProgressDocument,
+    "\n  subscription ShLogs($campaignId: ID!) {\n    campaignLogs(campaignId: $campaignId) { message }\n  }\n": typeof types.ShLogsDocument,
     "\n  subscription RtProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) {\n      status\n      percentDone\n      deliveryRate\n      readRate\n      replyRate\n      sendsPerMinute\n      expectedFinishAt\n      counters { targeted sent delivered read replied remaining }\n    }\n  }\n": typeof types.RtProgressDocument,
     "\n  subscription RtLogs($campaignId: ID!, $minSeverity: LogSeverity, $types: [LogType!], $last: Int) {\n    campaignLogs(campaignId: $campaignId, minSeverity: $minSeverity, types: $types, last: $last) {\n      id\n      type\n      severity\n      message\n      campaignId\n    }\n  }\n": typeof types.RtLogsDocument,
     "\n  subscription RtInstance($instanceId: ID!) {\n    instanceHealth(instanceId: $instanceId) {\n      id\n      name\n      connectionState\n      health { score status deliveredToday }\n    }\n  }\n": typeof types.RtInstanceDocument,
@@ -223,6 +225,8 @@ const documents: Documents = {
     "\n  query RootMutationFields { __schema { mutationType { fields { name } } } }\n": types.RootMutationFieldsDocument,
     "\n  subscription MultiProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) { status deliveryRate readRate counters { sent delivered read } }\n  }\n": types.MultiProgressDocument,
     "\n  subscription MultiInstances { instancesHealth { name health { score deliveredToday } } }\n": types.MultiInstancesDocument,
+    "\n  subscription ShProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) { status counters { sent delivered } }\n  }\n": types.ShProgressDocument,
+    "\n  subscription ShLogs($campaignId: ID!) {\n    campaignLogs(campaignId: $campaignId) { message }\n  }\n": types.ShLogsDocument,
     "\n  subscription RtProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) {\n      status\n      percentDone\n      deliveryRate\n      readRate\n      replyRate\n      sendsPerMinute\n      expectedFinishAt\n      counters { targeted sent delivered read replied remaining }\n    }\n  }\n": types.RtProgressDocument,
     "\n  subscription RtLogs($campaignId: ID!, $minSeverity: LogSeverity, $types: [LogType!], $last: Int) {\n    campaignLogs(campaignId: $campaignId, minSeverity: $minSeverity, types: $types, last: $last) {\n      id\n      type\n      severity\n      message\n      campaignId\n    }\n  }\n": types.RtLogsDocument,
     "\n  subscription RtInstance($instanceId: ID!) {\n    instanceHealth(instanceId: $instanceId) {\n      id\n      name\n      connectionState\n      health { score status deliveredToday }\n    }\n  }\n": types.RtInstanceDocument,
@@ -644,6 +648,14 @@ export function graphql(source: "\n  subscription MultiProgress($campaignId: ID!
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription MultiInstances { instancesHealth { name health { score deliveredToday } } }\n"): (typeof documents)["\n  subscription MultiInstances { instancesHealth { name health { score deliveredToday } } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription ShProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) { status counters { sent delivered } }\n  }\n"): (typeof documents)["\n  subscription ShProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) { status counters { sent delivered } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription ShLogs($campaignId: ID!) {\n    campaignLogs(campaignId: $campaignId) { message }\n  }\n"): (typeof documents)["\n  subscription ShLogs($campaignId: ID!) {\n    campaignLogs(campaignId: $campaignId) { message }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
