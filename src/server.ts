@@ -47,6 +47,35 @@ function maskError(error: unknown, message: string): Error {
   });
 }
 
+/** What replaces a WebSocket's upgrade request once the connection is authenticated. */
+const UPGRADE_DONE = Object.freeze({ headers: Object.freeze({}) });
+
+const KEEP_ALIVE_MS = 12_000;
+
+/**
+ * Pings every WebSocket each interval and ends those that did not answer the previous ping (dead
+ * peers, half-open connections), with one timer for the whole server.
+ */
+function keepAlive(wss: WebSocketServer, intervalMs: number): NodeJS.Timeout {
+  const answered = new WeakSet<object>();
+  wss.on('connection', (socket) => {
+    answered.add(socket);
+    socket.on('pong', () => answered.add(socket));
+  });
+  const timer = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (!answered.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      answered.delete(socket);
+      socket.ping();
+    }
+  }, intervalMs);
+  timer.unref();
+  return timer;
+}
+
 /** Subscriptions whose events are states, shared by identical operations (src/realtime/shared-subscriptions.ts). */
 const SHARED_SUBSCRIPTIONS = new Set(['campaignProgress', 'instanceHealth', 'instancesHealth', 'importProgress']);
 
@@ -142,10 +171,13 @@ export function createApp(): App {
           ctx.extra.socket.close(4401, `Unauthorized: ${AUTH_MESSAGES[result.reason].slice(0, 100)}`);
           return false;
         }
+        // graphql-ws keeps the upgrade request for the connection's life; nothing here needs it after
+        // the handshake (operations authenticate with connectionParams), so let it be collected.
+        (ctx.extra as { request: unknown }).request = UPGRADE_DONE;
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: payload });
+        const enveloped = yoga.getEnveloped({ ...ctx, socket: ctx.extra.socket, params: payload });
         try {
           // Parse and validation errors (the abuse limits throw from there) and authentication
           // failures go back to the client as errors of this operation.
@@ -173,7 +205,9 @@ export function createApp(): App {
       },
     },
     wss,
+    0, // keep-alive below: one timer for every socket instead of two per socket
   );
+  const heartbeat = keepAlive(wss, KEEP_ALIVE_MS);
 
   let closed = false;
   return {
@@ -195,6 +229,7 @@ export function createApp(): App {
       closed = true;
       // Stop accepting, end subscriptions, then let in-flight requests finish.
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      clearInterval(heartbeat);
       await ws.dispose();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
