@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
+import { parseCsv, readCsv, readPlainCsv } from '../../src/contacts/import.js';
 import { prisma } from '../../src/db/client.js';
 import { startWorkers } from '../../src/workers/runtime.js';
 import type { ImportContactsInput } from '../gql/graphql.js';
@@ -319,5 +320,80 @@ describe('contact imports through GraphQL', () => {
       expect(seen.errors).toEqual([]);
       expect(seen.events).toEqual([{ importProgress: expect.objectContaining({ id: mine.id, status: 'COMPLETED', created: 1 }) }]);
     }
+  });
+});
+
+/**
+ * Every header, record and unreadable line a reading of `data` reports, with its line, by kind:
+ * csv-parse emits a skipped line before the async iterator hands out the records around it, so only
+ * the order within each kind is meaningful (parseCsv keeps rows and failures apart anyway).
+ */
+async function readingOf(data: string, delimiter: string, plain: boolean) {
+  const events = { header: [] as unknown[], record: [] as unknown[], skip: [] as unknown[] };
+  await readCsv(
+    data,
+    delimiter,
+    {
+      header: (cells, line) => events.header.push([cells, line]),
+      record: (cells, line) => events.record.push([cells, line]),
+      skip: (line, reason) => events.skip.push([line, reason]),
+    },
+    { plain },
+  );
+  return events;
+}
+
+/** A small deterministic generator (mulberry32), so a failure names a document that can be rerun. */
+function random(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('reading CSV without quotes by hand', () => {
+  it('reads every quote-free document exactly as csv-parse does: cells, trimming, blank lines, line numbers, refused long rows', async () => {
+    const pieces = ['a', 'b', '7', ' ', ' ', '\t', ',', ';', '|', '\u00a0', '\u2003', '\ufeff', 'ã', '😀', '\n', '\n', '\n'];
+    const delimiters = [',', ';', '\t', '|', ' '];
+    let compared = 0;
+    for (let seed = 1; seed <= 1500; seed++) {
+      const next = random(seed);
+      const pick = <T>(xs: T[]) => xs[Math.floor(next() * xs.length)] as T;
+      const delimiter = pick(delimiters);
+      let data = next() < 0.1 ? '\ufeff' : '';
+      const length = Math.floor(next() * 60);
+      for (let i = 0; i < length; i++) data += next() < 0.15 ? delimiter : pick(pieces);
+      if (next() < 0.3) data = data.replace(/\n/g, '\r\n');
+      const plain = await readingOf(data, delimiter, true);
+      const parsed = await readingOf(data, delimiter, false);
+      expect(plain, `seed ${seed}: ${JSON.stringify(data)} split on ${JSON.stringify(delimiter)}`).toEqual(parsed);
+      compared++;
+    }
+    expect(compared).toBe(1500);
+  });
+
+  it('gives the same rows and failures as csv-parse for a file with blank lines, short and long rows, CRLF line breaks and a BOM', async () => {
+    const data = '\ufeffTelefone;Nome;Tags;Cidade\r\n\r\n11 97000-0001 ; Ana ;vip, sp;Recife\r\n   \r\n11 97000-0002;Bia\r\n11 97000-0003;Caio;x;y;one too many\r\n;;;\r\n11 97000-0004;Davi;;São Paulo';
+    const plain = await parseCsv(data, null);
+    const parsed = await parseCsv(data, null, null, { plain: false });
+    expect(plain.rows).toEqual(parsed.rows);
+    expect(plain.rows.map((r) => r.row)).toEqual([2, 4, 6, 7]);
+    expect(plain.rows[0]?.input).toMatchObject({ phone: '11 97000-0001', name: 'Ana', tags: ['vip', 'sp'], customFields: { cidade: 'Recife' } });
+    expect(plain.unreadable).toEqual([
+      { row: 5, status: 'FAILED', contactId: null, phone: null, field: 'row', reason: 'unreadable CSV line: Invalid Record Length: expect 4, got 5 on line 6', input: '11 97000-0003;Caio;x;y;one too many' },
+    ]);
+    expect(plain.unreadable.map(({ input: _input, ...r }) => r)).toEqual(parsed.unreadable.map(({ input: _input, ...r }) => r));
+  });
+
+  it('leaves documents with quotes, mixed line breaks or unpaired surrogates to csv-parse', () => {
+    const sink = { header: () => undefined, record: () => undefined, skip: () => undefined };
+    expect(readPlainCsv('phone,name\n1,"Ana"', ',', sink)).toBe(false);
+    expect(readPlainCsv('phone,name\r\n1,Ana\n2,Bia', ',', sink)).toBe(false);
+    expect(readPlainCsv('phone,name\r1,Ana', ',', sink)).toBe(false);
+    expect(readPlainCsv('phone,name\n1,A\ud800na', ',', sink)).toBe(false);
+    expect(readPlainCsv('phone,name\r\n1,Ana', ',', sink)).toBe(true);
   });
 });
