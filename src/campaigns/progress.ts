@@ -20,7 +20,7 @@ export const COUNTERS = {
 export type CounterDeltas = Partial<Record<keyof ProgressCounters, number>>;
 
 /** What every counter update returns: enough to publish progress without another read. */
-const PROGRESS_COLUMNS = Prisma.raw(
+export const PROGRESS_COLUMNS = Prisma.raw(
   `id, tenant_id, status, version, resumes_at, started_at, completed_at, ${Object.values(COUNTERS).join(', ')}`,
 );
 

@@ -60,32 +60,41 @@ return { stop, nextAt, reserved }
 `;
 
 const RELEASE = `
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
-  local d = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if d > 0 then redis.call('DECR', KEYS[2]) end
-  return 1
+local n = 0
+for i = 1, #ARGV do
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then n = n + 1 end
 end
-return 0
+if n > 0 then
+  local d = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if d > 0 then redis.call('DECRBY', KEYS[2], math.min(d, n)) end
+end
+return n
 `;
 
 /**
  * At send time: a slot is used only if the sends already made (or due) in the last minute and hour,
  * other than itself, leave room; it then moves to the actual time. Reservations assume every slot
- * runs on time; a job that runs late would otherwise crowd the next minute's slots.
+ * runs on time; a job that runs late would otherwise crowd the next minute's slots. Several slots
+ * are confirmed in order, as if one by one, up to the first refused; returns how many were confirmed.
  */
 const CONFIRM = `
 local slots = KEYS[1]
-local now, perMin, perHour, member = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local own = redis.call('ZSCORE', slots, member)
-local function others(from)
-  local n = redis.call('ZCOUNT', slots, from, now)
-  if own and tonumber(own) >= from and tonumber(own) <= now then n = n - 1 end
-  return n
+local now, perMin, perHour = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local confirmed = 0
+for i = 4, #ARGV do
+  local member = ARGV[i]
+  local own = redis.call('ZSCORE', slots, member)
+  local function others(from)
+    local n = redis.call('ZCOUNT', slots, from, now)
+    if own and tonumber(own) >= from and tonumber(own) <= now then n = n - 1 end
+    return n
+  end
+  if others(now - 59999) >= perMin then break end
+  if others(now - 3599999) >= perHour then break end
+  redis.call('ZADD', slots, now, member)
+  confirmed = confirmed + 1
 end
-if others(now - 59999) >= perMin then return 0 end
-if others(now - 3599999) >= perHour then return 0 end
-redis.call('ZADD', slots, now, member)
-return 1
+return confirmed
 `;
 
 export interface InstanceLimits {
@@ -107,18 +116,18 @@ export interface Reservation {
 
 type LimiterRedis = Redis & {
   wcReserve(slots: string, last: string, day: string, ...args: Array<string | number>): Promise<[number, number, string[]]>;
-  wcRelease(slots: string, day: string, member: string): Promise<number>;
-  wcConfirm(slots: string, now: number, perMinute: number, perHour: number, member: string): Promise<number>;
+  wcReleaseMany(slots: string, day: string, ...members: string[]): Promise<number>;
+  wcConfirmMany(slots: string, now: number, perMinute: number, perHour: number, ...members: string[]): Promise<number>;
 };
 
 export class InstanceLimiter {
   private readonly redis: LimiterRedis;
 
   constructor(redis: Redis) {
-    if (!(redis as unknown as Partial<LimiterRedis>).wcReserve) {
+    if (!(redis as unknown as Partial<LimiterRedis>).wcConfirmMany) {
       redis.defineCommand('wcReserve', { numberOfKeys: 3, lua: RESERVE });
-      redis.defineCommand('wcRelease', { numberOfKeys: 2, lua: RELEASE });
-      redis.defineCommand('wcConfirm', { numberOfKeys: 1, lua: CONFIRM });
+      redis.defineCommand('wcReleaseMany', { numberOfKeys: 2, lua: RELEASE });
+      redis.defineCommand('wcConfirmMany', { numberOfKeys: 1, lua: CONFIRM });
     }
     this.redis = redis as LimiterRedis;
   }
@@ -161,13 +170,28 @@ export class InstanceLimiter {
 
   /** Whether the slot may be used now (see CONFIRM); when it may, it is recorded at `now`. */
   async confirm(instanceId: string, slotId: string, limits: Pick<InstanceLimits, 'perMinute' | 'perHour'>, now: number): Promise<boolean> {
+    return (await this.confirmMany(instanceId, [slotId], limits, now)) === 1;
+  }
+
+  /**
+   * The slots, in order, that may be used now: how many of the first ones were confirmed (and
+   * recorded at `now`). The ones after the first refused are not: the minute or hour is full.
+   */
+  async confirmMany(instanceId: string, slotIds: readonly string[], limits: Pick<InstanceLimits, 'perMinute' | 'perHour'>, now: number): Promise<number> {
+    if (slotIds.length === 0) return 0;
     const [slotsKey] = this.keys(instanceId, '');
-    return (await this.redis.wcConfirm(slotsKey, now, limits.perMinute, limits.perHour, slotId)) === 1;
+    return this.redis.wcConfirmMany(slotsKey, now, limits.perMinute, limits.perHour, ...slotIds);
   }
 
   /** Gives back a slot that was not used, so it does not count against the limits. */
   async release(instanceId: string, slotId: string, localDay: string): Promise<boolean> {
+    return (await this.releaseMany(instanceId, [slotId], localDay)) === 1;
+  }
+
+  /** Gives back unused slots in one call; returns how many were still held. */
+  async releaseMany(instanceId: string, slotIds: readonly string[], localDay: string): Promise<number> {
+    if (slotIds.length === 0) return 0;
     const [slotsKey, , dayKey] = this.keys(instanceId, localDay);
-    return (await this.redis.wcRelease(slotsKey, dayKey, slotId)) === 1;
+    return this.redis.wcReleaseMany(slotsKey, dayKey, ...slotIds);
   }
 }

@@ -13,6 +13,7 @@ import { randomToken } from '../lib/crypto.js';
 import { localDay } from '../lib/local-time.js';
 import { jobId } from '../queues/definitions.js';
 import { redisKey } from '../redis.js';
+import { batchSlots, type ReservedSlot } from './batches.js';
 import { inOpenZones, openZones, type SendCampaign, sendCampaign } from './context.js';
 import { type DispatchDeps, outstandingKey, tenantOutstandingKey } from './send.js';
 
@@ -32,6 +33,8 @@ const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis
 
 export interface PumpDeps extends DispatchDeps {
   sendQueue: Queue;
+  /** At most this many slots of one instance due at the same instant go into one send job. */
+  slotsPerJob: number;
 }
 
 export type PumpResult =
@@ -175,7 +178,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   const wanted = new Map<string, number>();
   for (const id of picks) wanted.set(id, (wanted.get(id) ?? 0) + 1);
 
-  const jobs: Array<{ instanceId: string; slot: string; at: number }> = [];
+  const jobs: ReservedSlot[] = [];
   let earliestNext = Number.POSITIVE_INFINITY;
   let shortfall = 0;
   const withRoom: string[] = [];
@@ -226,10 +229,10 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
       .pexpire(tenantKey, OUTSTANDING_STALE_MS * 2)
       .exec();
     await deps.sendQueue.addBulk(
-      jobs.map((j) => ({
+      batchSlots(jobs, deps.slotsPerJob).map((b) => ({
         name: 'dispatch:send',
-        data: { tenantId, campaignId, instanceId: j.instanceId, slot: j.slot, slotAt: j.at, day },
-        opts: { jobId: jobId('send', j.slot), delay: Math.max(0, j.at - nowMs) },
+        data: { tenantId, campaignId, instanceId: b.instanceId, slots: b.slots, slotAt: b.at, day },
+        opts: { jobId: jobId('send', b.slots[0] as string), delay: Math.max(0, b.at - nowMs) },
       })),
     );
   }

@@ -1,11 +1,10 @@
 import type { Redis } from 'ioredis';
 import { completeIfDone, autoPauseCampaign } from '../campaigns/lifecycle.js';
-import { appendLog, appendLogs } from '../campaigns/logs.js';
+import { appendLog } from '../campaigns/logs.js';
 import { bumpCampaign } from '../campaigns/progress.js';
 import { prisma, type Tx } from '../db/client.js';
 import { type AfterCommit, inTransaction } from '../db/transaction.js';
 import { checkInstanceHealth } from '../health/service.js';
-import { applyReceipt, parseProviderStatus, PROVIDER_STATUSES, type ReceiptChange, type ReceiptState } from '../domain/receipts.js';
 import { effectiveLimits } from '../domain/instances.js';
 import { renderTemplate } from '../domain/template.js';
 import { withTrackedLinks } from '../links/track.js';
@@ -15,27 +14,24 @@ import { Prisma } from '../generated/prisma/client.js';
 import { clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { redisKey } from '../redis.js';
-import {
-  addChangeDeltas,
-  applyInstanceDeltas,
-  applyParkedReceipts,
-  changeLogs,
-  emptyDeltas,
-  lockProviderMessage,
-  updateRecipientForChange,
-} from '../receipts/apply.js';
+import { applyInstanceDeltas, applyParkedReceipts, emptyDeltas, lockProviderMessage } from '../receipts/apply.js';
 import { inOpenZones, openZones, type SendCampaign, type SendInstance, sendCampaign, sendInstance } from './context.js';
 import type { InstanceLimiter } from './limiter.js';
+import type { SendPermits } from './permits.js';
+import { giveBackPhones, type PhoneHold, takePhones } from './phone-locks.js';
+import { type AcceptedSend, recordAcceptedSends } from './record-sent.js';
 
 export interface SendJob {
   id: string;
   attemptsStarted: number;
-  data: { tenantId: string; campaignId: string; instanceId: string; slot: string; slotAt: number; day: string };
+  data: { tenantId: string; campaignId: string; instanceId: string; slots: string[]; slotAt: number; day: string };
 }
 
 export interface DispatchDeps {
   redis: Redis;
   limiter: InstanceLimiter;
+  /** This process's Evolution calls in flight (`DISPATCH_CONCURRENCY`), sends and follow-ups alike. */
+  permits: SendPermits;
   log: Logger;
   /** Asks for a pump of the campaign soon (deduplicated). */
   requestPump(tenantId: string, campaignId: string, delayMs?: number): Promise<void>;
@@ -48,6 +44,7 @@ export interface DispatchDeps {
 
 interface ClaimedRow {
   id: string;
+  seq: number;
   contact_id: string;
   phone: string;
   attempts: number;
@@ -87,11 +84,11 @@ export function tenantOutstandingKey(tenantId: string) {
 }
 
 /**
- * Claims the next recipient of the campaign for this instance: only a QUEUED recipient, only while
- * the campaign is RUNNING and the instance may send. FOR KEY SHARE on the campaign row makes a
- * concurrent pause or cancel (FOR UPDATE) wait for this claim, or this claim see its result.
+ * Claims the next `limit` recipients of the campaign for this instance: only QUEUED ones, only
+ * while the campaign is RUNNING and the instance may send. FOR KEY SHARE on the campaign row makes
+ * a concurrent pause or cancel (FOR UPDATE) wait for this claim, or this claim see its result.
  */
-async function claimNext(campaignId: string, instanceId: string, token: string, now: Date, zones: Prisma.Sql): Promise<ClaimedRow | null> {
+async function claimNext(campaignId: string, instanceId: string, token: string, now: Date, zones: Prisma.Sql, limit: number): Promise<ClaimedRow[]> {
   const rows = await prisma.$queryRaw<ClaimedRow[]>`
     WITH c AS (
       SELECT id FROM campaign WHERE id = ${campaignId}::uuid AND status = 'RUNNING' FOR KEY SHARE
@@ -104,7 +101,7 @@ async function claimNext(campaignId: string, instanceId: string, token: string, 
       WHERE r.campaign_id = (SELECT id FROM c) AND EXISTS (SELECT 1 FROM i)
         AND r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= ${now}) AND ${zones}
       ORDER BY r.seq
-      LIMIT 1
+      LIMIT ${limit}
       FOR UPDATE OF r SKIP LOCKED
     )
     UPDATE recipient r
@@ -112,20 +109,19 @@ async function claimNext(campaignId: string, instanceId: string, token: string, 
         claim_token = ${token}, updated_at = now()
     FROM next, contact ct, campaign_message m
     WHERE r.id = next.id AND ct.id = r.contact_id AND m.id = r.message_id
-    RETURNING r.id, r.contact_id, r.phone, r.attempts, r.message_id, ct.name, ct.custom_fields, ct.timezone,
+    RETURNING r.id, r.seq, r.contact_id, r.phone, r.attempts, r.message_id, ct.name, ct.custom_fields, ct.timezone,
               ct.referred_by, m.text, m.media_type, m.media_url, m.media_mimetype, m.media_file_name`;
-  return rows[0] ?? null;
+  return rows.sort((a, b) => a.seq - b.seq);
 }
 
-/** Puts a claimed recipient back in the queue, as if it had never been claimed. */
-async function unclaim(recipientId: string, notBefore: Date | null) {
+/** Puts claimed recipients back in the queue, as if they had never been claimed. */
+async function unclaim(recipientIds: string[], notBefore: Date | null) {
+  if (recipientIds.length === 0) return;
   await prisma.$executeRaw`
     UPDATE recipient SET status = 'QUEUED', sending_at = NULL, claim_token = NULL, attempts = GREATEST(0, attempts - 1),
       not_before = ${notBefore}, updated_at = now()
-    WHERE id = ${recipientId}::uuid AND status = 'SENDING'`;
+    WHERE id = ANY(${recipientIds}::uuid[]) AND status = 'SENDING'`;
 }
-
-export const RELEASE_PHONE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 function phoneDigits(e164: string) {
   return e164.replace(/\D/g, '');
@@ -161,59 +157,202 @@ export function backoffMs(attempt: number) {
   return Math.min(300_000, 2000 * 2 ** Math.max(0, attempt - 1));
 }
 
+/** How a job's slots went, for its log line: `sent` once, or e.g. `sent 18, nothing-to-send 2`. */
+class Tally {
+  private readonly counts = new Map<string, number>();
+  add(what: string, n = 1) {
+    if (n > 0) this.counts.set(what, (this.counts.get(what) ?? 0) + n);
+  }
+  toString() {
+    const entries = [...this.counts];
+    if (entries.length === 0) return 'nothing-to-send';
+    if (entries.length === 1 && entries[0]?.[1] === 1) return entries[0][0];
+    return entries.map(([k, n]) => `${k} ${n}`).join(', ');
+  }
+}
+
 /**
- * One send: claim, render, call Evolution, record the outcome. Never sends a recipient twice: the
- * claim is conditional, and an outcome that may have reached WhatsApp is never retried.
+ * A send job: up to a handful of slots of one instance, due at the same instant (see batchSlots).
+ * For each permit it gets (see SendPermits) it uses one slot: claims a recipient, renders, calls
+ * Evolution, and records the outcomes of the calls it made together. Never sends a recipient
+ * twice: the claim is conditional, and an outcome that may have reached WhatsApp is never retried.
+ * A recipient is claimed only once a permit for its call is held, so its call starts at once: a
+ * pause that waits for the campaign's SENDING recipients waits for calls in flight, never for
+ * calls still queued.
  */
 export async function processSend(deps: DispatchDeps, job: SendJob): Promise<string> {
-  const { tenantId, campaignId, instanceId, slot, day } = job.data;
-  let claimedAny = false;
+  const { tenantId, campaignId, instanceId, slots, day } = job.data;
+  const used = new Set<string>();
+  const tally = new Tally();
+  let rerun = false;
   try {
     if (job.attemptsStarted > 1) {
-      // A previous run of this job died (worker crash): whatever it claimed may have been sent.
+      // A previous run of this job died (worker crash): whatever it claimed may have been sent, and
+      // its slots stay counted.
+      rerun = true;
       const n = await markCrashedClaims(job.id);
-      return n > 0 ? 'crashed-claim-marked-unknown' : 'rerun-nothing-claimed';
+      return n > 0 ? `crashed-claim-marked-unknown ${n}` : 'rerun-nothing-claimed';
     }
     const [campaign, instance] = await Promise.all([sendCampaign(tenantId, campaignId), sendInstance(tenantId, instanceId)]);
     if (!campaign || !instance) return 'gone';
 
-    // The slot is used only if the sends actually made leave room now (a late job must not crowd the next minute).
-    if (!(await deps.limiter.confirm(instanceId, slot, effectiveLimits(instance.limits, clock.now()), clock.ms()))) return 'rate-wait';
-
-    // Only recipients whose sending window is open now; a send scheduled just before it closed waits.
-    const open = await openZones(campaign, clock.now());
-    if (open !== null && open.length === 0) return 'window-closed';
-    const zones = inOpenZones(open, campaign.timezone);
-
-    // A phone may not receive two messages at once (across campaigns): skip a locked one for later.
-    for (let tries = 0; tries < 3; tries++) {
-      const claimed = await claimNext(campaignId, instanceId, job.id, clock.now(), zones);
-      if (!claimed) break;
-      const phoneKey = redisKey('phone', tenantId, claimed.phone);
-      const locked = await deps.redis.set(phoneKey, claimed.id, 'PX', deps.phoneLockMs, 'NX');
-      if (!locked) {
-        await unclaim(claimed.id, new Date(clock.ms() + 2000));
-        continue;
+    // Chunks are claimed one after the other, and each one's calls run while the next is claimed.
+    const sending: Array<Promise<void>> = [];
+    let failure: { error: unknown } | null = null;
+    try {
+      let next = 0;
+      while (next < slots.length) {
+        const held = new HeldPermits(deps.permits, await deps.permits.acquire(slots.length - next));
+        const chunk = slots.slice(next, next + held.count);
+        next += chunk.length;
+        let started: ChunkStart | null = null;
+        try {
+          started = await startChunk(deps, job, campaign, instance, chunk, used, tally, held);
+        } finally {
+          if (!started?.sending) held.giveBackAll();
+        }
+        if (started.sending) sending.push(started.sending.finally(() => held.giveBackAll()));
+        if (!started.go) break;
       }
-      claimedAny = true;
-      try {
-        return await sendClaimed(deps, campaign, instance, claimed);
-      } finally {
-        await deps.redis.eval(RELEASE_PHONE, 1, phoneKey, claimed.id).catch(() => undefined);
-      }
+    } catch (error) {
+      failure = { error };
     }
-    return 'nothing-to-send';
+    // Even when claiming failed, the calls already started are waited for (and recorded).
+    const settled = await Promise.allSettled(sending);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.error;
+    if (failed) throw failed.reason;
+    return tally.toString();
   } finally {
-    if (!claimedAny) await deps.limiter.release(instanceId, slot, day).catch(() => undefined);
+    const unused = slots.filter((s) => !used.has(s));
+    if (!rerun && unused.length > 0) await deps.limiter.releaseMany(instanceId, unused, day).catch(() => undefined);
     const key = outstandingKey(campaignId);
-    const [, left] = (await deps.redis.multi().zrem(key, slot).zcard(key).zrem(tenantOutstandingKey(tenantId), slot).exec()) ?? [];
+    const [, left] = (await deps.redis.multi().zrem(key, ...slots).zcard(key).zrem(tenantOutstandingKey(tenantId), ...slots).exec()) ?? [];
     const outstanding = Number(left?.[1] ?? 0);
     if (outstanding <= deps.lookahead / 2) await deps.requestPump(tenantId, campaignId);
-    if (!claimedAny) await completeIfDone(tenantId, campaignId);
+    if (used.size === 0) await completeIfDone(tenantId, campaignId);
   }
 }
 
-async function sendClaimed(deps: DispatchDeps, campaign: SendCampaign, instance: SendInstance, claimed: ClaimedRow): Promise<string> {
+/** Permits a chunk holds: one per call, each given back when its call ends. */
+class HeldPermits {
+  constructor(
+    private readonly permits: SendPermits,
+    public count: number,
+  ) {}
+  giveBack(n: number) {
+    const k = Math.min(n, this.count);
+    this.count -= k;
+    this.permits.release(k);
+  }
+  giveBackAll() {
+    this.giveBack(this.count);
+  }
+}
+
+interface ChunkStart {
+  /** Whether the job may go on with its other slots. */
+  go: boolean;
+  /** The chunk's calls and the recording of their outcomes, when it claimed anyone. */
+  sending: Promise<void> | null;
+}
+
+interface CallResult {
+  claimed: ClaimedRow;
+  text: string;
+  request: ReturnType<typeof requestSummary>;
+  outcome: SendOutcome;
+}
+
+/**
+ * Claims recipients for the chunk's slots (one permit each) and starts their calls. The job goes on
+ * with its other slots unless the window, the limits or the queue say there is nothing to send now.
+ */
+async function startChunk(
+  deps: DispatchDeps,
+  job: SendJob,
+  campaign: SendCampaign,
+  instance: SendInstance,
+  chunk: string[],
+  used: Set<string>,
+  tally: Tally,
+  held: HeldPermits,
+): Promise<ChunkStart> {
+  const { tenantId, campaignId, instanceId } = job.data;
+  const now = clock.now();
+  // Only recipients whose sending window is open now; a send scheduled just before it closed waits.
+  const open = await openZones(campaign, now);
+  if (open !== null && open.length === 0) {
+    tally.add('window-closed', chunk.length);
+    return { go: false, sending: null };
+  }
+  const zones = inOpenZones(open, campaign.timezone);
+
+  // A slot is used only if the sends actually made leave room now (a late job must not crowd the next minute).
+  const confirmed = await deps.limiter.confirmMany(instanceId, chunk, effectiveLimits(instance.limits, now), clock.ms());
+  tally.add('rate-wait', chunk.length - confirmed);
+  if (confirmed === 0) return { go: false, sending: null };
+
+  // A phone may not receive two messages at once (across campaigns): a locked one waits for later
+  // and another recipient takes its slot (at most three rounds).
+  const claimed: ClaimedRow[] = [];
+  const holds: PhoneHold[] = [];
+  let want = confirmed;
+  let exhausted = false;
+  for (let round = 0; round < 3 && want > 0 && !exhausted; round++) {
+    const rows = await claimNext(campaignId, instanceId, job.id, clock.now(), zones, want);
+    exhausted = rows.length < want;
+    const candidates = rows.map((r) => ({ tenantId, phone: r.phone, holder: r.id }));
+    const taken = await takePhones(deps.redis, candidates, deps.phoneLockMs);
+    const busy: string[] = [];
+    rows.forEach((r, i) => {
+      if (taken[i]) {
+        claimed.push(r);
+        holds.push(candidates[i] as PhoneHold);
+      } else busy.push(r.id);
+    });
+    await unclaim(busy, new Date(clock.ms() + 2000));
+    want = busy.length;
+  }
+  for (const s of chunk.slice(0, claimed.length)) used.add(s);
+  tally.add('nothing-to-send', confirmed - claimed.length);
+  held.giveBack(chunk.length - claimed.length);
+  if (claimed.length === 0) return { go: !exhausted, sending: null };
+  return { go: !exhausted, sending: callAndRecord(deps, campaign, instance, claimed, holds, tally, held) };
+}
+
+async function callAndRecord(
+  deps: DispatchDeps,
+  campaign: SendCampaign,
+  instance: SendInstance,
+  claimed: ClaimedRow[],
+  holds: PhoneHold[],
+  tally: Tally,
+  held: HeldPermits,
+) {
+  try {
+    const done: CallResult[] = [];
+    const calls = await Promise.allSettled(
+      claimed.map(async (c) => {
+        try {
+          done.push(await call(campaign, instance, c));
+        } finally {
+          held.giveBack(1);
+        }
+      }),
+    );
+    await recordOutcomes(deps, campaign, instance, done);
+    for (const r of done) tally.add(r.outcome.kind);
+    // A call that threw (not an Evolution outcome: those are values) leaves its recipient SENDING
+    // for the reaper, which makes it UNKNOWN unless a send.message proof says it left.
+    const failed = calls.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+    if (failed) throw failed.reason;
+  } finally {
+    await giveBackPhones(deps.redis, holds).catch(() => undefined);
+  }
+}
+
+async function call(campaign: SendCampaign, instance: SendInstance, claimed: ClaimedRow): Promise<CallResult> {
   const rendered = renderTemplate(
     claimed.text,
     {
@@ -231,9 +370,31 @@ async function sendClaimed(deps: DispatchDeps, campaign: SendCampaign, instance:
     endpoint === 'sendText'
       ? await instance.client.sendText(instance.name, body as SendTextBody)
       : await instance.client.sendMedia(instance.name, body as SendMediaBody);
-  const request = requestSummary(endpoint, body);
-  await recordOutcome(deps, campaign, instance, claimed, text, request, outcome);
-  return outcome.kind;
+  return { claimed, text, request: requestSummary(endpoint, body), outcome };
+}
+
+/**
+ * Records the outcomes in the order the calls finished. Accepted sends in a row are recorded
+ * together (one transaction); any other outcome on its own, as it happened between them, so that
+ * the campaign's count of consecutive errors follows the calls.
+ */
+async function recordOutcomes(deps: DispatchDeps, campaign: SendCampaign, instance: SendInstance, done: readonly CallResult[]) {
+  let run: AcceptedSend[] = [];
+  const flush = async () => {
+    if (run.length === 0) return;
+    const sends = run;
+    run = [];
+    await recordAcceptedSends(campaign.tenantId, campaign.id, instance.id, sends, deps.log);
+  };
+  for (const r of done) {
+    if (r.outcome.kind === 'sent') {
+      run.push({ recipientId: r.claimed.id, contactId: r.claimed.contact_id, phone: r.claimed.phone, text: r.text, request: r.request, outcome: r.outcome });
+      continue;
+    }
+    await flush();
+    await recordOutcome(deps, campaign, instance, r.claimed, r.text, r.request, r.outcome);
+  }
+  await flush();
 }
 
 async function recordOutcome(
@@ -258,7 +419,7 @@ async function recordOutcome(
   };
   switch (outcome.kind) {
     case 'sent':
-      return inTransaction((tx, after) => recordSent(tx, after, base, claimed, text, outcome));
+      return recordAcceptedSends(campaign.tenantId, campaign.id, instance.id, [{ recipientId: claimed.id, contactId: claimed.contact_id, phone: claimed.phone, text, request, outcome }], deps.log);
 
     case 'not_on_whatsapp':
       return inTransaction(async (tx, after) => {
@@ -280,7 +441,7 @@ async function recordOutcome(
         outcome.kind === 'unauthorized'
           ? 'Evolution refused the API key (401): check the server key'
           : `Evolution does not know instance "${instance.name}" (404)`;
-      await unclaim(claimed.id, null);
+      await unclaim([claimed.id], null);
       await inTransaction(async (tx, after) => {
         const paused = await tx.$executeRaw`
           UPDATE whatsapp_instance SET manually_paused = true, paused_reason = ${reason}, paused_at = now(), updated_at = now()
@@ -390,73 +551,6 @@ async function checkErrorThreshold(campaign: SendCampaign) {
       threshold: campaign.errorThreshold,
     });
   }
-}
-
-/**
- * Records a send Evolution accepted: the key id, SENT and its timestamps, then any receipt that
- * overtook the response (parked in pending_receipt), all in one transaction that holds the key's
- * advisory lock so the webhook path cannot slip between.
- */
-async function recordSent(
-  tx: Tx,
-  after: AfterCommit,
-  base: LogBase,
-  claimed: ClaimedRow,
-  text: string,
-  outcome: Extract<SendOutcome, { kind: 'sent' }>,
-) {
-  await lockProviderMessage(tx, outcome.keyId);
-  const rows = await tx.$queryRaw<Array<{ was: string; sent_at: Date }>>`
-    WITH old AS (SELECT id, status FROM recipient WHERE id = ${claimed.id}::uuid AND status IN ('SENDING', 'UNKNOWN') FOR UPDATE)
-    UPDATE recipient r SET status = 'SENT', provider_message_id = ${outcome.keyId}, sent_at = now(),
-      send_duration_ms = ${outcome.durationMs}, rendered_text = ${text}, claim_token = NULL, error = NULL, error_code = NULL,
-      updated_at = now()
-    FROM old WHERE r.id = old.id
-    RETURNING old.status AS was, r.sent_at`;
-  const row = rows[0];
-  if (!row) return;
-
-  const deltas = emptyDeltas();
-  deltas.campaign.sent = 1;
-  if (row.was === 'SENDING') deltas.campaign.remaining = -1;
-  else deltas.campaign.unknown = -1;
-  deltas.instance.sent = 1;
-
-  await appendLog(tx, after, {
-    ...base,
-    type: 'MESSAGE_SENT',
-    message: `message sent to ${claimed.phone}`,
-    response: { keyId: outcome.keyId, status: outcome.response.status ?? null, messageType: outcome.response.messageType ?? null },
-  });
-
-  // Receipts that arrived before this response: apply them now, in rank order.
-  const parked = await tx.$queryRaw<Array<{ status: string; received_at: Date }>>`
-    DELETE FROM pending_receipt WHERE instance_id = ${base.instanceId}::uuid AND key_id = ${outcome.keyId}
-    RETURNING status, received_at`;
-  if (parked.length > 0) {
-    const order = (s: string) => PROVIDER_STATUSES.indexOf(parseProviderStatus(s) ?? 'PENDING');
-    let state: ReceiptState = { status: 'SENT', sentAt: row.sent_at, deliveredAt: null, readAt: null, playedAt: null, failedAt: null };
-    const recipient = { id: claimed.id, tenantId: base.tenantId, campaignId: base.campaignId, instanceId: base.instanceId, contactId: claimed.contact_id };
-    let combined = null as ReceiptChange | null;
-    for (const p of parked.sort((a, b) => order(a.status) - order(b.status))) {
-      const status = parseProviderStatus(p.status);
-      if (!status) continue;
-      const change = applyReceipt(state, status, p.received_at);
-      if (!change) continue;
-      addChangeDeltas(deltas, change);
-      await appendLogs(tx, after, changeLogs({ ...recipient, ...state }, change, status, outcome.keyId, 'webhook'));
-      state = { ...state, ...change.set, status: change.status };
-      combined = { status: change.status, set: { ...(combined?.set ?? {}), ...change.set }, events: [...(combined?.events ?? []), ...change.events] };
-    }
-    if (combined) await updateRecipientForChange(tx, claimed.id, combined);
-  }
-
-  await applyInstanceDeltas(tx, base.instanceId, deltas.instance, [
-    Prisma.sql`consecutive_errors = 0`,
-    Prisma.sql`last_success_at = now()`,
-  ]);
-  after.publish('instance:health', { tenantId: base.tenantId, instanceId: base.instanceId });
-  await bumpCampaign(tx, after, base.campaignId, deltas.campaign, [Prisma.sql`consecutive_errors = 0`]);
 }
 
 /**

@@ -24,9 +24,9 @@ import { Prisma } from '../generated/prisma/client.js';
 import { clock } from '../lib/clock.js';
 import { localDay } from '../lib/local-time.js';
 import { jobId } from '../queues/definitions.js';
-import { redisKey } from '../redis.js';
 import { sendCampaign, sendInstance } from '../dispatch/context.js';
-import { type DispatchDeps, RELEASE_PHONE, requestFor, requestSummary } from '../dispatch/send.js';
+import { giveBackPhones, type PhoneHold, takePhones } from '../dispatch/phone-locks.js';
+import { type DispatchDeps, requestFor, requestSummary } from '../dispatch/send.js';
 import { applyInstanceDeltas, emptyDeltas } from '../receipts/apply.js';
 
 const HORIZON_MS = 5000;
@@ -214,8 +214,8 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
     if (!isOpen(campaign.window, clock.now(), zoneOr(due.recipient.timezone, campaign.timezone))) return 'window-closed';
     if (!(await deps.limiter.confirm(instanceId, slot, effectiveLimits(instance.limits, clock.now()), clock.ms()))) return 'rate-wait';
 
-    const phoneKey = redisKey('phone', tenantId, due.recipient.phone);
-    if (!(await deps.redis.set(phoneKey, followUpId, 'PX', deps.phoneLockMs, 'NX'))) return 'phone-busy';
+    const hold: PhoneHold = { tenantId, phone: due.recipient.phone, holder: followUpId };
+    if (!(await takePhones(deps.redis, [hold], deps.phoneLockMs))[0]) return 'phone-busy';
     try {
       const claimed = await claimFollowUp(followUpId, instanceId, job.id, slot);
       if (!claimed) return 'not-claimed';
@@ -239,7 +239,7 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
       await recordFollowUp(tenantId, instanceId, instance.name, job.id, claimed, text, requestSummary(endpoint, body), outcome);
       return outcome.kind;
     } finally {
-      await deps.redis.eval(RELEASE_PHONE, 1, phoneKey, followUpId).catch(() => undefined);
+      await giveBackPhones(deps.redis, [hold]).catch(() => undefined);
     }
   } finally {
     if (!sending) {

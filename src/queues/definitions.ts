@@ -16,16 +16,20 @@ export const JOBS = {
     'follow-ups:pump': z.object({}),
   },
   sends: {
-    'dispatch:send': z.object({
-      tenantId: uuid,
-      campaignId: uuid,
-      instanceId: uuid,
-      /** The rate-limit slot reserved for this send (released if nothing is sent). */
-      slot: z.string(),
-      slotAt: z.number(),
-      /** The instance's local day the slot was counted against. */
-      day: z.string(),
-    }),
+    'dispatch:send': z.preprocess(
+      // Jobs queued before sends were batched carry one `slot`.
+      (d) => (d && typeof d === 'object' && 'slot' in d && !('slots' in d) ? { ...d, slots: [(d as { slot: unknown }).slot] } : d),
+      z.object({
+        tenantId: uuid,
+        campaignId: uuid,
+        instanceId: uuid,
+        /** The rate-limit slots reserved for this job's sends, all due at `slotAt` (those not used are released). */
+        slots: z.array(z.string()).min(1).max(1000),
+        slotAt: z.number(),
+        /** The instance's local day the slots were counted against. */
+        day: z.string(),
+      }),
+    ),
     'dispatch:follow-up': z.object({ tenantId: uuid, followUpId: uuid, instanceId: uuid, slot: z.string(), day: z.string() }),
   },
   webhooks: {

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { config } from '../config/index.js';
 import { InstanceLimiter } from '../dispatch/limiter.js';
+import { SendPermits } from '../dispatch/permits.js';
 import type { PumpDeps } from '../dispatch/pump.js';
 import type { FollowUpDeps } from '../followups/service.js';
 import type { Logger } from '../lib/logger.js';
@@ -10,9 +11,13 @@ import { requestCampaignPump, requestFollowUpPass } from '../queues/pump.js';
 export const requestPump = requestCampaignPump;
 
 export function dispatchDeps(redis: Redis, log: Logger): PumpDeps & FollowUpDeps {
+  const permits = new SendPermits(config.dispatchConcurrency);
   return {
     redis,
     limiter: new InstanceLimiter(redis),
+    permits,
+    // Slots an instance may use at the same instant share a job (claimed and recorded together).
+    slotsPerJob: Math.min(config.dispatchConcurrency, 25),
     log,
     requestPump,
     requestFollowUps: requestFollowUpPass,

@@ -9,9 +9,11 @@ export function sendsProcessor(deps: DispatchDeps) {
     const run = { id: job.id as string, attemptsStarted: job.attemptsStarted };
     switch (parsed.name) {
       case 'dispatch:send':
+        // Takes a permit per Evolution call itself (several calls per job).
         return processSend(deps, { ...run, data: parsed.data });
       case 'dispatch:follow-up':
-        return processFollowUp(deps, { ...run, data: parsed.data });
+        // One call: its permit is held for the whole job.
+        return deps.permits.withOne(() => processFollowUp(deps, { ...run, data: parsed.data }));
     }
   };
 }

@@ -47,4 +47,15 @@ describe('instance limiter (Redis)', () => {
     expect(next.slots[0]?.at).toBe(t0 + 110_000);
     expect(await limiter.confirm(id, next.slots[0]!.id, limits, t0 + 110_000)).toBe(true);
   });
+
+  it('confirms several slots in order up to the first the minute refuses, and gives back several at once', async () => {
+    const id = randomUUID();
+    const ids = (await limiter.reserve(id, limits, 3, { now: t0, horizonMs: 70_000, localDay: '2026-06-01' })).slots.map((s) => s.id);
+    // Confirmed together 50 s late, as if one by one: the first two fill the minute, the third is refused.
+    expect(await limiter.confirmMany(id, ids, limits, t0 + 50_000)).toBe(2);
+    expect(await limiter.confirm(id, ids[2]!, limits, t0 + 50_000)).toBe(false);
+    // The refused one and an unknown id: only the held one counts as given back.
+    expect(await limiter.releaseMany(id, [ids[2]!, 'no-such-slot'], '2026-06-01')).toBe(1);
+    expect(await limiter.confirmMany(id, [], limits, t0 + 50_000)).toBe(0);
+  });
 });

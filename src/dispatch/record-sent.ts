@@ -1,0 +1,216 @@
+import type { LogEntry } from '../campaigns/logs.js';
+import { bumpCampaign, PROGRESS_COLUMNS, toProgressEvent } from '../campaigns/progress.js';
+import type { Tx } from '../db/client.js';
+import { type AfterCommit, inTransaction } from '../db/transaction.js';
+import { applyReceipt, PROVIDER_STATUSES, parseProviderStatus, type ProviderStatus, type ReceiptChange, type ReceiptState } from '../domain/receipts.js';
+import type { SendOutcome } from '../evolution/client.js';
+import { Prisma } from '../generated/prisma/client.js';
+import type { Logger } from '../lib/logger.js';
+import { addChangeDeltas, applyInstanceDeltas, changeLogs, emptyDeltas, updateRecipientForChange } from '../receipts/apply.js';
+
+/** A send Evolution accepted, waiting to be recorded. */
+export interface AcceptedSend {
+  recipientId: string;
+  contactId: string;
+  phone: string;
+  text: string;
+  request: Prisma.InputJsonValue;
+  outcome: Extract<SendOutcome, { kind: 'sent' }>;
+}
+
+/**
+ * Records sends Evolution accepted, of one campaign and one instance, in one transaction: each
+ * recipient SENT with its key id, a `message_sent` entry each, the receipts that overtook the
+ * responses (parked in pending_receipt) applied, then one instance update and one campaign update.
+ *
+ * The key ids' advisory locks are taken first, in hash order (as the receipt batches take them),
+ * so the webhook path cannot park a receipt between our read of pending_receipt and our write;
+ * then the recipients by id, the instance, the log, the campaign: the lock order used everywhere.
+ * The outcome is the same as recording the sends one by one.
+ */
+export async function recordAcceptedSends(
+  tenantId: string,
+  campaignId: string,
+  instanceId: string,
+  sends: readonly AcceptedSend[],
+  log: Logger,
+): Promise<void> {
+  if (sends.length === 0) return;
+  try {
+    await inTransaction((tx, after) => recordInTx(tx, after, tenantId, campaignId, instanceId, sends));
+  } catch (err) {
+    if (sends.length === 1) throw err;
+    // One bad row (say a key id Evolution gave twice) must not leave the others unrecorded.
+    log.warn({ err, size: sends.length, campaignId }, 'recording a batch of sends failed; recording them one by one');
+    let first: unknown = null;
+    for (const s of sends) {
+      try {
+        await inTransaction((tx, after) => recordInTx(tx, after, tenantId, campaignId, instanceId, [s]));
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    if (first) throw first;
+  }
+}
+
+type ProgressRow = Parameters<typeof toProgressEvent>[0];
+
+interface RecordedRow extends ProgressRow {
+  log_ids: string[] | null;
+  sent: Array<{ id: string; was: string; sent_at: string }> | null;
+  parked: Array<{ key_id: string; status: string; received_at: string }> | null;
+}
+
+/**
+ * The common case is two statements: the advisory locks, then one statement that writes the
+ * recipients, their log entries, the instance and the campaign (in that order: each step reads the
+ * one before, which fixes the lock order) and takes the parked receipts. The hot rows are held from
+ * that statement to the commit only.
+ */
+async function recordInTx(tx: Tx, after: AfterCommit, tenantId: string, campaignId: string, instanceId: string, sends: readonly AcceptedSend[]) {
+  const keys = sends.map((s) => s.outcome.keyId);
+  await tx.$queryRaw`
+    SELECT count(pg_advisory_xact_lock(h)) FROM (
+      SELECT DISTINCT hashtextextended(k, 42) AS h FROM unnest(${keys}::text[]) AS k ORDER BY 1 OFFSET 0) s`;
+  const logs = sends.map((s) =>
+    JSON.stringify({
+      contact_id: s.contactId,
+      message: `message sent to ${s.phone}`,
+      request: s.request,
+      response: { keyId: s.outcome.keyId, status: s.outcome.response.status ?? null, messageType: s.outcome.response.messageType ?? null },
+      http_status: s.outcome.httpStatus,
+    }),
+  );
+  // A recipient that left SENDING meanwhile (a reaper or a re-run marked it UNKNOWN) is still SENT:
+  // Evolution accepted it. One that is neither (deleted, or already settled) is left alone.
+  const [row] = await tx.$queryRaw<RecordedRow[]>`
+    WITH v AS (
+      SELECT * FROM unnest(${sends.map((s) => s.recipientId)}::uuid[], ${keys}::text[], ${sends.map((s) => s.outcome.durationMs)}::int[],
+        ${sends.map((s) => s.text)}::text[], ${logs}::text[]) WITH ORDINALITY AS v(id, key_id, duration_ms, rendered_text, log, ord)
+    ), old AS MATERIALIZED (
+      SELECT r.id, r.status FROM recipient r
+      WHERE r.id IN (SELECT id FROM v) AND r.status IN ('SENDING', 'UNKNOWN')
+      ORDER BY r.id FOR UPDATE
+    ), upd AS (
+      UPDATE recipient r SET status = 'SENT', provider_message_id = v.key_id, sent_at = now(), send_duration_ms = v.duration_ms,
+        rendered_text = v.rendered_text, claim_token = NULL, error = NULL, error_code = NULL, updated_at = now()
+      FROM old, v WHERE r.id = old.id AND v.id = old.id
+      RETURNING r.id, old.status AS was, r.sent_at
+    ), logs AS (
+      INSERT INTO campaign_log (tenant_id, campaign_id, type, severity, message, instance_id, contact_id, recipient_id, duration_ms,
+        request, response, http_status, actor)
+      SELECT ${tenantId}::uuid, ${campaignId}::uuid, 'MESSAGE_SENT', 'INFO', l.j->>'message', ${instanceId}::uuid, (l.j->>'contact_id')::uuid,
+        v.id, v.duration_ms, l.j->'request', l.j->'response', (l.j->>'http_status')::int, 'worker'
+      FROM upd JOIN v ON v.id = upd.id CROSS JOIN LATERAL (SELECT v.log::jsonb AS j) l
+      ORDER BY v.ord
+      RETURNING id
+    ), inst AS (
+      UPDATE whatsapp_instance SET consecutive_errors = 0, last_success_at = now(), sent_today = sent_today + (SELECT count(*) FROM upd),
+        total_sent = total_sent + (SELECT count(*) FROM upd), updated_at = now()
+      WHERE id = ${instanceId}::uuid AND (SELECT count(*) FROM logs) >= 0
+      RETURNING id
+    ), camp AS (
+      UPDATE campaign SET sent_count = sent_count + (SELECT count(*) FROM upd),
+        remaining_count = remaining_count - (SELECT count(*) FROM upd WHERE was = 'SENDING'),
+        unknown_count = unknown_count - (SELECT count(*) FROM upd WHERE was = 'UNKNOWN'),
+        consecutive_errors = 0, version = version + 1, updated_at = now()
+      WHERE id = ${campaignId}::uuid AND (SELECT count(*) FROM inst) >= 0
+      RETURNING ${PROGRESS_COLUMNS}
+    ), parked AS (
+      DELETE FROM pending_receipt p USING v WHERE p.instance_id = ${instanceId}::uuid AND p.key_id = v.key_id
+      RETURNING p.key_id, p.status, p.received_at
+    )
+    SELECT camp.*,
+      (SELECT json_agg(id::text) FROM logs) AS log_ids,
+      (SELECT json_agg(json_build_object('id', id, 'was', was, 'sent_at', sent_at)) FROM upd) AS sent,
+      (SELECT json_agg(parked) FROM parked) AS parked
+    FROM camp`;
+  if (!row) throw new Error(`campaign ${campaignId} vanished while recording its sends`);
+  for (const id of row.log_ids ?? []) after.publish('campaign:log', { tenantId, campaignId, logId: id, severity: 'INFO', type: 'MESSAGE_SENT' });
+  if ((row.sent?.length ?? 0) > 0) after.publish('instance:health', { tenantId, instanceId });
+
+  const parkedByKey = new Map<string, Array<{ status: ProviderStatus; at: Date }>>();
+  for (const p of row.parked ?? []) {
+    const status = parseProviderStatus(p.status);
+    if (!status) continue;
+    const list = parkedByKey.get(p.key_id) ?? [];
+    list.push({ status, at: new Date(p.received_at) });
+    parkedByKey.set(p.key_id, list);
+  }
+  if (parkedByKey.size === 0) {
+    after.publish('campaign:progress', toProgressEvent(row));
+    return;
+  }
+
+  // Receipts that arrived before their send's response: applied now, lowest rank first, as if each
+  // had come right after its send was recorded.
+  const sentAt = new Map((row.sent ?? []).map((r) => [r.id, new Date(r.sent_at)]));
+  const deltas = emptyDeltas();
+  const receiptLogs: LogEntry[] = [];
+  for (const s of sends) {
+    const parked = parkedByKey.get(s.outcome.keyId);
+    const at = sentAt.get(s.recipientId);
+    if (!parked || !at) continue;
+    parked.sort((a, b) => PROVIDER_STATUSES.indexOf(a.status) - PROVIDER_STATUSES.indexOf(b.status));
+    let state: ReceiptState = { status: 'SENT', sentAt: at, deliveredAt: null, readAt: null, playedAt: null, failedAt: null };
+    const recipient = { id: s.recipientId, tenantId, campaignId, instanceId, contactId: s.contactId };
+    let combined = null as ReceiptChange | null;
+    for (const p of parked) {
+      const change = applyReceipt(state, p.status, p.at);
+      if (!change) continue;
+      addChangeDeltas(deltas, change);
+      receiptLogs.push(...changeLogs({ ...recipient, ...state }, change, p.status, s.outcome.keyId, 'webhook'));
+      state = { ...state, ...change.set, status: change.status };
+      combined = { status: change.status, set: { ...(combined?.set ?? {}), ...change.set }, events: [...(combined?.events ?? []), ...change.events] };
+    }
+    if (combined) await updateRecipientForChange(tx, s.recipientId, combined);
+  }
+  // The send succeeded: an ERROR receipt among these does not make it a consecutive error.
+  await applyInstanceDeltas(tx, instanceId, deltas.instance, [Prisma.sql`consecutive_errors = 0`]);
+  if (deltas.instance.health || deltas.instance.failed) after.publish('instance:health', { tenantId, instanceId });
+  await insertLogs(tx, after, receiptLogs);
+  // The second update's event carries both changes (the first one's is superseded).
+  if ((await bumpCampaign(tx, after, campaignId, deltas.campaign)) === null) after.publish('campaign:progress', toProgressEvent(row));
+}
+
+/**
+ * Log entries in one plain statement (one JSON parameter; Prisma builds no per-row query), in the
+ * order given, each streamed once committed. The same rows as `appendLogs` writes.
+ */
+export async function insertLogs(tx: Tx, after: AfterCommit | null, entries: readonly LogEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const json = JSON.stringify(
+    entries.map((e) => ({
+      tenant_id: e.tenantId,
+      campaign_id: e.campaignId ?? null,
+      type: e.type,
+      severity: e.severity ?? 'INFO',
+      message: e.message,
+      details: e.details ?? null,
+      instance_id: e.instanceId ?? null,
+      contact_id: e.contactId ?? null,
+      recipient_id: e.recipientId ?? null,
+      duration_ms: e.durationMs ?? null,
+      request: e.request ?? null,
+      response: e.response ?? null,
+      http_status: e.httpStatus ?? null,
+      progress: e.progress ?? null,
+      health: e.health ?? null,
+      actor: e.actor ?? null,
+    })),
+  );
+  const rows = await tx.$queryRaw<Array<{ id: bigint; tenant_id: string; campaign_id: string | null; type: string; severity: string }>>`
+    INSERT INTO campaign_log (tenant_id, campaign_id, type, severity, message, details, instance_id, contact_id, recipient_id,
+      duration_ms, request, response, http_status, progress, health, actor)
+    SELECT tenant_id, campaign_id, type, severity, message, details, instance_id, contact_id, recipient_id,
+      duration_ms, request, response, http_status, progress, health, actor
+    FROM jsonb_to_recordset(${json}::jsonb) AS x(tenant_id uuid, campaign_id uuid, type "LogType", severity "LogSeverity", message text,
+      details jsonb, instance_id uuid, contact_id uuid, recipient_id uuid, duration_ms int, request jsonb, response jsonb, http_status int,
+      progress jsonb, health jsonb, actor text)
+    RETURNING id, tenant_id, campaign_id, type::text, severity::text`;
+  if (!after) return;
+  for (const r of rows) {
+    if (r.campaign_id) after.publish('campaign:log', { tenantId: r.tenant_id, campaignId: r.campaign_id, logId: r.id.toString(), severity: r.severity, type: r.type });
+  }
+}
