@@ -104,13 +104,22 @@ interface Rate {
   steadyPerSec: number;
 }
 
-/** No-op BullMQ jobs/s: a worker process with the same concurrency drains `count` jobs added in bulk. */
-async function noopBaseline(count: number): Promise<Rate> {
-  const queueName = 'bench-noop';
+/**
+ * No-op BullMQ jobs/s: a worker process with the same concurrency drains `count` jobs added in bulk.
+ * With `send`, each job makes one Evolution call to that simulator instead (a reference, not the baseline).
+ */
+async function noopBaseline(count: number, send?: { url: string; instance: string }): Promise<Rate> {
+  const queueName = send ? 'bench-send-only' : 'bench-noop';
   const prefix = `${env.REDIS_PREFIX}:bull`;
   const worker = await spawn<{ ready: boolean }>(
     'bench/lib/noop-worker.ts',
-    { NOOP_QUEUE: queueName, NOOP_PREFIX: prefix, NOOP_JOBS: String(count), NOOP_CONCURRENCY: String(CONCURRENCY) },
+    {
+      NOOP_QUEUE: queueName,
+      NOOP_PREFIX: prefix,
+      NOOP_JOBS: String(count),
+      NOOP_CONCURRENCY: String(CONCURRENCY),
+      ...(send ? { NOOP_SEND_URL: send.url, NOOP_SEND_KEY: SIM_KEY, NOOP_SEND_INSTANCE: send.instance } : {}),
+    },
     (l) => 'ready' in l || 'completed' in l,
   );
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -152,6 +161,37 @@ interface CampaignRun extends Rate {
   httpMs: number;
   /** Mean time from the claim (sending_at) to the start of the transaction recording the send (sent_at). */
   claimToSentMs: number;
+}
+
+/**
+ * Reference for (a): BullMQ jobs that each make one Evolution call to a simulator answering at once,
+ * with no database and no Redis other than BullMQ's: the floor of any send path on this machine.
+ */
+async function sendOnlyRun(count: number): Promise<Rate> {
+  const sim = await spawn<{ url: string }>('src/simulator/main.ts', {
+    SIM_HOST: '127.0.0.1',
+    SIM_PORT: '0',
+    SIM_API_KEY: SIM_KEY,
+    SIM_SEED: '3',
+    SIM_LATENCY_MS: '0',
+    SIM_FAILURE_RATE: '0',
+    SIM_SERVER_ERROR_RATE: '0',
+    SIM_HANG_RATE: '0',
+    SIM_DUPLICATE_RATE: '0',
+    SIM_REORDER_RATE: '0',
+    SIM_LID_RATE: '0',
+    SIM_NOT_ON_WHATSAPP: '',
+  }, (l) => typeof l.url === 'string');
+  try {
+    const instance = 'send-only';
+    await connectOnSimulator(sim.info.url, SIM_KEY, { id: '', name: instance, webhookUrl: '' }, false, '551130009999');
+    const r = await noopBaseline(count, { url: sim.info.url, instance });
+    const state = (await fetch(`${sim.info.url}/__simulator/state`, { headers: { apikey: SIM_KEY } }).then((res) => res.json())) as { sends: number };
+    if (state.sends !== count) throw new Error(`the send-only reference made ${state.sends} sends, not ${count}`);
+    return r;
+  } finally {
+    await stop(sim as LineChild<unknown>);
+  }
 }
 
 /** One campaign sent end to end, the simulator answering every send in `latencyMs`. */
@@ -260,6 +300,7 @@ try {
   const runA = ONLY === '' || ONLY === 'a';
   const runB = ONLY === '' || ONLY === 'b';
   const base = runA ? await noopBaseline(SENDS) : null;
+  const sendOnly = runA ? await sendOnlyRun(SENDS) : null;
 
   const api = await spawn<{ port: number }>('bench/lib/api-server.ts', {}, (l) => 'port' in l, true);
   const apiUrl = `http://127.0.0.1:${api.info.port}`;
@@ -282,6 +323,13 @@ try {
       ['(a) campaign end to end, simulator answering at once', fmt(a.perSec), campaignDetail(a)],
       ['(a) ratio (goal ≥ 0.25×)', `${ratio.toFixed(3)}×`, `${ratio >= 0.25 ? 'goal met' : 'GOAL MISSED'} (steady state: ${(a.steadyPerSec / base.steadyPerSec).toFixed(3)}×)`],
     );
+    if (sendOnly) {
+      rows.push([
+        'reference: jobs making one Evolution call each, no DB',
+        fmt(sendOnly.perSec),
+        `${(sendOnly.perSec / base.perSec).toFixed(3)}× the no-op jobs (steady ${fmt(sendOnly.steadyPerSec)}/s): the floor of any send path here; (a) is ${(a.perSec / sendOnly.perSec).toFixed(2)}× of it`,
+      ]);
+    }
   }
   if (b) {
     const ratio = b.perSec / CEILING;

@@ -1,8 +1,11 @@
 // The dispatch benchmark's baseline worker, in its own process: a BullMQ Worker with a no-op processor
 // and the product's send concurrency. Prints {"ready": true}, then, once NOOP_JOBS jobs completed,
 // when the first and last completed and the 10th/90th percentile completion times (epoch ms).
+// With NOOP_SEND_URL, NOOP_SEND_KEY and NOOP_SEND_INSTANCE, each job instead makes one sendText call
+// to that Evolution server through the product's client, and nothing else (no database): a reference.
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { EvolutionClient } from '../../src/evolution/client.js';
 import { REDIS_URL } from './measure.js';
 
 const queue = process.env.NOOP_QUEUE as string;
@@ -13,7 +16,17 @@ if (!queue || !prefix || !(jobs > 0) || !(concurrency > 0)) throw new Error('NOO
 
 // Same connection role as the product's workers (src/redis.ts `worker`).
 const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-const worker = new Worker(queue, async () => undefined, { connection, prefix, concurrency });
+const sendUrl = process.env.NOOP_SEND_URL;
+const evolution = sendUrl ? new EvolutionClient({ baseUrl: sendUrl, apiKey: process.env.NOOP_SEND_KEY ?? '', timeoutMs: 15_000 }) : null;
+const instance = process.env.NOOP_SEND_INSTANCE ?? '';
+let n = 0;
+const processor = evolution
+  ? async () => {
+      const outcome = await evolution.sendText(instance, { number: `5511${String(900000000 + n++)}`, text: 'Bom dia, Ana! Temos novidades para você.' });
+      if (outcome.kind !== 'sent') throw new Error(`the reference send failed: ${outcome.kind}`);
+    }
+  : async () => undefined;
+const worker = new Worker(queue, processor, { connection, prefix, concurrency });
 worker.on('error', (err) => process.stderr.write(`noop worker: ${err.message}\n`));
 const done: number[] = [];
 worker.on('completed', () => {
