@@ -6,7 +6,7 @@
  * Everything outside Evolution's API lives under `/__simulator/`: the record of accepted sends and the
  * knobs (rates, delays, connection state, incoming messages).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
@@ -164,6 +164,12 @@ export class EvolutionSimulator {
   private readonly agent = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
   private closed = false;
   private seq = 0;
+  /**
+   * Mixed into every key id: WhatsApp's key ids are unique across time, and a simulator restarted with
+   * the same seed against the same database (a second `npm run dev`) must not hand out ids it already
+   * gave. The seed still decides everything else.
+   */
+  private readonly keySalt = randomBytes(9).toString('hex').toUpperCase();
 
   constructor(private readonly options: SimulatorOptions) {
     this.behaviour = { ...DEFAULT_BEHAVIOUR };
@@ -489,7 +495,7 @@ export class EvolutionSimulator {
       throw new HttpError(400, errorBody(400, [{ jid: `${number}@s.whatsapp.net`, exists: false, number }]));
     }
 
-    const keyId = randomKeyId(this.random, '3EB0');
+    const keyId = saltKeyId(randomKeyId(this.random, '3EB0'), this.keySalt);
     const remoteJid = String(body.number).includes('@') ? String(body.number) : `${number}@s.whatsapp.net`;
     const raw = this.messageRaw(instance, keyId, remoteJid, action, body);
     const plan = this.plan(this.behaviour.instanceFailureRates[instance.name] ?? this.behaviour.failureRate);
@@ -821,6 +827,16 @@ function randomKeyId(random: () => number, prefix: string): string {
   let id = prefix;
   while (id.length < 22) id += Math.floor(random() * 16).toString(16).toUpperCase();
   return id;
+}
+
+/** XORs the hex digits after the 4-character prefix with the salt's: a bijection, so distinct ids stay distinct. */
+function saltKeyId(id: string, salt: string): string {
+  let out = id.slice(0, 4);
+  for (let i = 4; i < id.length; i++) {
+    const d = Number.parseInt(id[i] as string, 16) ^ Number.parseInt(salt[(i - 4) % salt.length] as string, 16);
+    out += d.toString(16).toUpperCase();
+  }
+  return out;
 }
 
 function isUrl(v: string): boolean {

@@ -209,3 +209,26 @@ describe('Evolution simulator speaks Evolution 2.3.x', () => {
     expect(closed.status).toBe(400);
   });
 });
+
+describe('simulator key ids', () => {
+  it('are new on every start, even with the same seed (a restarted simulator must not reuse ids a database holds)', async () => {
+    const sends = async () => {
+      const sim = await startSimulator({ apiKey: KEY, seed: 7, instances: [{ name: 'same-seed', number: '5511300000001' }] });
+      try {
+        const ids: string[] = [];
+        for (const n of ['5511988880001', '5511988880002', '5511988880003']) {
+          const r = await call(sim, 'POST', '/message/sendText/same-seed', { number: n, text: 'oi' });
+          expect(r.status).toBe(201);
+          ids.push(r.body.key.id);
+        }
+        return ids;
+      } finally {
+        await sim.close();
+      }
+    };
+    const first = await sends();
+    const second = await sends();
+    for (const id of [...first, ...second]) expect(id).toMatch(/^3EB0[0-9A-F]{18}$/);
+    expect(new Set([...first, ...second]).size).toBe(6);
+  });
+});
