@@ -574,6 +574,8 @@ async function settleConfirmedSend(
     UPDATE recipient SET status = 'SENT', provider_message_id = confirmed_key_id, sent_at = COALESCE(sending_at, now()),
       rendered_text = COALESCE(${text}, rendered_text), claim_token = NULL, error = NULL, error_code = NULL, updated_at = now()
     WHERE id = ${base.recipientId}::uuid AND status = 'SENDING' AND confirmed_key_id = ${proof.key}
+      -- A proof naming a key id another message already holds proves nothing about this one.
+      AND NOT EXISTS (SELECT 1 FROM recipient o WHERE o.provider_message_id = ${proof.key})
     RETURNING sent_at, instance_id`;
   const row = rows[0];
   if (!row) return false;
@@ -599,8 +601,27 @@ async function settleConfirmedSend(
 export async function markCrashedClaims(token: string): Promise<number> {
   const rows = await prisma.$queryRaw<Array<{ id: string; tenant_id: string; campaign_id: string; instance_id: string | null; contact_id: string }>>`
     SELECT id, tenant_id, campaign_id, instance_id, contact_id FROM recipient WHERE claim_token = ${token} AND status = 'SENDING'`;
-  for (const r of rows) await markUnknown(r, 'the worker sending this message stopped mid-send');
+  await markAllUnknown(rows, 'the worker sending this message stopped mid-send');
   return rows.length;
+}
+
+/**
+ * `markUnknown` for each row; a row that fails does not stop the others (a sweep that always failed
+ * on its first row would never reach the rest). Throws the first error once all were tried.
+ */
+export async function markAllUnknown(
+  rows: ReadonlyArray<Parameters<typeof markUnknown>[0]>,
+  reason: string,
+): Promise<void> {
+  let first: unknown = null;
+  for (const r of rows) {
+    try {
+      await markUnknown(r, reason);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first) throw first;
 }
 
 export async function markUnknown(

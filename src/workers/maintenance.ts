@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import { evaluateAbTests } from '../ab/evaluate.js';
 import { config } from '../config/index.js';
 import { prisma } from '../db/client.js';
-import { markUnknown } from '../dispatch/send.js';
+import { markAllUnknown } from '../dispatch/send.js';
 import { type FollowUpDeps, runFollowUps } from '../followups/service.js';
 import { healthMaintenance, resetDailyCounters } from '../health/service.js';
 import { logger } from '../lib/logger.js';
@@ -26,7 +26,7 @@ export function maintenanceProcessor(deps: FollowUpDeps) {
           SELECT id, tenant_id, campaign_id, instance_id, contact_id FROM recipient
           WHERE status = 'SENDING' AND sending_at < now() - make_interval(secs => ${SENDING_STALE_MS() / 1000})
           LIMIT 1000`;
-        for (const r of stale) await markUnknown(r, 'the send was claimed but its worker never reported back');
+        await markAllUnknown(stale, 'the send was claimed but its worker never reported back');
         return `reaped ${stale.length}`;
       }
       case 'maintenance:daily-reset':
