@@ -1,7 +1,7 @@
 import { config } from '../config/index.js';
 import { prisma } from '../db/client.js';
 import { EvolutionClient } from '../evolution/client.js';
-import type { LimitSettings } from '../domain/instances.js';
+import { LIMIT_SETTINGS_SELECT, type LimitSettings } from '../domain/instances.js';
 import { campaignWindow, isAlwaysOpen, isOpen, type WindowRules, zoneOr } from '../domain/window.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { decryptSecret } from '../lib/crypto.js';
@@ -63,16 +63,7 @@ export function sendInstance(tenantId: string, instanceId: string): Promise<Send
         tenantId: true,
         name: true,
         serverId: true,
-        limitPerMinute: true,
-        limitPerHour: true,
-        limitPerDay: true,
-        minDelayMs: true,
-        maxDelayMs: true,
-        warmupEnabled: true,
-        warmupStartPerDay: true,
-        warmupIncrementPerDay: true,
-        warmupStartedAt: true,
-        readmittedAt: true,
+        ...LIMIT_SETTINGS_SELECT,
         server: { select: { baseUrl: true, apiKeyEncrypted: true, updatedAt: true } },
       },
     });

@@ -1,7 +1,7 @@
 import { audienceSql, reachableSql } from '../campaigns/audience.js';
 import { storedAudience } from '../campaigns/lifecycle.js';
 import { prisma } from '../db/client.js';
-import { unusableReason } from '../domain/instances.js';
+import { LIMIT_SETTINGS_SELECT, unusableReason } from '../domain/instances.js';
 import { type PlanResult, planCampaign } from '../domain/plan.js';
 import { nextOccurrence } from '../domain/recurrence.js';
 import { campaignWindow } from '../domain/window.js';
@@ -53,16 +53,7 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
               connectionState: true,
               healthScore: true,
               sentToday: true,
-              limitPerMinute: true,
-              limitPerHour: true,
-              limitPerDay: true,
-              minDelayMs: true,
-              maxDelayMs: true,
-              warmupEnabled: true,
-              warmupStartPerDay: true,
-              warmupIncrementPerDay: true,
-              warmupStartedAt: true,
-              readmittedAt: true,
+              ...LIMIT_SETTINGS_SELECT,
             },
           },
         },

@@ -4,7 +4,7 @@ import { appendLog } from '../campaigns/logs.js';
 import { bumpCampaign } from '../campaigns/progress.js';
 import { prisma } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
-import { effectiveLimits, unusableReason } from '../domain/instances.js';
+import { effectiveLimits, LIMIT_SETTINGS_SELECT, unusableReason } from '../domain/instances.js';
 import { intelligentWeight, planRotation, type RotationMode } from '../domain/rotation.js';
 import { nextOpening, zoneOr } from '../domain/window.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -84,16 +84,7 @@ const INSTANCE_SELECT = {
   healthScore: true,
   sentToday: true,
   deliveredToday: true,
-  limitPerMinute: true,
-  limitPerHour: true,
-  limitPerDay: true,
-  minDelayMs: true,
-  maxDelayMs: true,
-  warmupEnabled: true,
-  warmupStartPerDay: true,
-  warmupIncrementPerDay: true,
-  warmupStartedAt: true,
-  readmittedAt: true,
+  ...LIMIT_SETTINGS_SELECT,
 } as const;
 
 type PumpInstance = {

@@ -39,6 +39,20 @@ export interface LimitSettings {
   readmittedAt: Date | null;
 }
 
+/** The instance columns `LimitSettings` reads: spread into a Prisma `select` of `whatsAppInstance`. */
+export const LIMIT_SETTINGS_SELECT = {
+  limitPerMinute: true,
+  limitPerHour: true,
+  limitPerDay: true,
+  minDelayMs: true,
+  maxDelayMs: true,
+  warmupEnabled: true,
+  warmupStartPerDay: true,
+  warmupIncrementPerDay: true,
+  warmupStartedAt: true,
+  readmittedAt: true,
+} as const satisfies Record<keyof LimitSettings, true>;
+
 const DAY = 86_400_000;
 
 /** Daily limit of a warming-up instance: start, then + increment per full day, capped by the limit. */

@@ -15,7 +15,7 @@ import type { Queue } from 'bullmq';
 import { appendLog } from '../campaigns/logs.js';
 import { prisma } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
-import { effectiveLimits, unusableReason } from '../domain/instances.js';
+import { effectiveLimits, LIMIT_SETTINGS_SELECT, unusableReason } from '../domain/instances.js';
 import { renderTemplate } from '../domain/template.js';
 import { isOpen, zoneOr } from '../domain/window.js';
 import type { SendOutcome } from '../evolution/client.js';
@@ -138,16 +138,7 @@ export async function pumpFollowUps(deps: FollowUpDeps, now: Date = clock.now())
       where: { id: instanceId },
       select: {
         tenantId: true,
-        limitPerMinute: true,
-        limitPerHour: true,
-        limitPerDay: true,
-        minDelayMs: true,
-        maxDelayMs: true,
-        warmupEnabled: true,
-        warmupStartPerDay: true,
-        warmupIncrementPerDay: true,
-        warmupStartedAt: true,
-        readmittedAt: true,
+        ...LIMIT_SETTINGS_SELECT,
         tenant: { select: { timezone: true } },
       },
     });
