@@ -163,17 +163,14 @@ interface CampaignRun extends Rate {
   claimToSentMs: number;
 }
 
-/**
- * Reference for (a): BullMQ jobs that each make one Evolution call to a simulator answering at once,
- * with no database and no Redis other than BullMQ's: the floor of any send path on this machine.
- */
-async function sendOnlyRun(count: number): Promise<Rate> {
-  const sim = await spawn<{ url: string }>('src/simulator/main.ts', {
+/** A simulator that answers every send in `latencyMs`, with no failure of any kind; `seed` decides the rest. */
+function startSim(latencyMs: number, seed: number) {
+  return spawn<{ url: string }>('src/simulator/main.ts', {
     SIM_HOST: '127.0.0.1',
     SIM_PORT: '0',
     SIM_API_KEY: SIM_KEY,
-    SIM_SEED: '3',
-    SIM_LATENCY_MS: '0',
+    SIM_SEED: String(seed),
+    SIM_LATENCY_MS: String(latencyMs),
     SIM_FAILURE_RATE: '0',
     SIM_SERVER_ERROR_RATE: '0',
     SIM_HANG_RATE: '0',
@@ -182,6 +179,14 @@ async function sendOnlyRun(count: number): Promise<Rate> {
     SIM_LID_RATE: '0',
     SIM_NOT_ON_WHATSAPP: '',
   }, (l) => typeof l.url === 'string');
+}
+
+/**
+ * Reference for (a): BullMQ jobs that each make one Evolution call to a simulator answering at once,
+ * with no database and no Redis other than BullMQ's: the floor of any send path on this machine.
+ */
+async function sendOnlyRun(count: number): Promise<Rate> {
+  const sim = await startSim(0, 3);
   try {
     const instance = 'send-only';
     await connectOnSimulator(sim.info.url, SIM_KEY, { id: '', name: instance, webhookUrl: '' }, false, '551130009999');
@@ -196,22 +201,7 @@ async function sendOnlyRun(count: number): Promise<Rate> {
 
 /** One campaign sent end to end, the simulator answering every send in `latencyMs`. */
 async function campaignRun(apiUrl: string, label: string, recipients: number, latencyMs: number, seed: number): Promise<CampaignRun> {
-  const sim = await spawn<{ url: string }>('src/simulator/main.ts', {
-    SIM_HOST: '127.0.0.1',
-    SIM_PORT: '0',
-    SIM_API_KEY: SIM_KEY,
-    // Its key ids come from a seeded PRNG: each simulator needs its own seed, or the second one
-    // answers with key ids the first already gave (provider_message_id is unique).
-    SIM_SEED: String(seed),
-    SIM_LATENCY_MS: String(latencyMs),
-    SIM_FAILURE_RATE: '0',
-    SIM_SERVER_ERROR_RATE: '0',
-    SIM_HANG_RATE: '0',
-    SIM_DUPLICATE_RATE: '0',
-    SIM_REORDER_RATE: '0',
-    SIM_LID_RATE: '0',
-    SIM_NOT_ON_WHATSAPP: '',
-  }, (l) => typeof l.url === 'string');
+  const sim = await startSim(latencyMs, seed);
   try {
     const simUrl = sim.info.url;
     const { tenant, key } = await createTenant({ name: `dispatch bench ${label}` });
