@@ -28,7 +28,8 @@ interface ProgressRow {
   id: string;
   tenant_id: string;
   status: string;
-  version: bigint;
+  /** bigint through Prisma, a string through pg (src/db/sql.ts). */
+  version: bigint | string;
   resumes_at: Date | null;
   started_at: Date | null;
   completed_at: Date | null;

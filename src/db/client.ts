@@ -1,13 +1,20 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { config } from '../config/index.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { poolConfigFromUrl } from './pg-client.js';
 
 export type { Prisma } from '../generated/prisma/client.js';
 
+/**
+ * This process's PostgreSQL connections (`DATABASE_POOL_SIZE`), shared by Prisma and by the few
+ * hot statements that run on pg directly (see `src/db/sql.ts`). `prisma.$disconnect()` ends it.
+ */
+export const pool = new pg.Pool(poolConfigFromUrl(config.databaseUrl, config.databasePoolSize));
+
 function createPrismaClient() {
   return new PrismaClient({
-    adapter: new PrismaPg(poolConfigFromUrl(config.databaseUrl, config.databasePoolSize)),
+    adapter: new PrismaPg(pool, { disposeExternalPool: true }),
     log: [{ emit: 'event', level: 'query' }],
   });
 }

@@ -1,7 +1,8 @@
 import type { LogEntry } from '../campaigns/logs.js';
 import { bumpCampaign, PROGRESS_COLUMNS, toProgressEvent } from '../campaigns/progress.js';
 import type { Tx } from '../db/client.js';
-import { type AfterCommit, inTransaction } from '../db/transaction.js';
+import { ROLLBACK, sqlRows, sqlTransaction } from '../db/sql.js';
+import { AfterCommit, inTransaction } from '../db/transaction.js';
 import { applyReceipt, PROVIDER_STATUSES, parseProviderStatus, type ProviderStatus, type ReceiptChange, type ReceiptState } from '../domain/receipts.js';
 import type { SendOutcome } from '../evolution/client.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -37,7 +38,7 @@ export async function recordAcceptedSends(
 ): Promise<void> {
   if (sends.length === 0) return;
   try {
-    await inTransaction((tx, after) => recordInTx(tx, after, tenantId, campaignId, instanceId, sends));
+    await recordOnce(tenantId, campaignId, instanceId, sends);
   } catch (err) {
     if (sends.length === 1) throw err;
     // One bad row (say a key id Evolution gave twice) must not leave the others unrecorded.
@@ -45,13 +46,37 @@ export async function recordAcceptedSends(
     let first: unknown = null;
     for (const s of sends) {
       try {
-        await inTransaction((tx, after) => recordInTx(tx, after, tenantId, campaignId, instanceId, [s]));
+        await recordOnce(tenantId, campaignId, instanceId, [s]);
       } catch (e) {
         first ??= e;
       }
     }
     if (first) throw first;
   }
+}
+
+/**
+ * The common case (no receipt overtook its send) runs on pg directly, four round trips with no
+ * Prisma work (src/db/sql.ts). When receipts were parked for these key ids, that transaction is
+ * rolled back and the same statements run again through Prisma, where the parked receipts are
+ * applied with the receipt path's own functions, in the same transaction.
+ */
+async function recordOnce(tenantId: string, campaignId: string, instanceId: string, sends: readonly AcceptedSend[]) {
+  const after = new AfterCommit();
+  const done = await sqlTransaction(async (client) => {
+    await sqlRows(lockKeysStatement(sends), client);
+    const [row] = await sqlRows<RecordedRow>(recordStatement(tenantId, campaignId, instanceId, sends), client);
+    if (!row) throw new Error(`campaign ${campaignId} vanished while recording its sends`);
+    if ((row.parked?.length ?? 0) > 0) return ROLLBACK;
+    publishRecorded(after, tenantId, campaignId, instanceId, row);
+    after.publish('campaign:progress', toProgressEvent(row));
+    return true;
+  });
+  if (done !== ROLLBACK) {
+    await after.flush();
+    return;
+  }
+  await inTransaction((tx, after) => recordInTx(tx, after, tenantId, campaignId, instanceId, sends));
 }
 
 type ProgressRow = Parameters<typeof toProgressEvent>[0];
@@ -62,17 +87,19 @@ interface RecordedRow extends ProgressRow {
   parked: Array<{ key_id: string; status: string; received_at: string }> | null;
 }
 
-/**
- * The common case is two statements: the advisory locks, then one statement that writes the
- * recipients, their log entries, the instance and the campaign (in that order: each step reads the
- * one before, which fixes the lock order) and takes the parked receipts. The hot rows are held from
- * that statement to the commit only.
- */
-async function recordInTx(tx: Tx, after: AfterCommit, tenantId: string, campaignId: string, instanceId: string, sends: readonly AcceptedSend[]) {
-  const keys = sends.map((s) => s.outcome.keyId);
-  await tx.$queryRaw`
+/** The key ids' advisory locks, in hash order (as the receipt batches take them). */
+function lockKeysStatement(sends: readonly AcceptedSend[]): Prisma.Sql {
+  return Prisma.sql`
     SELECT count(pg_advisory_xact_lock(h)) FROM (
-      SELECT DISTINCT hashtextextended(k, 42) AS h FROM unnest(${keys}::text[]) AS k ORDER BY 1 OFFSET 0) s`;
+      SELECT DISTINCT hashtextextended(k, 42) AS h FROM unnest(${sends.map((s) => s.outcome.keyId)}::text[]) AS k ORDER BY 1 OFFSET 0) s`;
+}
+
+/**
+ * One statement that writes the recipients, their log entries, the instance and the campaign (in
+ * that order: each step reads the one before, which fixes the lock order) and takes the parked
+ * receipts. Run after lockKeysStatement, in the same transaction.
+ */
+function recordStatement(tenantId: string, campaignId: string, instanceId: string, sends: readonly AcceptedSend[]): Prisma.Sql {
   const logs = sends.map((s) =>
     JSON.stringify({
       contact_id: s.contactId,
@@ -84,9 +111,9 @@ async function recordInTx(tx: Tx, after: AfterCommit, tenantId: string, campaign
   );
   // A recipient that left SENDING meanwhile (a reaper or a re-run marked it UNKNOWN) is still SENT:
   // Evolution accepted it. One that is neither (deleted, or already settled) is left alone.
-  const [row] = await tx.$queryRaw<RecordedRow[]>`
+  return Prisma.sql`
     WITH v AS (
-      SELECT * FROM unnest(${sends.map((s) => s.recipientId)}::uuid[], ${keys}::text[], ${sends.map((s) => s.outcome.durationMs)}::int[],
+      SELECT * FROM unnest(${sends.map((s) => s.recipientId)}::uuid[], ${sends.map((s) => s.outcome.keyId)}::text[], ${sends.map((s) => s.outcome.durationMs)}::int[],
         ${sends.map((s) => s.text)}::text[], ${logs}::text[]) WITH ORDINALITY AS v(id, key_id, duration_ms, rendered_text, log, ord)
     ), old AS MATERIALIZED (
       SELECT r.id, r.status FROM recipient r
@@ -126,9 +153,23 @@ async function recordInTx(tx: Tx, after: AfterCommit, tenantId: string, campaign
       (SELECT json_agg(json_build_object('id', id, 'was', was, 'sent_at', sent_at)) FROM upd) AS sent,
       (SELECT json_agg(parked) FROM parked) AS parked
     FROM camp`;
-  if (!row) throw new Error(`campaign ${campaignId} vanished while recording its sends`);
+}
+
+function publishRecorded(after: AfterCommit, tenantId: string, campaignId: string, instanceId: string, row: RecordedRow) {
   for (const id of row.log_ids ?? []) after.publish('campaign:log', { tenantId, campaignId, logId: id, severity: 'INFO', type: 'MESSAGE_SENT' });
   if ((row.sent?.length ?? 0) > 0) after.publish('instance:health', { tenantId, instanceId });
+}
+
+/**
+ * The same statements through Prisma, then the parked receipts applied: lowest rank first, as if
+ * each had come right after its send was recorded. The hot rows are held from the record statement
+ * to the commit only.
+ */
+async function recordInTx(tx: Tx, after: AfterCommit, tenantId: string, campaignId: string, instanceId: string, sends: readonly AcceptedSend[]) {
+  await tx.$queryRaw(lockKeysStatement(sends));
+  const [row] = await tx.$queryRaw<RecordedRow[]>(recordStatement(tenantId, campaignId, instanceId, sends));
+  if (!row) throw new Error(`campaign ${campaignId} vanished while recording its sends`);
+  publishRecorded(after, tenantId, campaignId, instanceId, row);
 
   const parkedByKey = new Map<string, Array<{ status: ProviderStatus; at: Date }>>();
   for (const p of row.parked ?? []) {

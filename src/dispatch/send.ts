@@ -3,6 +3,7 @@ import { completeIfDone, autoPauseCampaign } from '../campaigns/lifecycle.js';
 import { appendLog } from '../campaigns/logs.js';
 import { bumpCampaign } from '../campaigns/progress.js';
 import { prisma, type Tx } from '../db/client.js';
+import { sqlExecute, sqlRows } from '../db/sql.js';
 import { type AfterCommit, inTransaction } from '../db/transaction.js';
 import { checkInstanceHealth } from '../health/service.js';
 import { effectiveLimits } from '../domain/instances.js';
@@ -89,7 +90,7 @@ export function tenantOutstandingKey(tenantId: string) {
  * a concurrent pause or cancel (FOR UPDATE) wait for this claim, or this claim see its result.
  */
 async function claimNext(campaignId: string, instanceId: string, token: string, now: Date, zones: Prisma.Sql, limit: number): Promise<ClaimedRow[]> {
-  const rows = await prisma.$queryRaw<ClaimedRow[]>`
+  const rows = await sqlRows<ClaimedRow>(Prisma.sql`
     WITH c AS (
       SELECT id FROM campaign WHERE id = ${campaignId}::uuid AND status = 'RUNNING' FOR KEY SHARE
     ), i AS (
@@ -110,17 +111,17 @@ async function claimNext(campaignId: string, instanceId: string, token: string, 
     FROM next, contact ct, campaign_message m
     WHERE r.id = next.id AND ct.id = r.contact_id AND m.id = r.message_id
     RETURNING r.id, r.seq, r.contact_id, r.phone, r.attempts, r.message_id, ct.name, ct.custom_fields, ct.timezone,
-              ct.referred_by, m.text, m.media_type, m.media_url, m.media_mimetype, m.media_file_name`;
+              ct.referred_by, m.text, m.media_type, m.media_url, m.media_mimetype, m.media_file_name`);
   return rows.sort((a, b) => a.seq - b.seq);
 }
 
 /** Puts claimed recipients back in the queue, as if they had never been claimed. */
 async function unclaim(recipientIds: string[], notBefore: Date | null) {
   if (recipientIds.length === 0) return;
-  await prisma.$executeRaw`
+  await sqlExecute(Prisma.sql`
     UPDATE recipient SET status = 'QUEUED', sending_at = NULL, claim_token = NULL, attempts = GREATEST(0, attempts - 1),
       not_before = ${notBefore}, updated_at = now()
-    WHERE id = ANY(${recipientIds}::uuid[]) AND status = 'SENDING'`;
+    WHERE id = ANY(${recipientIds}::uuid[]) AND status = 'SENDING'`);
 }
 
 function phoneDigits(e164: string) {
