@@ -78,13 +78,20 @@ function stringify(value: unknown): string {
 
 /** The text this contact gets at `now`: every variable replaced, its default used when empty. */
 export function renderTemplate(text: string, contact: TemplateContact, now: Date): string {
-  const local = DateTime.fromJSDate(now, { zone: contact.timezone });
-  const zoned = local.isValid ? local : DateTime.fromJSDate(now, { zone: 'UTC' });
+  // The contact's local time only when the text asks for it (time-zone arithmetic costs more than the rest).
+  let zonedAt: DateTime | null = null;
+  const zoned = () => {
+    if (!zonedAt) {
+      const local = DateTime.fromJSDate(now, { zone: contact.timezone });
+      zonedAt = local.isValid ? local : DateTime.fromJSDate(now, { zone: 'UTC' });
+    }
+    return zonedAt;
+  };
   const builtins: Record<string, () => string> = {
     nome: () => contact.name?.trim() ?? '',
     primeiro_nome: () => contact.name?.trim().split(/\s+/)[0] ?? '',
-    saudacao: () => greeting(zoned.hour),
-    dia_semana: () => WEEKDAYS_PT[zoned.weekday - 1] ?? '',
+    saudacao: () => greeting(zoned().hour),
+    dia_semana: () => WEEKDAYS_PT[zoned().weekday - 1] ?? '',
     quem_indicou: () => contact.referredBy?.trim() ?? '',
     telefone: () => contact.phone,
   };
