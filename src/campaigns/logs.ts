@@ -31,7 +31,7 @@ export async function appendLog(db: DbOrTx, after: AfterCommit | null, entry: Lo
     after.publish('campaign:log', {
       tenantId: entry.tenantId,
       campaignId: entry.campaignId,
-      logId: row.id.toString(),
+      logIds: [row.id.toString()],
       severity: entry.severity ?? 'INFO',
       type: entry.type,
     });
@@ -48,6 +48,6 @@ export async function appendLogs(db: DbOrTx, after: AfterCommit | null, entries:
   });
   if (!after) return;
   for (const r of rows) {
-    if (r.campaignId) after.publish('campaign:log', { tenantId: r.tenantId, campaignId: r.campaignId, logId: r.id.toString(), severity: r.severity, type: r.type });
+    if (r.campaignId) after.publish('campaign:log', { tenantId: r.tenantId, campaignId: r.campaignId, logIds: [r.id.toString()], severity: r.severity, type: r.type });
   }
 }

@@ -11,7 +11,22 @@ export class AfterCommit {
   private readonly events: Array<{ topic: Topic; payload: Topics[Topic] }> = [];
   private readonly tasks: Array<() => Promise<unknown>> = [];
 
+  /**
+   * Log entries of one campaign with the same severity and type join one `campaign:log` event (a
+   * batch of sends is one message on the channel, not one per send).
+   */
   publish<T extends Topic>(topic: T, payload: Topics[T]) {
+    if (topic === 'campaign:log') {
+      const log = payload as Topics['campaign:log'];
+      const same = this.events.find((e): e is { topic: 'campaign:log'; payload: Topics['campaign:log'] } => {
+        if (e.topic !== 'campaign:log') return false;
+        const p = e.payload as Topics['campaign:log'];
+        return p.tenantId === log.tenantId && p.campaignId === log.campaignId && p.severity === log.severity && p.type === log.type;
+      });
+      if (same) same.payload.logIds.push(...log.logIds);
+      else this.events.push({ topic, payload: { ...log, logIds: [...log.logIds] } });
+      return;
+    }
     this.events.push({ topic, payload });
   }
 

@@ -156,7 +156,7 @@ function recordStatement(tenantId: string, campaignId: string, instanceId: strin
 }
 
 function publishRecorded(after: AfterCommit, tenantId: string, campaignId: string, instanceId: string, row: RecordedRow) {
-  for (const id of row.log_ids ?? []) after.publish('campaign:log', { tenantId, campaignId, logId: id, severity: 'INFO', type: 'MESSAGE_SENT' });
+  if (row.log_ids?.length) after.publish('campaign:log', { tenantId, campaignId, logIds: row.log_ids, severity: 'INFO', type: 'MESSAGE_SENT' });
   if ((row.sent?.length ?? 0) > 0) after.publish('instance:health', { tenantId, instanceId });
 }
 
@@ -252,6 +252,6 @@ export async function insertLogs(tx: Tx, after: AfterCommit | null, entries: rea
     RETURNING id, tenant_id, campaign_id, type::text, severity::text`;
   if (!after) return;
   for (const r of rows) {
-    if (r.campaign_id) after.publish('campaign:log', { tenantId: r.tenant_id, campaignId: r.campaign_id, logId: r.id.toString(), severity: r.severity, type: r.type });
+    if (r.campaign_id) after.publish('campaign:log', { tenantId: r.tenant_id, campaignId: r.campaign_id, logIds: [r.id.toString()], severity: r.severity, type: r.type });
   }
 }

@@ -22,7 +22,7 @@ export function campaignLogStream<L extends { id: bigint }>(opts: {
     let wake: (() => void) | null = null;
     const subId = await engine.subscribe(channel('campaign:log', opts.tenantId, opts.campaignId), (event: CampaignLogEvent) => {
       if (event.tenantId !== opts.tenantId || event.campaignId !== opts.campaignId || !opts.accept(event)) return;
-      queue.push(BigInt(event.logId));
+      for (const id of event.logIds) queue.push(BigInt(id));
       wake?.();
     });
     try {

@@ -33,7 +33,8 @@ export interface CampaignProgressEvent extends ProgressCounters {
 export interface CampaignLogEvent {
   tenantId: string;
   campaignId: string;
-  logId: string;
+  /** Entries of one campaign, severity and type written by one transaction: one event for all of them. */
+  logIds: string[];
   severity: string;
   type: string;
 }
