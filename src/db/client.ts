@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { config } from '../config/index.js';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { logger } from '../lib/logger.js';
 import { poolConfigFromUrl } from './pg-client.js';
 
 export type { Prisma } from '../generated/prisma/client.js';
@@ -11,6 +12,8 @@ export type { Prisma } from '../generated/prisma/client.js';
  * hot statements that run on pg directly (see `src/db/sql.ts`). `prisma.$disconnect()` ends it.
  */
 export const pool = new pg.Pool(poolConfigFromUrl(config.databaseUrl, config.databasePoolSize));
+// An idle connection that breaks (a database restart) is dropped by the pool; unheard, it would end the process.
+pool.on('error', (err) => logger.warn({ err: err.message }, 'an idle database connection failed'));
 
 function createPrismaClient() {
   return new PrismaClient({

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Prisma } from '../generated/prisma/client.js';
 import { pool } from './client.js';
-import { isRetryableConflict } from './transaction.js';
+import { withConflictRetries } from './transaction.js';
 
 /**
  * Statements on the dispatch hot path (claiming recipients, recording sends) run on pg directly:
@@ -40,15 +40,13 @@ function prepared(q: Prisma.Sql): pg.QueryConfig {
 /** What a transaction body returns to have its work rolled back instead of committed. */
 export const ROLLBACK = Symbol('rollback');
 
-const CONFLICT_ATTEMPTS = 4;
-
 /**
  * Runs `fn` in a transaction on one pooled connection: committed when it returns a value, rolled
  * back when it returns ROLLBACK (the result is then ROLLBACK) or throws. Like `inTransaction`, a
  * transaction PostgreSQL aborted to break a deadlock is run again.
  */
-export async function sqlTransaction<T>(fn: (client: pg.PoolClient) => Promise<T | typeof ROLLBACK>): Promise<T | typeof ROLLBACK> {
-  for (let attempt = 1; ; attempt++) {
+export function sqlTransaction<T>(fn: (client: pg.PoolClient) => Promise<T | typeof ROLLBACK>): Promise<T | typeof ROLLBACK> {
+  return withConflictRetries(async () => {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
@@ -60,10 +58,9 @@ export async function sqlTransaction<T>(fn: (client: pg.PoolClient) => Promise<T
       await client.query('ROLLBACK').catch((e: Error) => {
         broken = e; // the connection is unusable: the pool must not hand it out again
       });
-      if (attempt >= CONFLICT_ATTEMPTS || !isRetryableConflict(err)) throw err;
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
+      throw err;
     } finally {
       client.release(broken);
     }
-  }
+  });
 }

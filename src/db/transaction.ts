@@ -65,21 +65,31 @@ export function isRetryableConflict(err: unknown): boolean {
 const CONFLICT_ATTEMPTS = 4;
 
 /**
+ * Runs `attempt` (a whole transaction) again when PostgreSQL aborted it to break a deadlock or a
+ * serialization conflict: its writes were rolled back, so running it again is safe.
+ */
+export async function withConflictRetries<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (n >= CONFLICT_ATTEMPTS || !isRetryableConflict(err)) throw err;
+      logger.warn({ attempt: n, err: (err as Error).message }, 'transaction aborted by a conflict; running it again');
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * n));
+    }
+  }
+}
+
+/**
  * Runs `fn` in a transaction and publishes what it queued once it committed. A transaction that
  * PostgreSQL aborted to break a deadlock is run again (its writes were rolled back, and its live
  * events and deferred work were never released), so callers never see that race.
  */
 export async function inTransaction<T>(fn: (tx: Tx, after: AfterCommit) => Promise<T>, options: TxOptions = {}): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+  return withConflictRetries(async () => {
     const after = new AfterCommit();
-    try {
-      const result = await prisma.$transaction((tx) => fn(tx, after), { timeout: options.timeout ?? 15_000, maxWait: options.maxWait ?? 10_000 });
-      await after.flush();
-      return result;
-    } catch (err) {
-      if (attempt >= CONFLICT_ATTEMPTS || !isRetryableConflict(err)) throw err;
-      logger.warn({ attempt, err: (err as Error).message }, 'transaction aborted by a conflict; running it again');
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
-    }
-  }
+    const result = await prisma.$transaction((tx) => fn(tx, after), { timeout: options.timeout ?? 15_000, maxWait: options.maxWait ?? 10_000 });
+    await after.flush();
+    return result;
+  });
 }

@@ -62,21 +62,20 @@ export async function recordAcceptedSends(
  * applied with the receipt path's own functions, in the same transaction.
  */
 async function recordOnce(tenantId: string, campaignId: string, instanceId: string, sends: readonly AcceptedSend[]) {
-  const after = new AfterCommit();
-  const done = await sqlTransaction(async (client) => {
+  const row = await sqlTransaction(async (client) => {
     await sqlRows(lockKeysStatement(sends), client);
-    const [row] = await sqlRows<RecordedRow>(recordStatement(tenantId, campaignId, instanceId, sends), client);
-    if (!row) throw new Error(`campaign ${campaignId} vanished while recording its sends`);
-    if ((row.parked?.length ?? 0) > 0) return ROLLBACK;
-    publishRecorded(after, tenantId, campaignId, instanceId, row);
-    after.publish('campaign:progress', toProgressEvent(row));
-    return true;
+    const [recorded] = await sqlRows<RecordedRow>(recordStatement(tenantId, campaignId, instanceId, sends), client);
+    if (!recorded) throw new Error(`campaign ${campaignId} vanished while recording its sends`);
+    return (recorded.parked?.length ?? 0) > 0 ? ROLLBACK : recorded;
   });
-  if (done !== ROLLBACK) {
-    await after.flush();
+  if (row === ROLLBACK) {
+    await inTransaction((tx, after) => recordInTx(tx, after, tenantId, campaignId, instanceId, sends));
     return;
   }
-  await inTransaction((tx, after) => recordInTx(tx, after, tenantId, campaignId, instanceId, sends));
+  const after = new AfterCommit();
+  publishRecorded(after, tenantId, campaignId, instanceId, row);
+  after.publish('campaign:progress', toProgressEvent(row));
+  await after.flush();
 }
 
 type ProgressRow = Parameters<typeof toProgressEvent>[0];
