@@ -25,6 +25,7 @@ describe('statements on pg directly (src/db/sql.ts)', () => {
     expect(await sqlExecute(Prisma.sql`UPDATE contact SET name = 'renamed' WHERE tenant_id = ${tenant.id}::uuid`)).toBe(2);
   });
 
+  // Retrying a deadlocked transaction: test/platform/transaction.test.ts, with inTransaction's.
   it('commit what the body returned, roll back on ROLLBACK or an error, and keep the pool usable', async () => {
     const tenant = await prisma.tenant.create({ data: { name: 'sql tx' } });
     await prisma.contact.create({ data: { tenantId: tenant.id, phone: '+5511900000201', name: 'before' } });
@@ -49,32 +50,5 @@ describe('statements on pg directly (src/db/sql.ts)', () => {
 
     expect(await sqlTransaction((client) => sqlExecute(rename('committed'), client))).toBe(1);
     expect(await namesOf(tenant.id)).toEqual(['committed']);
-  });
-
-  it('run a transaction again, invisibly, when PostgreSQL aborts it to break a deadlock', async () => {
-    const tenant = await prisma.tenant.create({ data: { name: 'sql deadlock' } });
-    const [a, b] = await Promise.all(
-      ['+5511900000301', '+5511900000302'].map((phone) => prisma.contact.create({ data: { tenantId: tenant.id, phone, name: 'x' } })),
-    );
-    let runs = 0;
-    let locked = 0;
-    const bothLocked = () =>
-      new Promise<void>((resolve) => {
-        const tick = () => (locked >= 2 ? resolve() : setTimeout(tick, 5));
-        tick();
-      });
-    const cross = (first: string, second: string, label: string) =>
-      sqlTransaction(async (client) => {
-        runs++;
-        await sqlExecute(Prisma.sql`UPDATE contact SET name = ${label} WHERE id = ${first}::uuid`, client);
-        locked++;
-        await bothLocked();
-        await sqlExecute(Prisma.sql`UPDATE contact SET email = ${`${label}@x.com`} WHERE id = ${second}::uuid`, client);
-        return label;
-      });
-    expect(await Promise.all([cross(a!.id, b!.id, 'one'), cross(b!.id, a!.id, 'two')])).toEqual(['one', 'two']);
-    expect(runs).toBe(3); // the deadlock victim ran twice
-    const rows = await prisma.contact.findMany({ where: { tenantId: tenant.id }, select: { email: true } });
-    expect(rows.map((r) => r.email).sort()).toEqual(['one@x.com', 'two@x.com']);
   });
 });

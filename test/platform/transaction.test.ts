@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { prisma } from '../../src/db/client.js';
+import { sqlExecute, sqlTransaction } from '../../src/db/sql.js';
 import { AfterCommit, inTransaction } from '../../src/db/transaction.js';
+import { Prisma } from '../../src/generated/prisma/client.js';
 import { channel, closePubsub, pubsubEngine } from '../../src/realtime/pubsub.js';
 import type { CampaignLogEvent } from '../../src/realtime/topics.js';
 
@@ -9,37 +11,60 @@ afterAll(async () => {
   await prisma.$disconnect();
 });
 
+/**
+ * Two transactions that each lock one contact row, wait until both are locked, then ask for the
+ * other's: PostgreSQL aborts one of them. `inTx` runs its body in the transaction under test, with
+ * `exec` running a statement in it. Returns the results and how many times the bodies ran.
+ */
+async function crossDeadlock(
+  name: string,
+  inTx: (body: (exec: (q: Prisma.Sql) => Promise<unknown>) => Promise<string>) => Promise<unknown>,
+) {
+  const tenant = await prisma.tenant.create({ data: { name } });
+  const [a, b] = await Promise.all(['1', '2'].map((n) => prisma.contact.create({ data: { tenantId: tenant.id, phone: `+551190000000${n}`, name: 'x' } })));
+  let runs = 0;
+  let locked = 0;
+  const bothLocked = () =>
+    new Promise<void>((resolve) => {
+      const tick = () => (locked >= 2 ? resolve() : setTimeout(tick, 5));
+      tick();
+    });
+  const cross = (first: string, second: string, label: string) =>
+    inTx(async (exec) => {
+      runs++;
+      await exec(Prisma.sql`UPDATE contact SET name = ${label} WHERE id = ${first}::uuid`);
+      locked++;
+      await bothLocked();
+      await exec(Prisma.sql`UPDATE contact SET email = ${`${label}@x.com`} WHERE id = ${second}::uuid`);
+      return label;
+    });
+  const results = await Promise.all([cross(a!.id, b!.id, 'one'), cross(b!.id, a!.id, 'two')]);
+  const emails = (await prisma.contact.findMany({ where: { tenantId: tenant.id }, select: { email: true } })).map((r) => r.email).sort();
+  return { results, runs, emails };
+}
+
 describe('transactions', () => {
-  it('run again, invisibly, when PostgreSQL aborts one of them to break a deadlock', async () => {
-    const tenant = await prisma.tenant.create({ data: { name: 'deadlock' } });
-    const [a, b] = await Promise.all(['a', 'b'].map((name) => prisma.contact.create({ data: { tenantId: tenant.id, phone: `+5511900000${name === 'a' ? '01' : '02'}`, name } })));
-    let runs = 0;
+  it('run again, invisibly, when PostgreSQL aborts one of them to break a deadlock (Prisma)', async () => {
     let published = 0;
-    // Each transaction locks one row, waits for the other to lock the other, then asks for it.
-    let locked = 0;
-    const bothLocked = () =>
-      new Promise<void>((resolve) => {
-        const tick = () => (locked >= 2 ? resolve() : setTimeout(tick, 5));
-        tick();
-      });
-    const cross = (first: string, second: string, label: string) =>
+    const r = await crossDeadlock('deadlock prisma', (body) =>
       inTransaction(async (tx, after) => {
-        runs++;
-        await tx.$executeRaw`UPDATE contact SET name = ${label} WHERE id = ${first}::uuid`;
-        locked++;
-        await bothLocked();
-        await tx.$executeRaw`UPDATE contact SET email = ${`${label}@x.com`} WHERE id = ${second}::uuid`;
         after.defer(async () => {
           published++;
         });
-        return label;
-      });
-    const results = await Promise.all([cross(a!.id, b!.id, 'one'), cross(b!.id, a!.id, 'two')]);
-    expect(results).toEqual(['one', 'two']);
-    expect(runs).toBe(3); // the deadlock victim ran twice
+        return body((q) => tx.$executeRaw(q));
+      }),
+    );
+    expect(r.results).toEqual(['one', 'two']);
+    expect(r.runs).toBe(3); // the deadlock victim ran twice
     expect(published).toBe(2); // its rolled-back attempt released nothing
-    const rows = await prisma.contact.findMany({ where: { tenantId: tenant.id }, orderBy: { phone: 'asc' } });
-    expect(rows.map((r) => r.email).sort()).toEqual(['one@x.com', 'two@x.com']);
+    expect(r.emails).toEqual(['one@x.com', 'two@x.com']);
+  });
+
+  it('run again, invisibly, when PostgreSQL aborts one of them to break a deadlock (pg, src/db/sql.ts)', async () => {
+    const r = await crossDeadlock('deadlock pg', (body) => sqlTransaction((client) => body((q) => sqlExecute(q, client))));
+    expect(r.results).toEqual(['one', 'two']);
+    expect(r.runs).toBe(3);
+    expect(r.emails).toEqual(['one@x.com', 'two@x.com']);
   });
 
   it('publish the log entries of one commit as one event per campaign, severity and type', async () => {
