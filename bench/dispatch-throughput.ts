@@ -16,8 +16,8 @@
 // recipient sent once, the simulator's record of sends equal to the recipients.
 //
 // Knobs: BENCH_SENDS (20000), BENCH_LATENCY_SENDS (30 s worth at the ceiling), BENCH_LATENCY_MS (200),
-// BENCH_CONCURRENCY (20, the product's DISPATCH_CONCURRENCY default), BENCH_LOOKAHEAD (100, the
-// product's DISPATCH_LOOKAHEAD default), BENCH_DB_POOL (10, the product's DATABASE_POOL_SIZE default, per
+// BENCH_CONCURRENCY (20, the product's DISPATCH_CONCURRENCY default), BENCH_LOOKAHEAD (unset: the
+// product's DISPATCH_LOOKAHEAD default for that concurrency), BENCH_DB_POOL (10, the product's DATABASE_POOL_SIZE default, per
 // process), BENCH_INSTANCES (2), BENCH_RECEIPTS (0), BENCH_ONLY (a|b),
 // BENCH_CPU_PROF (a directory: CPU profiles of the product's worker and API server go there),
 // BENCH_LOG_DIR (a directory for the processes' logs, at BENCH_LOG_LEVEL, default info; none otherwise).
@@ -27,6 +27,7 @@ import { basename, join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { defaultLookahead } from '../src/config/dispatch.js';
 import { type LineChild, startLineChild } from './lib/child-lines.js';
 import { BENCH_LIMITS, connectOnSimulator, createCampaign, registerSenders, seedContacts, startCampaign } from './lib/campaign-setup.js';
 import { fmt, REDIS_URL, table } from './lib/measure.js';
@@ -34,7 +35,7 @@ import { dropRedisPrefix, productDatabase, productEnv, useProductEnv } from './l
 
 const SENDS = Number(process.env.BENCH_SENDS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
-const LOOKAHEAD = Number(process.env.BENCH_LOOKAHEAD ?? 100);
+const LOOKAHEAD = process.env.BENCH_LOOKAHEAD ? Number(process.env.BENCH_LOOKAHEAD) : defaultLookahead(CONCURRENCY);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 200);
 const CEILING = CONCURRENCY / (LATENCY_MS / 1000);
 const LATENCY_SENDS = Number(process.env.BENCH_LATENCY_SENDS ?? Math.round(CEILING * 30));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultLookahead, slotsPerJob } from './dispatch.js';
 import { databaseSchema } from './database.js';
 import { loadOrExit, parseConfig } from './env-source.js';
 
@@ -25,8 +26,11 @@ export const appSchema = z.object({
   EVOLUTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
-  /** Send jobs a running campaign keeps scheduled ahead of the workers. */
-  DISPATCH_LOOKAHEAD: z.coerce.number().int().min(1).max(10_000).default(100),
+  /**
+   * Sends a running campaign (and all running campaigns of one tenant together) keep scheduled ahead
+   * of the workers. Default: enough full send jobs for every send slot of a worker process.
+   */
+  DISPATCH_LOOKAHEAD: z.coerce.number().int().min(1).max(10_000).optional(),
   /** Minimum milliseconds between two progress events of one campaign sent to a subscriber. */
   PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
@@ -55,7 +59,8 @@ function toAppConfig(c: z.infer<typeof appSchema>) {
     evolutionTimeoutMs: c.EVOLUTION_TIMEOUT_MS,
     dispatchConcurrency: c.DISPATCH_CONCURRENCY,
     webhookConcurrency: c.WEBHOOK_CONCURRENCY,
-    dispatchLookahead: c.DISPATCH_LOOKAHEAD,
+    dispatchSlotsPerJob: slotsPerJob(c.DISPATCH_CONCURRENCY),
+    dispatchLookahead: c.DISPATCH_LOOKAHEAD ?? defaultLookahead(c.DISPATCH_CONCURRENCY),
     progressIntervalMs: c.PROGRESS_INTERVAL_MS,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
   };

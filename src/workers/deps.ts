@@ -16,8 +16,7 @@ export function dispatchDeps(redis: Redis, log: Logger): PumpDeps & FollowUpDeps
     redis,
     limiter: new InstanceLimiter(redis),
     permits,
-    // Slots an instance may use at the same instant share a job (claimed and recorded together).
-    slotsPerJob: Math.min(config.dispatchConcurrency, 25),
+    slotsPerJob: config.dispatchSlotsPerJob,
     log,
     requestPump,
     requestFollowUps: requestFollowUpPass,

@@ -1,6 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+// One tenant's share of the queue, small enough to keep this test's volumes small (the default
+// follows DISPATCH_CONCURRENCY; the mechanism is the same). Set before the config is read.
+vi.hoisted(() => {
+  process.env.DISPATCH_LOOKAHEAD = '100';
+});
+
 import { cancelCampaign, startCampaign } from '../../src/campaigns/lifecycle.js';
 import { prisma } from '../../src/db/client.js';
+import { config } from '../../src/config/index.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { campaignRow, expectNoDuplicate, insertContacts, newCampaign, newRunningCampaign, numbers, sendsTo, uuidOf } from './helpers.js';
@@ -43,6 +51,7 @@ describe('fair share between tenants', () => {
 
     // The big tenant's sends that went out between the small campaign's start and its last send:
     // bounded by one tenant's share of the queue (100), not by its five campaigns' (5 × 100).
+    expect(config.dispatchLookahead).toBe(100);
     const all = stack.sim.sends;
     const smallSends = sendsTo(all, smallPhones);
     expect(smallSends).toHaveLength(20);

@@ -16,6 +16,13 @@ describe('configuration', () => {
     expect(c.encryptionKey).toHaveLength(32);
   });
 
+  it('keeps one full send job per send slot scheduled ahead unless DISPATCH_LOOKAHEAD says otherwise', () => {
+    expect(loadAppConfig(valid)).toMatchObject({ dispatchConcurrency: 20, dispatchSlotsPerJob: 20, dispatchLookahead: 400 });
+    expect(loadAppConfig({ ...valid, DISPATCH_CONCURRENCY: '50' })).toMatchObject({ dispatchSlotsPerJob: 25, dispatchLookahead: 1250 });
+    expect(loadAppConfig({ ...valid, DISPATCH_CONCURRENCY: '1000' })).toMatchObject({ dispatchLookahead: 10_000 });
+    expect(loadAppConfig({ ...valid, DISPATCH_LOOKAHEAD: '100' })).toMatchObject({ dispatchLookahead: 100 });
+  });
+
   it('names every missing or bad variable', () => {
     let error: unknown;
     try {
