@@ -76,17 +76,40 @@ function stringify(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** A contact's local hour (0–23) and ISO weekday (1 = Monday … 7 = Sunday). */
+interface LocalTime {
+  hour: number;
+  weekday: number;
+}
+
+/**
+ * Local times by time zone for the current UTC minute. Every UTC offset in use is a whole number of
+ * minutes and changes only on a minute boundary, so one zone's hour and weekday are the same for every
+ * instant of a UTC minute: a campaign's sends in that minute compute each zone once (time-zone
+ * arithmetic costs more than the rest of a rendering).
+ */
+const localTimes = { minute: Number.NaN, byZone: new Map<string, LocalTime>() };
+
+export function localTimeAt(now: Date, timezone: string): LocalTime {
+  const minute = Math.floor(now.getTime() / 60_000);
+  if (minute !== localTimes.minute) {
+    localTimes.minute = minute;
+    localTimes.byZone.clear();
+  }
+  let t = localTimes.byZone.get(timezone);
+  if (!t) {
+    if (localTimes.byZone.size >= 1000) localTimes.byZone.clear();
+    const local = DateTime.fromJSDate(now, { zone: timezone });
+    const at = local.isValid ? local : DateTime.fromJSDate(now, { zone: 'UTC' });
+    t = { hour: at.hour, weekday: at.weekday };
+    localTimes.byZone.set(timezone, t);
+  }
+  return t;
+}
+
 /** The text this contact gets at `now`: every variable replaced, its default used when empty. */
 export function renderTemplate(text: string, contact: TemplateContact, now: Date): string {
-  // The contact's local time only when the text asks for it (time-zone arithmetic costs more than the rest).
-  let zonedAt: DateTime | null = null;
-  const zoned = () => {
-    if (!zonedAt) {
-      const local = DateTime.fromJSDate(now, { zone: contact.timezone });
-      zonedAt = local.isValid ? local : DateTime.fromJSDate(now, { zone: 'UTC' });
-    }
-    return zonedAt;
-  };
+  const zoned = () => localTimeAt(now, contact.timezone);
   const builtins: Record<string, () => string> = {
     nome: () => contact.name?.trim() ?? '',
     primeiro_nome: () => contact.name?.trim().split(/\s+/)[0] ?? '',
