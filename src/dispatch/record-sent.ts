@@ -6,6 +6,7 @@ import { AfterCommit, inTransaction } from '../db/transaction.js';
 import { applyReceipt, PROVIDER_STATUSES, parseProviderStatus, type ProviderStatus, type ReceiptChange, type ReceiptState } from '../domain/receipts.js';
 import type { SendOutcome } from '../evolution/client.js';
 import { Prisma } from '../generated/prisma/client.js';
+import { type GroupResult, KeyedBatcher } from '../lib/keyed-batcher.js';
 import type { Logger } from '../lib/logger.js';
 import { addChangeDeltas, applyInstanceDeltas, changeLogs, emptyDeltas, updateRecipientForChange } from '../receipts/apply.js';
 
@@ -19,10 +20,31 @@ export interface AcceptedSend {
   outcome: Extract<SendOutcome, { kind: 'sent' }>;
 }
 
+/** The most sends one record transaction takes (groups are never split). */
+export const RECORD_BATCH_MAX = 100;
+
+interface SendGroup {
+  tenantId: string;
+  campaignId: string;
+  instanceId: string;
+  sends: readonly AcceptedSend[];
+  log: Logger;
+}
+
+/**
+ * Sends of one campaign and instance are recorded one transaction at a time, per process: the ones
+ * accepted while a transaction runs (other send jobs' calls) are recorded together by the next one.
+ * They would otherwise wait in PostgreSQL for the same campaign and instance rows, each in its own
+ * transaction; in one they cost one round of locks, one update of each hot row and one commit.
+ */
+const recorder = new KeyedBatcher<SendGroup>((_key, groups) => recordGroups(groups), RECORD_BATCH_MAX);
+
 /**
  * Records sends Evolution accepted, of one campaign and one instance, in one transaction: each
  * recipient SENT with its key id, a `message_sent` entry each, the receipts that overtook the
  * responses (parked in pending_receipt) applied, then one instance update and one campaign update.
+ * Resolves once they are committed (with other callers' sends of the same campaign and instance,
+ * see `recorder`); rejects when one of these sends could not be recorded, after every other was.
  *
  * The key ids' advisory locks are taken first, in hash order (as the receipt batches take them),
  * so the webhook path cannot park a receipt between our read of pending_receipt and our write;
@@ -37,21 +59,35 @@ export async function recordAcceptedSends(
   log: Logger,
 ): Promise<void> {
   if (sends.length === 0) return;
+  await recorder.add(`${campaignId}:${instanceId}`, { tenantId, campaignId, instanceId, sends, log }, sends.length);
+}
+
+/** One transaction for all groups (same campaign and instance); if it fails, each send on its own. */
+async function recordGroups(groups: readonly SendGroup[]): Promise<GroupResult[]> {
+  const first = groups[0];
+  if (!first) return [];
+  const { tenantId, campaignId, instanceId, log } = first;
+  const all = groups.flatMap((g) => g.sends);
   try {
-    await recordOnce(tenantId, campaignId, instanceId, sends);
+    await recordOnce(tenantId, campaignId, instanceId, all);
+    return groups.map(() => ({ ok: true, value: undefined }));
   } catch (err) {
-    if (sends.length === 1) throw err;
+    if (all.length === 1) return [{ ok: false, error: err }];
     // One bad row (say a key id Evolution gave twice) must not leave the others unrecorded.
-    log.warn({ err, size: sends.length, campaignId }, 'recording a batch of sends failed; recording them one by one');
-    let first: unknown = null;
-    for (const s of sends) {
-      try {
-        await recordOnce(tenantId, campaignId, instanceId, [s]);
-      } catch (e) {
-        first ??= e;
+    log.warn({ err, size: all.length, campaignId }, 'recording a batch of sends failed; recording them one by one');
+    const results: GroupResult[] = [];
+    for (const g of groups) {
+      let error: unknown = null;
+      for (const s of g.sends) {
+        try {
+          await recordOnce(tenantId, campaignId, instanceId, [s]);
+        } catch (e) {
+          error ??= e;
+        }
       }
+      results.push(error === null ? { ok: true, value: undefined } : { ok: false, error });
     }
-    if (first) throw first;
+    return results;
   }
 }
 

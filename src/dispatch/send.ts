@@ -13,6 +13,7 @@ import type { SendOutcome } from '../evolution/client.js';
 import type { EvolutionMediaType, SendMediaBody, SendTextBody } from '../evolution/wire.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { clock } from '../lib/clock.js';
+import { type GroupResult, KeyedBatcher } from '../lib/keyed-batcher.js';
 import type { Logger } from '../lib/logger.js';
 import { redisKey } from '../redis.js';
 import { applyInstanceDeltas, applyParkedReceipts, emptyDeltas, lockProviderMessage } from '../receipts/apply.js';
@@ -84,35 +85,81 @@ export function tenantOutstandingKey(tenantId: string) {
   return redisKey('scheduled-tenant', tenantId);
 }
 
+interface ClaimGroup {
+  token: string;
+  limit: number;
+  open: string[] | null;
+  tenantZone: string;
+}
+
+/** The most recipients one claim statement takes (groups are never split). */
+const CLAIM_BATCH_MAX = 500;
+
 /**
- * Claims the next `limit` recipients of the campaign for this instance: only QUEUED ones, only
- * while the campaign is RUNNING and the instance may send. FOR KEY SHARE on the campaign row makes
- * a concurrent pause or cancel (FOR UPDATE) wait for this claim, or this claim see its result.
+ * Claims of one campaign and instance run one statement at a time, per process: the send jobs that
+ * ask meanwhile are served together by the next statement, each its own recipients under its own
+ * token. Concurrent claims would otherwise scan and skip each other's locked rows in PostgreSQL.
  */
-async function claimNext(campaignId: string, instanceId: string, token: string, now: Date, zones: Prisma.Sql, limit: number): Promise<ClaimedRow[]> {
-  const rows = await sqlRows<ClaimedRow>(Prisma.sql`
-    WITH c AS (
-      SELECT id FROM campaign WHERE id = ${campaignId}::uuid AND status = 'RUNNING' FOR KEY SHARE
-    ), i AS (
-      SELECT id FROM whatsapp_instance
-      WHERE id = ${instanceId}::uuid AND NOT manually_paused AND auto_paused_at IS NULL
-        AND connection_state NOT IN ('CLOSE', 'REFUSED')
-    ), next AS (
-      SELECT r.id FROM recipient r
-      WHERE r.campaign_id = (SELECT id FROM c) AND EXISTS (SELECT 1 FROM i)
-        AND r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= ${now}) AND ${zones}
-      ORDER BY r.seq
-      LIMIT ${limit}
-      FOR UPDATE OF r SKIP LOCKED
-    )
-    UPDATE recipient r
-    SET status = 'SENDING', instance_id = ${instanceId}::uuid, sending_at = now(), attempts = r.attempts + 1,
-        claim_token = ${token}, updated_at = now()
-    FROM next, contact ct, campaign_message m
-    WHERE r.id = next.id AND ct.id = r.contact_id AND m.id = r.message_id
-    RETURNING r.id, r.seq, r.contact_id, r.phone, r.attempts, r.message_id, ct.name, ct.custom_fields, ct.timezone,
-              ct.referred_by, m.text, m.media_type, m.media_url, m.media_mimetype, m.media_file_name`);
-  return rows.sort((a, b) => a.seq - b.seq);
+const claims = new KeyedBatcher<ClaimGroup, ClaimedRow[]>((_key, groups) => claimGroups(_key, groups), CLAIM_BATCH_MAX);
+
+/**
+ * Claims the next `limit` recipients of the campaign for this instance, in open zones `open` (null:
+ * every zone), for the send job `token`: only QUEUED ones, only while the campaign is RUNNING and the
+ * instance may send. Resolves with the claimed rows in sequence order (fewer than `limit` when the
+ * queue has no more now).
+ */
+export function claimNext(campaignId: string, instanceId: string, token: string, open: string[] | null, tenantZone: string, limit: number): Promise<ClaimedRow[]> {
+  if (limit <= 0 || (open !== null && open.length === 0)) return Promise.resolve([]);
+  return claims.add(`${campaignId}:${instanceId}:${tenantZone}:${open === null ? '*' : [...open].sort().join(',')}`, { token, limit, open, tenantZone }, limit);
+}
+
+/**
+ * One claim for all the groups (same campaign, instance and zones): the first group gets the lowest
+ * sequence numbers. FOR KEY SHARE on the campaign row makes a concurrent pause or cancel (FOR UPDATE)
+ * wait for this claim, or this claim see its result.
+ */
+async function claimGroups(key: string, groups: readonly ClaimGroup[]): Promise<Array<GroupResult<ClaimedRow[]>>> {
+  const [campaignId, instanceId] = key.split(':');
+  const first = groups[0];
+  if (!first || !campaignId || !instanceId) return groups.map(() => ({ ok: false, error: new Error(`bad claim key ${key}`) }));
+  let upto = 0;
+  const bounds = groups.map((g) => (upto += g.limit));
+  try {
+    const rows = await sqlRows<ClaimedRow & { group_no: number }>(Prisma.sql`
+      WITH c AS (
+        SELECT id FROM campaign WHERE id = ${campaignId}::uuid AND status = 'RUNNING' FOR KEY SHARE
+      ), i AS (
+        SELECT id FROM whatsapp_instance
+        WHERE id = ${instanceId}::uuid AND NOT manually_paused AND auto_paused_at IS NULL
+          AND connection_state NOT IN ('CLOSE', 'REFUSED')
+      ), picked AS (
+        SELECT r.id, r.seq FROM recipient r
+        WHERE r.campaign_id = (SELECT id FROM c) AND EXISTS (SELECT 1 FROM i)
+          AND r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= ${clock.now()}) AND ${inOpenZones(first.open, first.tenantZone)}
+        ORDER BY r.seq
+        LIMIT ${upto}
+        FOR UPDATE OF r SKIP LOCKED
+      ), next AS (
+        SELECT p.id, t.token, t.g FROM (SELECT id, row_number() OVER (ORDER BY seq) AS rn FROM picked) p
+        CROSS JOIN LATERAL (
+          SELECT token, g FROM unnest(${groups.map((g) => g.token)}::text[], ${bounds}::int[]) WITH ORDINALITY AS t(token, upto, g)
+          WHERE t.upto >= p.rn ORDER BY t.upto LIMIT 1
+        ) t
+      )
+      UPDATE recipient r
+      SET status = 'SENDING', instance_id = ${instanceId}::uuid, sending_at = now(), attempts = r.attempts + 1,
+          claim_token = next.token, updated_at = now()
+      FROM next, contact ct, campaign_message m
+      WHERE r.id = next.id AND ct.id = r.contact_id AND m.id = r.message_id
+      RETURNING r.id, r.seq, r.contact_id, r.phone, r.attempts, r.message_id, ct.name, ct.custom_fields, ct.timezone,
+                ct.referred_by, m.text, m.media_type, m.media_url, m.media_mimetype, m.media_file_name, next.g::int AS group_no`);
+    rows.sort((a, b) => a.seq - b.seq);
+    const perGroup = groups.map((): ClaimedRow[] => []);
+    for (const { group_no, ...row } of rows) perGroup[group_no - 1]?.push(row);
+    return perGroup.map((value) => ({ ok: true, value }));
+  } catch (error) {
+    return groups.map(() => ({ ok: false, error }));
+  }
 }
 
 /** Puts claimed recipients back in the queue, as if they had never been claimed. */
@@ -287,7 +334,6 @@ async function startChunk(
     tally.add('window-closed', chunk.length);
     return { go: false, sending: null };
   }
-  const zones = inOpenZones(open, campaign.timezone);
 
   // A slot is used only if the sends actually made leave room now (a late job must not crowd the next minute).
   const confirmed = await deps.limiter.confirmMany(instanceId, chunk, effectiveLimits(instance.limits, now), clock.ms());
@@ -301,7 +347,7 @@ async function startChunk(
   let want = confirmed;
   let exhausted = false;
   for (let round = 0; round < 3 && want > 0 && !exhausted; round++) {
-    const rows = await claimNext(campaignId, instanceId, job.id, clock.now(), zones, want);
+    const rows = await claimNext(campaignId, instanceId, job.id, open, campaign.timezone, want);
     exhausted = rows.length < want;
     const candidates = rows.map((r) => ({ tenantId, phone: r.phone, holder: r.id }));
     const taken = await takePhones(deps.redis, candidates, deps.phoneLockMs);
