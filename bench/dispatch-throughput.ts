@@ -8,6 +8,12 @@
 // (b) The same with the simulator answering every send in BENCH_LATENCY_MS (200 ms), against the
 //     ceiling DISPATCH_CONCURRENCY ÷ latency. Goal: ≥ 0.9×.
 //
+// References for (a), each in its own process: BullMQ jobs that make one Evolution call each and nothing
+// else; and the database work of a send alone (the product's claim and record statements, no call, no
+// BullMQ; bench/lib/db-only-sender.ts). Each run's busy CPU is read off /proc/stat (every process on the
+// machine), and the two references give a CPU floor per send: the call without its job, plus the
+// database work; cores ÷ floor is what any send path built on those two could reach with every core busy.
+//
 // Processes: API server, worker (every queue), simulator, each its own. Receipts are off by default
 // (the simulator has no webhook configured: the dispatch path alone is measured); BENCH_RECEIPTS=1
 // turns them on (status webhooks to the API server, applied by the same worker). Instances are
@@ -16,21 +22,24 @@
 // recipient sent once, the simulator's record of sends equal to the recipients.
 //
 // Knobs: BENCH_SENDS (20000), BENCH_LATENCY_SENDS (30 s worth at the ceiling), BENCH_LATENCY_MS (200),
-// BENCH_CONCURRENCY (20, the product's DISPATCH_CONCURRENCY default), BENCH_LOOKAHEAD (unset: the
+// BENCH_CONCURRENCY (20, the product's DISPATCH_CONCURRENCY default; also the loops of the database
+// reference), BENCH_DB_BATCH (10: the recipients the database reference claims and records at a time), BENCH_LOOKAHEAD (unset: the
 // product's DISPATCH_LOOKAHEAD default for that concurrency), BENCH_DB_POOL (10, the product's DATABASE_POOL_SIZE default, per
 // process), BENCH_INSTANCES (2), BENCH_RECEIPTS (0), BENCH_ONLY (a|b),
 // BENCH_CPU_PROF (a directory: CPU profiles of the product's worker and API server go there),
-// BENCH_LOG_DIR (a directory for the processes' logs, at BENCH_LOG_LEVEL, default info; none otherwise).
+// BENCH_LOG_DIR (a directory for the processes' logs, at BENCH_LOG_LEVEL, default info; none otherwise),
+// BENCH_TIMELINE (1: print each campaign's sends recorded per second).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { defaultLookahead } from '../src/config/dispatch.js';
 import { type LineChild, startLineChild } from './lib/child-lines.js';
-import { BENCH_LIMITS, connectOnSimulator, createCampaign, registerSenders, seedContacts, startCampaign } from './lib/campaign-setup.js';
-import { fmt, REDIS_URL, table } from './lib/measure.js';
+import { BENCH_LIMITS, connectOnSimulator, createCampaign, registerSenders, seedContacts, startCampaign, uuidOf } from './lib/campaign-setup.js';
+import { fmt, machineBusyMs, REDIS_URL, table } from './lib/measure.js';
 import { dropRedisPrefix, productDatabase, productEnv, useProductEnv } from './lib/product.js';
 
 const SENDS = Number(process.env.BENCH_SENDS ?? 20_000);
@@ -43,6 +52,8 @@ const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 2);
 const DB_POOL = Number(process.env.BENCH_DB_POOL ?? 10);
 const RECEIPTS = ['1', 'true', 'on'].includes(process.env.BENCH_RECEIPTS ?? '0');
 const ONLY = process.env.BENCH_ONLY ?? '';
+const DB_BATCH = Number(process.env.BENCH_DB_BATCH ?? 10);
+const TIMELINE = ['1', 'true', 'on'].includes(process.env.BENCH_TIMELINE ?? '0');
 const PROFILE_DIR = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : null;
 const LOG_DIR = process.env.BENCH_LOG_DIR ? resolve(process.env.BENCH_LOG_DIR) : null;
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
@@ -95,6 +106,14 @@ function cleanup() {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
 
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const CORES = availableParallelism();
+const busyBetween = (before: number | null, after: number | null) => (before !== null && after !== null ? after - before : null);
+/** The machine's busy CPU per job or send, in core-ms. */
+const cpuPer = (r: Rate) => (r.busyMs === null ? null : r.busyMs / r.count);
+const cpuText = (r: Rate) => {
+  const per = cpuPer(r);
+  return per === null ? '' : `; machine CPU ${per.toFixed(3)} core-ms each`;
+};
 
 interface Rate {
   count: number;
@@ -103,6 +122,8 @@ interface Rate {
   perSec: number;
   /** Between the 10th and the 90th percentile completion: the steady state, without ramp-up and tail. */
   steadyPerSec: number;
+  /** The machine's busy CPU time over the run (every process), in core-ms; null off Linux. */
+  busyMs: number | null;
 }
 
 /**
@@ -129,6 +150,7 @@ async function noopBaseline(count: number, send?: { url: string; instance: strin
   try {
     const ids = { tenantId: randomBytes(16).toString('hex'), campaignId: randomBytes(16).toString('hex'), instanceId: randomBytes(16).toString('hex') };
     const done = worker.next<{ completed: number; lastAt: number; p10At: number; p90At: number }>();
+    const busyBefore = machineBusyMs();
     const started = Date.now();
     for (let i = 0; i < count; i += 500) {
       const n = Math.min(500, count - i);
@@ -141,8 +163,9 @@ async function noopBaseline(count: number, send?: { url: string; instance: strin
       );
     }
     const r = await done;
+    const busyMs = busyBetween(busyBefore, machineBusyMs());
     const totalMs = r.lastAt - started;
-    return { count, totalMs, perSec: count / (totalMs / 1000), steadyPerSec: (0.8 * count) / ((r.p90At - r.p10At) / 1000) };
+    return { count, totalMs, perSec: count / (totalMs / 1000), steadyPerSec: (0.8 * count) / ((r.p90At - r.p10At) / 1000), busyMs };
   } finally {
     await queue.close();
     await connection.quit();
@@ -212,11 +235,13 @@ async function campaignRun(apiUrl: string, label: string, recipients: number, la
     const campaign = await createCampaign(apiUrl, key, `dispatch ${label}`, senders.map((s) => s.id));
     if (RECEIPTS) await new Promise((r) => setTimeout(r, 500)); // let the connection.update webhooks land first
 
+    const busyBefore = machineBusyMs();
     const started = Date.now();
     await startCampaign(apiUrl, key, campaign.id, recipients);
     let lastSent = -1;
     let lastProgressAt = Date.now();
     let completedAt: Date | null = null;
+    let busyMs: number | null = null;
     for (;;) {
       const { rows } = await client.query<{ status: string; completed_at: Date | null; sent_count: number; remaining_count: number; failed_count: number; unknown_count: number; pause_reason: string | null }>(
         'SELECT status, completed_at, sent_count, remaining_count, failed_count, unknown_count, pause_reason FROM campaign WHERE id = $1',
@@ -226,6 +251,7 @@ async function campaignRun(apiUrl: string, label: string, recipients: number, la
       if (!c) throw new Error('the campaign vanished');
       if (c.status === 'COMPLETED' && c.completed_at) {
         completedAt = c.completed_at;
+        busyMs = busyBetween(busyBefore, machineBusyMs());
         break;
       }
       if (c.status !== 'RUNNING') throw new Error(`campaign ${label} is ${c.status}: ${c.pause_reason ?? ''} (${JSON.stringify(c)})`);
@@ -263,6 +289,14 @@ async function campaignRun(apiUrl: string, label: string, recipients: number, la
       [campaign.uuid],
     );
     const s = stats[0];
+    if (TIMELINE) {
+      const { rows: perSecond } = await client.query<{ second: number; sends: number }>(
+        `SELECT floor(extract(epoch FROM sent_at - $2::timestamptz))::int AS second, count(*)::int AS sends
+         FROM recipient WHERE campaign_id = $1 AND sent_at IS NOT NULL GROUP BY 1 ORDER BY 1`,
+        [campaign.uuid, new Date(started)],
+      );
+      process.stdout.write(`(${label}) sends recorded per second since start: ${perSecond.map((r) => `${r.second}s ${r.sends}`).join(', ')}\n`);
+    }
     const state = (await fetch(`${simUrl}/__simulator/state`, { headers: { apikey: SIM_KEY } }).then((r) => r.json())) as { sends: number };
     if (!s || s.sent !== recipients || s.not_sent !== 0 || state.sends !== recipients) {
       throw new Error(`campaign ${label} did not send every recipient exactly once: ${JSON.stringify({ ...s, simulatorSends: state.sends, recipients })}`);
@@ -273,6 +307,7 @@ async function campaignRun(apiUrl: string, label: string, recipients: number, la
       totalMs,
       perSec: recipients / (totalMs / 1000),
       steadyPerSec: (0.8 * recipients) / ((s.p90.getTime() - s.p10.getTime()) / 1000),
+      busyMs,
       firstSentMs: s.first.getTime() - started,
       lastSentMs: s.last.getTime() - started,
       receiptsMs,
@@ -280,6 +315,45 @@ async function campaignRun(apiUrl: string, label: string, recipients: number, la
       httpMs: s.http_ms,
       claimToSentMs: s.claim_to_sent_ms,
     };
+  } finally {
+    await stop(sim as LineChild<unknown>);
+  }
+}
+
+/**
+ * Reference for (a): the database work of a send alone (the product's claim and record statements,
+ * no Evolution call, no BullMQ), on a campaign of `recipients` started through GraphQL while no
+ * product worker runs. Batches of 10: what a send job claims and records together when half the
+ * permits come free at once (src/dispatch/permits.ts).
+ */
+async function dbOnlyRun(apiUrl: string, recipients: number): Promise<Rate & { nodeMs: number }> {
+  const sim = await startSim(0, 4);
+  try {
+    const { tenant, key } = await createTenant({ name: 'dispatch bench db-only' });
+    const senders = await registerSenders(apiUrl, key, client, { baseUrl: sim.info.url, apiKey: SIM_KEY, count: INSTANCES, prefix: 'db-only-sender' });
+    await seedContacts(client, tenant.id, recipients, 5_000_000);
+    const campaign = await createCampaign(apiUrl, key, 'dispatch db-only', senders.map((s) => s.id));
+    await startCampaign(apiUrl, key, campaign.id, recipients);
+    const child = await spawn<{ ready: boolean }>(
+      'bench/lib/db-only-sender.ts',
+      {
+        DBONLY_TENANT: tenant.id,
+        DBONLY_CAMPAIGN: campaign.uuid,
+        DBONLY_INSTANCES: senders.map((s) => uuidOf(s.id)).join(','),
+        DBONLY_LOOPS: String(CONCURRENCY),
+        DBONLY_BATCH: String(DB_BATCH),
+      },
+      (l) => 'ready' in l || 'done' in l,
+    );
+    try {
+      const r = await child.next<{ done: number; startedAt: number; endedAt: number; busyMs: number | null; selfMs: number }>(300_000);
+      const { rows } = await client.query<{ sent: number }>(`SELECT count(*)::int AS sent FROM recipient WHERE campaign_id = $1 AND status = 'SENT'`, [campaign.uuid]);
+      if (r.done !== recipients || rows[0]?.sent !== recipients) throw new Error(`the db-only reference recorded ${r.done} sends (${rows[0]?.sent} SENT), not ${recipients}`);
+      const totalMs = r.endedAt - r.startedAt;
+      return { count: recipients, totalMs, perSec: recipients / (totalMs / 1000), steadyPerSec: recipients / (totalMs / 1000), busyMs: r.busyMs, nodeMs: r.selfMs };
+    } finally {
+      await stop(child as LineChild<unknown>);
+    }
   } finally {
     await stop(sim as LineChild<unknown>);
   }
@@ -299,6 +373,8 @@ try {
   const a = runA ? await campaignRun(apiUrl, 'a', SENDS, 0, 1) : null;
   const b = runB ? await campaignRun(apiUrl, 'b', LATENCY_SENDS, LATENCY_MS, 2) : null;
   await stop(worker as LineChild<unknown>);
+  // With the product's worker stopped: nothing else takes this campaign's recipients.
+  const dbOnly = runA ? await dbOnlyRun(apiUrl, SENDS) : null;
   await stop(api as LineChild<unknown>);
 
   const setup = `concurrency ${CONCURRENCY}, lookahead ${LOOKAHEAD}, database pool ${DB_POOL}, ${INSTANCES} instances at ${fmt(BENCH_LIMITS.perMinute)}/min, no random delay, receipts ${RECEIPTS ? 'on' : 'off'}`;
@@ -310,15 +386,34 @@ try {
   if (base && a) {
     const ratio = a.perSec / base.perSec;
     rows.push(
-      [`no-op BullMQ jobs, concurrency ${CONCURRENCY} (baseline)`, fmt(base.perSec), `${fmt(base.count)} jobs in ${sec(base.totalMs)}; steady ${fmt(base.steadyPerSec)}/s`],
-      ['(a) campaign end to end, simulator answering at once', fmt(a.perSec), campaignDetail(a)],
+      [`no-op BullMQ jobs, concurrency ${CONCURRENCY} (baseline)`, fmt(base.perSec), `${fmt(base.count)} jobs in ${sec(base.totalMs)}; steady ${fmt(base.steadyPerSec)}/s${cpuText(base)}`],
+      ['(a) campaign end to end, simulator answering at once', fmt(a.perSec), campaignDetail(a) + cpuText(a)],
       ['(a) ratio (goal ≥ 0.25×)', `${ratio.toFixed(3)}×`, `${ratio >= 0.25 ? 'goal met' : 'GOAL MISSED'} (steady state: ${(a.steadyPerSec / base.steadyPerSec).toFixed(3)}×)`],
     );
     if (sendOnly) {
       rows.push([
         'reference: jobs making one Evolution call each, no DB',
         fmt(sendOnly.perSec),
-        `${(sendOnly.perSec / base.perSec).toFixed(3)}× the no-op jobs (steady ${fmt(sendOnly.steadyPerSec)}/s): the floor of any send path here; (a) is ${(a.perSec / sendOnly.perSec).toFixed(2)}× of it`,
+        `${(sendOnly.perSec / base.perSec).toFixed(3)}× the no-op jobs (steady ${fmt(sendOnly.steadyPerSec)}/s): the floor of any send path here; (a) is ${(a.perSec / sendOnly.perSec).toFixed(2)}× of it${cpuText(sendOnly)}`,
+      ]);
+    }
+    if (dbOnly) {
+      rows.push([
+        `reference: the database work of a send alone, ${CONCURRENCY} loops claiming ${DB_BATCH} at a time`,
+        fmt(dbOnly.perSec),
+        `${(dbOnly.perSec / base.perSec).toFixed(3)}× the no-op jobs: the product's claim and record statements, no Evolution call, no BullMQ${cpuText(dbOnly)} (its Node process ${(dbOnly.nodeMs / dbOnly.count).toFixed(3)})`,
+      ]);
+    }
+    const [cBase, cSend, cDb, cA] = [cpuPer(base), sendOnly ? cpuPer(sendOnly) : null, dbOnly ? cpuPer(dbOnly) : null, cpuPer(a)];
+    if (cBase !== null && cSend !== null && cDb !== null && cA !== null) {
+      // The Evolution call without its BullMQ job (the product runs several sends per job), plus the
+      // database work: what every send costs the machine at the least, whatever runs around them.
+      const floor = cSend - cBase + cDb;
+      const ceiling = (CORES * 1000) / floor;
+      rows.push([
+        `CPU floor per send: call ${(cSend - cBase).toFixed(3)} + database ${cDb.toFixed(3)} core-ms`,
+        fmt(ceiling),
+        `${CORES} cores ÷ ${floor.toFixed(3)} core-ms = at most ${(ceiling / base.perSec).toFixed(3)}× the no-op jobs with every core busy; (a) used ${cA.toFixed(3)} core-ms per send`,
       ]);
     }
   }

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -131,6 +132,24 @@ export async function pgInsertRows(total = 20_000, clients = 8): Promise<number>
 export function table(rows: Array<[string, string, string]>) {
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
   for (const r of rows) process.stdout.write(`${r.map((c, i) => (i === 1 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ')}\n`);
+}
+
+/**
+ * The whole machine's busy CPU time so far, in core-milliseconds (every process: ours, PostgreSQL,
+ * Redis), from /proc/stat; the difference over a run is what that run cost the machine. Null off Linux.
+ */
+export function machineBusyMs(): number | null {
+  let text: string;
+  try {
+    text = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return null;
+  }
+  const cpu = text.split('\n', 1)[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpu;
+  const hz = 100; // USER_HZ on Linux
+  return ((user + nice + system + irq + softirq + steal) * 1000) / hz;
 }
 
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
