@@ -1,7 +1,8 @@
 // `npm run bench:api`: req/s of the nested campaigns list (50 campaigns with their variations,
 // instances and counters) against a graphql-yoga + Pothos hello world, both measured in this run,
 // each server in its own process, same load. Goal: ≥ 0.25×. For reference it also serves the same
-// query and response shape from memory (bench/lib/list-from-memory.ts): GraphQL's own share of the cost.
+// query and response shape from memory (bench/lib/list-from-memory.ts): GraphQL's own share of the cost,
+// with graphql-js's executor (the product's) and with graphql-jit's compiled one.
 import { fmt, httpLoad, startChild, stopChild, table } from './lib/measure.js';
 import { dropRedisPrefix, productDatabase, productEnv, useProductEnv } from './lib/product.js';
 
@@ -68,19 +69,23 @@ try {
     await stopChild(api.child);
   }
 
-  // Reference: the same query and response shape served from memory (no database, no auth).
-  const memory = await startChild<{ port: number }>('bench/lib/list-from-memory.ts');
-  let fromMemory;
-  try {
-    const url = `http://127.0.0.1:${memory.info.port}/graphql`;
-    const body = JSON.stringify({ query: QUERY });
-    const probe = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.json() as Promise<{ data?: { campaigns: { edges: unknown[] } } }>);
-    if (probe.data?.campaigns.edges.length !== 50) throw new Error(`the in-memory list failed: ${JSON.stringify(probe).slice(0, 500)}`);
-    await httpLoad({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, seconds: 2, connections: CONNECTIONS });
-    fromMemory = await httpLoad({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, seconds: SECONDS, connections: CONNECTIONS });
-  } finally {
-    await stopChild(memory.child);
-  }
+  // References: the same query and response shape served from memory (no database, no auth), by
+  // graphql-js's executor (yoga's default, the product's) and by graphql-jit's compiled one.
+  const fromMemoryRun = async (jit: boolean) => {
+    const memory = await startChild<{ port: number }>('bench/lib/list-from-memory.ts', jit ? { MEMORY_JIT: '1' } : {});
+    try {
+      const url = `http://127.0.0.1:${memory.info.port}/graphql`;
+      const body = JSON.stringify({ query: QUERY });
+      const probe = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.json() as Promise<{ data?: { campaigns: { edges: unknown[] } } }>);
+      if (probe.data?.campaigns.edges.length !== 50) throw new Error(`the in-memory list failed: ${JSON.stringify(probe).slice(0, 500)}`);
+      await httpLoad({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, seconds: 2, connections: CONNECTIONS });
+      return await httpLoad({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, seconds: SECONDS, connections: CONNECTIONS });
+    } finally {
+      await stopChild(memory.child);
+    }
+  };
+  const fromMemory = await fromMemoryRun(false);
+  const fromMemoryJit = await fromMemoryRun(true);
 
   const ratio = list.requestsPerSec / base.requestsPerSec;
   table([
@@ -89,6 +94,11 @@ try {
     ['campaigns(first: 50) nested list', fmt(list.requestsPerSec), `p50 ${list.p50} ms, p99 ${list.p99} ms, non-2xx ${list.non2xx}`],
     ['ratio (goal ≥ 0.25×)', `${ratio.toFixed(3)}×`, ratio >= 0.25 ? 'goal met' : 'GOAL MISSED'],
     ['reference: same list from memory (no DB, no auth)', fmt(fromMemory.requestsPerSec), `p50 ${fromMemory.p50} ms, p99 ${fromMemory.p99} ms; ${(fromMemory.requestsPerSec / base.requestsPerSec).toFixed(3)}× the hello world`],
+    [
+      'reference: same, executed by graphql-jit',
+      fmt(fromMemoryJit.requestsPerSec),
+      `p50 ${fromMemoryJit.p50} ms, p99 ${fromMemoryJit.p99} ms; ${(fromMemoryJit.requestsPerSec / base.requestsPerSec).toFixed(3)}× the hello world`,
+    ],
   ]);
 } finally {
   await prisma.$disconnect();

@@ -1,10 +1,12 @@
 // The nested campaigns list of bench:api served from memory by graphql-yoga + Pothos: the same query,
 // the same shape and sizes (50 campaigns, 2 variations and 2 instances each, counters), with no
 // database, no authentication and no plugins. A reference for bench:api: what GraphQL execution and
-// serialisation of that response cost on their own. Prints {"port": …} when listening.
+// serialisation of that response cost on their own. With MEMORY_JIT=1 the query is executed by
+// graphql-jit (compiled once per query) instead of graphql-js. Prints {"port": …} when listening.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import SchemaBuilder from '@pothos/core';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga } from 'graphql-yoga';
 
 interface Message { id: string; text: string; abVariant: string | null }
@@ -86,7 +88,8 @@ builder.queryType({
   }),
 });
 
-const yoga = createYoga({ schema: builder.toSchema(), graphiql: false, logging: false });
+const jit = process.env.MEMORY_JIT === '1';
+const yoga = createYoga({ schema: builder.toSchema(), graphiql: false, logging: false, plugins: jit ? [useGraphQlJit()] : [] });
 const server = createServer(yoga);
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
