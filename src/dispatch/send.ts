@@ -86,6 +86,8 @@ export function tenantOutstandingKey(tenantId: string) {
 }
 
 interface ClaimGroup {
+  campaignId: string;
+  instanceId: string;
   token: string;
   limit: number;
   open: string[] | null;
@@ -100,7 +102,7 @@ const CLAIM_BATCH_MAX = 500;
  * ask meanwhile are served together by the next statement, each its own recipients under its own
  * token. Concurrent claims would otherwise scan and skip each other's locked rows in PostgreSQL.
  */
-const claims = new KeyedBatcher<ClaimGroup, ClaimedRow[]>((_key, groups) => claimGroups(_key, groups), CLAIM_BATCH_MAX);
+const claims = new KeyedBatcher<ClaimGroup, ClaimedRow[]>((_key, groups) => claimGroups(groups), CLAIM_BATCH_MAX);
 
 /**
  * Claims the next `limit` recipients of the campaign for this instance, in open zones `open` (null:
@@ -110,7 +112,7 @@ const claims = new KeyedBatcher<ClaimGroup, ClaimedRow[]>((_key, groups) => clai
  */
 export function claimNext(campaignId: string, instanceId: string, token: string, open: string[] | null, tenantZone: string, limit: number): Promise<ClaimedRow[]> {
   if (limit <= 0 || (open !== null && open.length === 0)) return Promise.resolve([]);
-  return claims.add(`${campaignId}:${instanceId}:${tenantZone}:${open === null ? '*' : [...open].sort().join(',')}`, { token, limit, open, tenantZone }, limit);
+  return claims.add(`${campaignId}:${instanceId}:${tenantZone}:${open === null ? '*' : [...open].sort().join(',')}`, { campaignId, instanceId, token, limit, open, tenantZone }, limit);
 }
 
 /**
@@ -118,10 +120,10 @@ export function claimNext(campaignId: string, instanceId: string, token: string,
  * sequence numbers. FOR KEY SHARE on the campaign row makes a concurrent pause or cancel (FOR UPDATE)
  * wait for this claim, or this claim see its result.
  */
-async function claimGroups(key: string, groups: readonly ClaimGroup[]): Promise<Array<GroupResult<ClaimedRow[]>>> {
-  const [campaignId, instanceId] = key.split(':');
+async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupResult<ClaimedRow[]>>> {
   const first = groups[0];
-  if (!first || !campaignId || !instanceId) return groups.map(() => ({ ok: false, error: new Error(`bad claim key ${key}`) }));
+  if (!first) return [];
+  const { campaignId, instanceId } = first;
   let upto = 0;
   const bounds = groups.map((g) => (upto += g.limit));
   try {
