@@ -33,12 +33,17 @@ describe('claims and records of concurrent send jobs, written together', () => {
     await stack.close();
   });
 
-  it('concurrent claims get disjoint recipients in sequence order, each under its own job token; the first asked is served first', async () => {
-    const { tenantId, key } = await newTenant('Group claims');
+  /** A RUNNING campaign of `contacts` recipients on one instance, with no worker to take them. */
+  async function runningCampaign(name: string, contacts: number, seed: number) {
+    const { tenantId, key } = await newTenant(name);
     const sender = await addSender(stack, key);
     const instanceId = uuidOf(sender.instanceId);
-    await insertContacts(tenantId, numbers(20, 61).map((phone) => ({ phone })));
-    const campaignId = await newRunningCampaign(tenantId, [instanceId]);
+    await insertContacts(tenantId, numbers(contacts, seed).map((phone) => ({ phone })));
+    return { tenantId, instanceId, campaignId: await newRunningCampaign(tenantId, [instanceId]) };
+  }
+
+  it('concurrent claims get disjoint recipients in sequence order, each under its own job token; the first asked is served first', async () => {
+    const { tenantId, instanceId, campaignId } = await runningCampaign('Group claims', 20, 61);
     const order = (await prisma.recipient.findMany({ where: { campaignId }, orderBy: { seq: 'asc' }, select: { id: true } })).map((r) => r.id);
 
     // The first runs alone; the next three wait for it and share one statement.
@@ -63,11 +68,7 @@ describe('claims and records of concurrent send jobs, written together', () => {
   });
 
   it('records that arrive while one is being written are written by the next transaction, together', async () => {
-    const { tenantId, key } = await newTenant('Group records together');
-    const sender = await addSender(stack, key);
-    const instanceId = uuidOf(sender.instanceId);
-    await insertContacts(tenantId, numbers(5, 63).map((phone) => ({ phone })));
-    const campaignId = await newRunningCampaign(tenantId, [instanceId]);
+    const { tenantId, instanceId, campaignId } = await runningCampaign('Group records together', 5, 63);
     const claimed = await claimNext(campaignId, instanceId, 'job-t', null, 'America/Sao_Paulo', 5);
     const [first, ...rest] = claimed as [Claimed, ...Claimed[]];
     await Promise.all([
@@ -84,11 +85,7 @@ describe('claims and records of concurrent send jobs, written together', () => {
   });
 
   it('records of concurrent jobs share one transaction; one bad send fails only its own caller, and every other send is recorded once', async () => {
-    const { tenantId, key } = await newTenant('Group records');
-    const sender = await addSender(stack, key);
-    const instanceId = uuidOf(sender.instanceId);
-    await insertContacts(tenantId, numbers(7, 62).map((phone) => ({ phone })));
-    const campaignId = await newRunningCampaign(tenantId, [instanceId]);
+    const { tenantId, instanceId, campaignId } = await runningCampaign('Group records', 7, 62);
     const claimed = await claimNext(campaignId, instanceId, 'job-r', null, 'America/Sao_Paulo', 7);
     expect(claimed).toHaveLength(7);
     const [first, a1, a2, a3, b1, b2, b3] = claimed as [Claimed, Claimed, Claimed, Claimed, Claimed, Claimed, Claimed];
