@@ -22,7 +22,7 @@
 // recipient sent once, the simulator's record of sends equal to the recipients.
 //
 // Knobs: BENCH_SENDS (20000), BENCH_LATENCY_SENDS (30 s worth at the ceiling), BENCH_LATENCY_MS (200),
-// BENCH_CONCURRENCY (20, the product's DISPATCH_CONCURRENCY default; also the loops of the database
+// BENCH_CONCURRENCY (the product's DISPATCH_CONCURRENCY default, 50; also the loops of the database
 // reference), BENCH_DB_BATCH (10: the recipients the database reference claims and records at a time), BENCH_LOOKAHEAD (unset: the
 // product's DISPATCH_LOOKAHEAD default for that concurrency), BENCH_DB_POOL (10, the product's DATABASE_POOL_SIZE default, per
 // process), BENCH_INSTANCES (2), BENCH_RECEIPTS (0), BENCH_ONLY (a|b),
@@ -36,14 +36,14 @@ import { basename, join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { defaultLookahead } from '../src/config/dispatch.js';
+import { DEFAULT_DISPATCH_CONCURRENCY, defaultLookahead } from '../src/config/dispatch.js';
 import { type LineChild, startLineChild } from './lib/child-lines.js';
 import { BENCH_LIMITS, connectOnSimulator, createCampaign, registerSenders, seedContacts, startCampaign, uuidOf } from './lib/campaign-setup.js';
 import { fmt, machineBusyMs, REDIS_URL, table } from './lib/measure.js';
 import { dropRedisPrefix, productDatabase, productEnv, useProductEnv } from './lib/product.js';
 
 const SENDS = Number(process.env.BENCH_SENDS ?? 20_000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? DEFAULT_DISPATCH_CONCURRENCY);
 const LOOKAHEAD = process.env.BENCH_LOOKAHEAD ? Number(process.env.BENCH_LOOKAHEAD) : defaultLookahead(CONCURRENCY);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 200);
 const CEILING = CONCURRENCY / (LATENCY_MS / 1000);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defaultLookahead, slotsPerJob } from './dispatch.js';
+import { DEFAULT_DISPATCH_CONCURRENCY, defaultLookahead, slotsPerJob } from './dispatch.js';
 import { databaseSchema } from './database.js';
 import { loadOrExit, parseConfig } from './env-source.js';
 
@@ -24,7 +24,7 @@ export const appSchema = z.object({
     .refine((v) => decodeKey(v) !== null, 'must be 32 bytes encoded as base64 (44 chars) or hex (64 chars)'),
   GRAPHIQL: bool.optional(),
   EVOLUTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
-  DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
+  DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(DEFAULT_DISPATCH_CONCURRENCY),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
   /**
    * Sends a running campaign (and all running campaigns of one tenant together) keep scheduled ahead

@@ -17,8 +17,8 @@ describe('configuration', () => {
   });
 
   it('keeps one full send job per send slot scheduled ahead unless DISPATCH_LOOKAHEAD says otherwise', () => {
-    expect(loadAppConfig(valid)).toMatchObject({ dispatchConcurrency: 20, dispatchSlotsPerJob: 20, dispatchLookahead: 400 });
-    expect(loadAppConfig({ ...valid, DISPATCH_CONCURRENCY: '50' })).toMatchObject({ dispatchSlotsPerJob: 25, dispatchLookahead: 1250 });
+    expect(loadAppConfig(valid)).toMatchObject({ dispatchConcurrency: 50, dispatchSlotsPerJob: 25, dispatchLookahead: 1250 });
+    expect(loadAppConfig({ ...valid, DISPATCH_CONCURRENCY: '20' })).toMatchObject({ dispatchSlotsPerJob: 20, dispatchLookahead: 400 });
     expect(loadAppConfig({ ...valid, DISPATCH_CONCURRENCY: '1000' })).toMatchObject({ dispatchLookahead: 10_000 });
     expect(loadAppConfig({ ...valid, DISPATCH_LOOKAHEAD: '100' })).toMatchObject({ dispatchLookahead: 100 });
   });
