@@ -23,7 +23,7 @@
 //
 // Knobs: BENCH_SENDS (20000), BENCH_LATENCY_SENDS (30 s worth at the ceiling), BENCH_LATENCY_MS (200),
 // BENCH_CONCURRENCY (the product's DISPATCH_CONCURRENCY default, 50; also the loops of the database
-// reference), BENCH_DB_BATCH (10: the recipients the database reference claims and records at a time), BENCH_LOOKAHEAD (unset: the
+// reference), BENCH_DB_BATCH (what a send job claims at once when half the permits come free: 25 at the default concurrency; the recipients the database reference claims and records at a time), BENCH_LOOKAHEAD (unset: the
 // product's DISPATCH_LOOKAHEAD default for that concurrency), BENCH_DB_POOL (10, the product's DATABASE_POOL_SIZE default, per
 // process), BENCH_INSTANCES (2), BENCH_RECEIPTS (0), BENCH_ONLY (a|b),
 // BENCH_CPU_PROF (a directory: CPU profiles of the product's worker and API server go there),
@@ -36,7 +36,7 @@ import { basename, join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { DEFAULT_DISPATCH_CONCURRENCY, defaultLookahead } from '../src/config/dispatch.js';
+import { DEFAULT_DISPATCH_CONCURRENCY, defaultLookahead, slotsPerJob } from '../src/config/dispatch.js';
 import { type LineChild, startLineChild } from './lib/child-lines.js';
 import { BENCH_LIMITS, connectOnSimulator, createCampaign, registerSenders, seedContacts, startCampaign, uuidOf } from './lib/campaign-setup.js';
 import { fmt, machineBusyMs, REDIS_URL, table } from './lib/measure.js';
@@ -52,7 +52,7 @@ const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 2);
 const DB_POOL = Number(process.env.BENCH_DB_POOL ?? 10);
 const RECEIPTS = ['1', 'true', 'on'].includes(process.env.BENCH_RECEIPTS ?? '0');
 const ONLY = process.env.BENCH_ONLY ?? '';
-const DB_BATCH = Number(process.env.BENCH_DB_BATCH ?? 10);
+const DB_BATCH = Number(process.env.BENCH_DB_BATCH ?? Math.min(slotsPerJob(CONCURRENCY), Math.ceil(CONCURRENCY / 2)));
 const TIMELINE = ['1', 'true', 'on'].includes(process.env.BENCH_TIMELINE ?? '0');
 const PROFILE_DIR = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : null;
 const LOG_DIR = process.env.BENCH_LOG_DIR ? resolve(process.env.BENCH_LOG_DIR) : null;
@@ -323,7 +323,7 @@ async function campaignRun(apiUrl: string, label: string, recipients: number, la
 /**
  * Reference for (a): the database work of a send alone (the product's claim and record statements,
  * no Evolution call, no BullMQ), on a campaign of `recipients` started through GraphQL while no
- * product worker runs. Batches of 10: what a send job claims and records together when half the
+ * product worker runs. Batches of DB_BATCH: what a send job claims and records together when half the
  * permits come free at once (src/dispatch/permits.ts).
  */
 async function dbOnlyRun(apiUrl: string, recipients: number): Promise<Rate & { nodeMs: number }> {
