@@ -5,27 +5,13 @@ import { LIMIT_SETTINGS_SELECT, type LimitSettings } from '../domain/instances.j
 import { campaignWindow, isAlwaysOpen, isOpen, type WindowRules, zoneOr } from '../domain/window.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { decryptSecret } from '../lib/crypto.js';
+import { TtlCache } from '../lib/ttl-cache.js';
 
 /**
  * Short-lived per-process caches of what every send needs and rarely changes. Correctness never
  * depends on them: the claim re-checks the campaign and instance state in SQL.
  */
 const TTL_MS = 2000;
-
-class TtlCache<V> {
-  private readonly entries = new Map<string, { value: V; until: number }>();
-  async get(key: string, load: () => Promise<V>): Promise<V> {
-    const hit = this.entries.get(key);
-    if (hit && hit.until > Date.now()) return hit.value;
-    const value = await load();
-    this.entries.set(key, { value, until: Date.now() + TTL_MS });
-    if (this.entries.size > 10_000) this.entries.clear();
-    return value;
-  }
-  delete(key: string) {
-    this.entries.delete(key);
-  }
-}
 
 export interface SendInstance {
   id: string;
@@ -50,8 +36,8 @@ export interface SendCampaign {
   alwaysOpen: boolean;
 }
 
-const instances = new TtlCache<SendInstance | null>();
-const campaigns = new TtlCache<SendCampaign | null>();
+const instances = new TtlCache<SendInstance | null>(TTL_MS);
+const campaigns = new TtlCache<SendCampaign | null>(TTL_MS);
 const clients = new Map<string, EvolutionClient>();
 
 export function sendInstance(tenantId: string, instanceId: string): Promise<SendInstance | null> {

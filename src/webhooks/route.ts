@@ -7,6 +7,7 @@ import { incomingSender } from '../domain/replies.js';
 import { eventSuffix } from '../evolution/wire.js';
 import { decryptSecret, safeEqual } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
+import { TtlCache } from '../lib/ttl-cache.js';
 import { jobId } from '../queues/definitions.js';
 import { enqueue } from '../queues/index.js';
 import { canonicalEvent, envelopeSchema, HANDLED_EVENTS, isHandledEvent, type messageRawSchema, type messagesUpdateSchema } from './schemas.js';
@@ -31,21 +32,18 @@ interface WebhookInstance {
   jwtKey: string | null;
 }
 
-const cache = new Map<string, { value: WebhookInstance | null; until: number }>();
+const cache = new TtlCache<WebhookInstance | null>(5000);
 
-async function instanceBySecret(secret: string): Promise<WebhookInstance | null> {
-  const hit = cache.get(secret);
-  if (hit && hit.until > Date.now()) return hit.value;
-  const row = await prisma.whatsAppInstance.findUnique({
-    where: { webhookSecret: secret },
-    select: { id: true, tenantId: true, name: true, webhookSecret: true, jwtKeyEncrypted: true },
+function instanceBySecret(secret: string): Promise<WebhookInstance | null> {
+  return cache.get(secret, async () => {
+    const row = await prisma.whatsAppInstance.findUnique({
+      where: { webhookSecret: secret },
+      select: { id: true, tenantId: true, name: true, webhookSecret: true, jwtKeyEncrypted: true },
+    });
+    return row
+      ? { id: row.id, tenantId: row.tenantId, name: row.name, webhookSecret: row.webhookSecret, jwtKey: row.jwtKeyEncrypted ? decryptSecret(row.jwtKeyEncrypted) : null }
+      : null;
   });
-  const value = row
-    ? { id: row.id, tenantId: row.tenantId, name: row.name, webhookSecret: row.webhookSecret, jwtKey: row.jwtKeyEncrypted ? decryptSecret(row.jwtKeyEncrypted) : null }
-    : null;
-  cache.set(secret, { value, until: Date.now() + 5000 });
-  if (cache.size > 10_000) cache.clear();
-  return value;
 }
 
 export function forgetWebhookSecret(secret: string) {
