@@ -9,9 +9,9 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { drawPortBase, workerPort } from '../test/helpers/ports.js';
 
 const RECIPIENTS = Number(process.env.CRASH_RECIPIENTS ?? 10_000);
 const KILLS_PER_WORKER = Number(process.env.CRASH_KILLS ?? 4);
@@ -27,17 +27,6 @@ const random = () => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string) => process.stdout.write(`[crash-test ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function dbUrl(db: string) {
   const u = new URL(adminUrl);
@@ -91,7 +80,8 @@ async function main() {
     });
     if (migrate.status !== 0) throw new Error(`migrate deploy failed:\n${migrate.stdout}\n${migrate.stderr}`);
 
-    const port = await freePort();
+    // Below the ephemeral range, where no outgoing connection can take it before the server listens.
+    const port = await workerPort(drawPortBase(), 0);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       NODE_ENV: 'test',

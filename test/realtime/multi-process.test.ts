@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, inject } from 'vitest';
 import { prisma } from '../../src/db/client.js';
 import { closeQueues } from '../../src/queues/index.js';
 import { closePubsub } from '../../src/realtime/pubsub.js';
 import { graphql } from '../gql/index.js';
 import { wsClient } from '../helpers/graphql.js';
+import { workerPort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/stack.js';
 import { envelope, post, receipt, seedCampaign } from '../webhooks/fixtures.js';
 import { tenantWithInstance } from '../webhooks/senders.js';
@@ -19,17 +19,6 @@ const Progress = graphql(`
 const Instances = graphql(`
   subscription MultiInstances { instancesHealth { name health { score deliveredToday } } }
 `);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const children: ChildProcess[] = [];
 const outputs: Array<() => string> = [];
@@ -72,7 +61,8 @@ afterAll(async () => {
 
 describe('several processes', () => {
   it('a client on API server 1 sees progress caused by webhooks posted to API server 2 and applied by a worker; another tenant sees nothing', async () => {
-    const [port1, port2] = [await freePort(), await freePort()];
+    // Slots 1 and 2 of this worker's ports (slot 0 is this file's own API server's, test/setup/env.ts).
+    const [port1, port2] = [await workerPort(inject('portBase'), 1), await workerPort(inject('portBase'), 2)];
     await Promise.all([
       start('src/main.ts', 'API server listening', { PORT: String(port1) }),
       start('src/main.ts', 'API server listening', { PORT: String(port2) }),

@@ -1,19 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import pg from 'pg';
 import { inject } from 'vitest';
-
-/** A free TCP port (the API server of this test file listens on it; webhook URLs point at it). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { workerPort } from '../helpers/ports.js';
 
 /** This test file's own database: a copy of the run's migrated template (fast: no migrations). */
 async function fileDatabase(): Promise<string> {
@@ -41,7 +29,8 @@ async function fileDatabase(): Promise<string> {
 }
 
 // Runs in every test file's process before the file imports anything: the app's config reads these.
-const port = await freePort();
+// Slot 0 of this worker's ports: the API server of this test file listens on it; webhook URLs point at it.
+const port = await workerPort(inject('portBase'), 0);
 const databaseUrl = await fileDatabase();
 Object.assign(process.env, {
   NODE_ENV: 'test',

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { drawPortBase } from '../helpers/ports.js';
 
 /**
  * One migrated template database and one Redis namespace per test run, so that runs never see each
@@ -24,6 +25,8 @@ declare module 'vitest' {
     adminDatabaseUrl: string;
     redisUrl: string;
     redisPrefix: string;
+    /** This run's server ports start here (test/helpers/ports.ts). */
+    portBase: number;
   }
 }
 
@@ -48,6 +51,7 @@ export async function setup(project: TestProject) {
   project.provide('adminDatabaseUrl', adminUrl);
   project.provide('redisUrl', redisUrl);
   project.provide('redisPrefix', redisPrefix);
+  project.provide('portBase', drawPortBase());
 }
 
 export async function teardown() {
