@@ -8,6 +8,11 @@
  * no longer than `patienceMs` after the first one came free: a slow call elsewhere costs a little
  * batching, never more than that moment of throughput.
  */
+/** How many permits the first waiter holds out for at most: half the capacity (see SendPermits). */
+export function gatherTarget(capacity: number): number {
+  return Math.ceil(capacity / 2);
+}
+
 export class SendPermits {
   private free: number;
   private readonly waiting: Array<{ want: number; grant: (n: number) => void }> = [];
@@ -60,7 +65,7 @@ export class SendPermits {
       const head = this.waiting[0];
       if (!head) return;
       if (this.free === 0) return;
-      const enough = Math.min(head.want, Math.ceil(this.capacity / 2));
+      const enough = Math.min(head.want, gatherTarget(this.capacity));
       if (this.free < enough) {
         // Calls that started together end together: wait a moment for the rest of them.
         this.partialSince ??= now;

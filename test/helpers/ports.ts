@@ -24,11 +24,15 @@ export function ephemeralLow(): number {
   return 32768;
 }
 
+/** A random port from 10,000 up to `spare` ports below the ephemeral range. */
+function randomLowPort(spare = 0): number {
+  const from = 10_000;
+  return from + Math.floor(Math.random() * Math.max(1, ephemeralLow() - from - spare));
+}
+
 /** A base for one run's ports: below the ephemeral range, with room for every worker's block. */
 export function drawPortBase(maxWorkers = 64): number {
-  const from = 10_000;
-  const room = ephemeralLow() - from - (maxWorkers + 1) * PORTS_PER_WORKER;
-  return from + Math.floor(Math.random() * Math.max(1, room));
+  return randomLowPort((maxWorkers + 1) * PORTS_PER_WORKER);
 }
 
 function canListen(port: number): Promise<boolean> {
@@ -48,7 +52,7 @@ export async function workerPort(base: number, slot: number): Promise<number> {
   const block = base + (Number.isInteger(pool) && pool >= 0 ? pool : 0) * PORTS_PER_WORKER;
   for (let i = slot; i < PORTS_PER_WORKER; i++) if (await canListen(block + i)) return block + i;
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = drawPortBase();
+    const port = randomLowPort();
     if (await canListen(port)) return port;
   }
   throw new Error('no free port below the ephemeral range');
