@@ -15,6 +15,22 @@ export const pool = new pg.Pool(poolConfigFromUrl(config.databaseUrl, config.dat
 // An idle connection that breaks (a database restart) is dropped by the pool; unheard, it would end the process.
 pool.on('error', (err) => logger.warn({ err: err.message }, 'an idle database connection failed'));
 
+let replacement: pg.Pool | null = null;
+
+/**
+ * The pool for statements on pg directly: `pool`, or, once `prisma.$disconnect()` ended it (Prisma
+ * then opens a pool of its own; tests that stop and start the product in one process), a new one
+ * that never holds the process open.
+ */
+export function pgPool(): pg.Pool {
+  if (!pool.ended) return pool;
+  if (!replacement || replacement.ended) {
+    replacement = new pg.Pool({ ...poolConfigFromUrl(config.databaseUrl, config.databasePoolSize), allowExitOnIdle: true });
+    replacement.on('error', (err) => logger.warn({ err: err.message }, 'an idle database connection failed'));
+  }
+  return replacement;
+}
+
 function createPrismaClient() {
   return new PrismaClient({
     adapter: new PrismaPg(pool, { disposeExternalPool: true }),

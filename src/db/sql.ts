@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Prisma } from '../generated/prisma/client.js';
-import { pool } from './client.js';
+import { pgPool } from './client.js';
 import { withConflictRetries } from './transaction.js';
 
 /**
@@ -11,13 +11,13 @@ import { withConflictRetries } from './transaction.js';
  * pg, and an interactive `$transaction` of two statements about 0.6 ms more (docs/decisions.md 45).
  * Result columns come back as pg parses them: bigint as a string, json as values, timestamps as Dates.
  */
-export async function sqlRows<T>(q: Prisma.Sql, client: pg.ClientBase | pg.Pool = pool): Promise<T[]> {
+export async function sqlRows<T>(q: Prisma.Sql, client: pg.ClientBase | pg.Pool = pgPool()): Promise<T[]> {
   const r = await client.query<T & pg.QueryResultRow>(prepared(q));
   return r.rows;
 }
 
 /** Rows changed by one statement. */
-export async function sqlExecute(q: Prisma.Sql, client: pg.ClientBase | pg.Pool = pool): Promise<number> {
+export async function sqlExecute(q: Prisma.Sql, client: pg.ClientBase | pg.Pool = pgPool()): Promise<number> {
   const r = await client.query(prepared(q));
   return r.rowCount ?? 0;
 }
@@ -47,7 +47,7 @@ export const ROLLBACK = Symbol('rollback');
  */
 export function sqlTransaction<T>(fn: (client: pg.PoolClient) => Promise<T | typeof ROLLBACK>): Promise<T | typeof ROLLBACK> {
   return withConflictRetries(async () => {
-    const client = await pool.connect();
+    const client = await pgPool().connect();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
