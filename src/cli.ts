@@ -1,6 +1,7 @@
 // `npm run cli -- <command> [options]`: tenant and API key administration. Prints JSON.
 import { parseArgs } from 'node:util';
 import { createApiKey, createTenant, revokeApiKey } from './auth/api-keys.js';
+import { closePubsub } from './realtime/pubsub.js';
 import { prisma } from './db/client.js';
 
 const USAGE = `usage: npm run cli -- <command> [options]
@@ -75,9 +76,11 @@ async function main() {
 try {
   const out = await main();
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  await closePubsub();
   await prisma.$disconnect();
 } catch (err) {
   process.stderr.write(`${(err as Error).message}\n`);
+  await closePubsub();
   await prisma.$disconnect();
   process.exit(1);
 }

@@ -16,12 +16,15 @@ import { createRedis } from './redis.js';
 import { bearerToken, type Context, contextFor } from './schema/context.js';
 import { schema } from './schema/index.js';
 import { armorPlugin } from './schema/limits.js';
+import { announceMutations, createResponseCache, type ResponseCache } from './schema/response-cache.js';
 import { handleEvolutionWebhook } from './webhooks/route.js';
 import { handleLinkClick } from './links/click.js';
 import { handleCampaignExport } from './exports/route.js';
 
 export interface App {
   server: Server;
+  /** Null when RESPONSE_CACHE_TTL_MS is 0. */
+  responseCache: ResponseCache | null;
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   listen(port?: number, host?: string): Promise<string>;
   url(): string;
@@ -104,14 +107,20 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /** The API server: GraphQL over HTTP and WebSocket on /graphql, the Evolution webhook route, health. */
-export function createApp(): App {
+export function createApp(opts: { responseCacheTtlMs?: number } = {}): App {
+  const cacheTtlMs = opts.responseCacheTtlMs ?? config.responseCacheTtlMs;
+  const responseCache = cacheTtlMs > 0 ? createResponseCache({ schema, ttlMs: cacheTtlMs, log: logger.child({ component: 'response-cache' }) }) : null;
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: config.graphiql ? { subscriptionsProtocol: 'WS', title: 'WhatsApp campaigns' } : false,
     landingPage: false,
     maskedErrors: { maskError },
-    plugins: [armorPlugin()],
+    plugins: [
+      armorPlugin(),
+      announceMutations(logger, responseCache ? (tenantId) => responseCache.invalidateTenant(tenantId) : undefined),
+      ...(responseCache ? [responseCache.plugin] : []),
+    ],
     logging: {
       debug: (...args) => logger.debug({ yoga: args }),
       info: (...args) => logger.info({ yoga: args }),
@@ -119,12 +128,11 @@ export function createApp(): App {
       error: (...args) => logger.error({ yoga: args }),
     },
     context: async (initial) => {
-      const requestId = (initial.request as Request | undefined)?.headers.get('x-request-id') ?? randomUUID();
+      const request = initial.request as Request | undefined;
+      const requestId = request?.headers.get('x-request-id') ?? randomUUID();
       const params = initial.connectionParams as Record<string, unknown> | undefined;
-      const authorization = params
-        ? String(params.authorization ?? params.Authorization ?? params.apiKey ?? '')
-        : (initial.request as Request).headers.get('authorization');
-      return contextFor(authorization, requestId);
+      const authorization = params ? String(params.authorization ?? params.Authorization ?? params.apiKey ?? '') : (request as Request).headers.get('authorization');
+      return contextFor(authorization, requestId, !params && request ? responseCache?.authenticated(request) : undefined);
     },
   });
 
@@ -212,6 +220,7 @@ export function createApp(): App {
   let closed = false;
   return {
     server,
+    responseCache,
     yoga,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
@@ -236,6 +245,7 @@ export function createApp(): App {
       server.closeIdleConnections();
       await withTimeout(stopped, config.shutdownTimeoutMs).catch(() => server.closeAllConnections());
       await yoga.dispose();
+      await responseCache?.close();
       if (readyRedis) await readyRedis.quit().catch(() => undefined);
     },
   };

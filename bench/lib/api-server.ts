@@ -3,6 +3,7 @@ import { createApp } from '../../src/server.js';
 
 const app = createApp();
 const url = await app.listen(0, '127.0.0.1');
+await app.responseCache?.ready();
 process.stdout.write(`${JSON.stringify({ port: Number(new URL(url).port) })}\n`);
 process.on('SIGTERM', () => {
   void app.close().then(() => process.exit(0));

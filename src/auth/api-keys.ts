@@ -1,6 +1,8 @@
 import { prisma } from '../db/client.js';
+import { sqlRows } from '../db/sql.js';
+import { publish } from '../realtime/pubsub.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import type { ApiKeyRole } from '../generated/prisma/client.js';
+import { type ApiKeyRole, Prisma } from '../generated/prisma/client.js';
 import { generateApiKey, hashApiKey, looksLikeApiKey } from '../lib/crypto.js';
 import { ensurePredefinedSegments } from '../segments/service.js';
 
@@ -12,21 +14,26 @@ export interface Viewer {
 
 export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked';
 
-/** The viewer an API key stands for, or why it stands for nobody. One indexed lookup; no cache, so a revocation takes effect at once. */
-export async function authenticateApiKey(key: string | null | undefined): Promise<{ ok: true; viewer: Viewer } | { ok: false; reason: AuthFailure }> {
+export type AuthResult = { ok: true; viewer: Viewer } | { ok: false; reason: AuthFailure };
+
+/**
+ * The viewer an API key stands for, or why it stands for nobody. One indexed lookup, as a prepared
+ * statement on pg. No cache here; the response cache (src/schema/response-cache.ts) trusts a valid
+ * key again only until anything of its tenant changes, which a revocation does.
+ */
+export async function authenticateApiKey(key: string | null | undefined): Promise<AuthResult> {
   if (!key) return { ok: false, reason: 'missing' };
   if (!looksLikeApiKey(key)) return { ok: false, reason: 'malformed' };
-  const row = await prisma.apiKey.findUnique({
-    where: { hash: hashApiKey(key) },
-    select: { id: true, tenantId: true, role: true, revokedAt: true, lastUsedAt: true },
-  });
+  const [row] = await sqlRows<{ id: string; tenant_id: string; role: ApiKeyRole; revoked_at: Date | null; last_used_at: Date | null }>(
+    Prisma.sql`SELECT id, tenant_id, role::text AS role, revoked_at, last_used_at FROM api_key WHERE hash = ${hashApiKey(key)}`,
+  );
   if (!row) return { ok: false, reason: 'unknown' };
-  if (row.revokedAt) return { ok: false, reason: 'revoked' };
-  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
+  if (row.revoked_at) return { ok: false, reason: 'revoked' };
+  if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
     // At most one write a minute per key; a lost update only makes lastUsedAt a little stale.
     void prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => undefined);
   }
-  return { ok: true, viewer: { tenantId: row.tenantId, apiKeyId: row.id, role: row.role } };
+  return { ok: true, viewer: { tenantId: row.tenant_id, apiKeyId: row.id, role: row.role } };
 }
 
 export const AUTH_MESSAGES: Record<AuthFailure, string> = {
@@ -43,8 +50,10 @@ export async function createApiKey(tenantId: string, name: string, role: ApiKeyR
   return { key, apiKey: row };
 }
 
+/** Revokes a key (the CLI's way) and tells the API servers, which stop trusting it at once. */
 export async function revokeApiKey(tenantId: string, id: string) {
   const { count } = await prisma.apiKey.updateMany({ where: { id, tenantId, revokedAt: null }, data: { revokedAt: new Date() } });
+  if (count > 0) await publish('tenant:changed', { tenantId });
   return count > 0;
 }
 

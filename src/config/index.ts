@@ -34,6 +34,11 @@ export const appSchema = z.object({
   /** Minimum milliseconds between two progress events of one campaign sent to a subscriber. */
   PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  /**
+   * How long an API server may answer a repeated query from its response cache (campaigns and senders
+   * only; see src/schema/response-cache.ts); any change of the tenant ends it sooner. 0: no cache.
+   */
+  RESPONSE_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
 });
 
 export type AppConfig = ReturnType<typeof toAppConfig>;
@@ -63,6 +68,7 @@ function toAppConfig(c: z.infer<typeof appSchema>) {
     dispatchLookahead: c.DISPATCH_LOOKAHEAD ?? defaultLookahead(c.DISPATCH_CONCURRENCY),
     progressIntervalMs: c.PROGRESS_INTERVAL_MS,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+    responseCacheTtlMs: c.RESPONSE_CACHE_TTL_MS,
   };
 }
 

@@ -49,11 +49,17 @@ export interface ImportProgressEvent {
   importId: string;
 }
 
+/** Something of the tenant changed through the API (a mutation): API servers drop its cached responses. */
+export interface TenantChangedEvent {
+  tenantId: string;
+}
+
 export interface Topics {
   'campaign:progress': CampaignProgressEvent;
   'campaign:log': CampaignLogEvent;
   'instance:health': InstanceHealthEvent;
   'import:progress': ImportProgressEvent;
+  'tenant:changed': TenantChangedEvent;
 }
 
 export type Topic = keyof Topics;
@@ -64,4 +70,5 @@ export const TOPIC_KEY: { [T in Topic]: (p: Topics[T]) => string } = {
   'campaign:log': (p) => p.campaignId,
   'instance:health': (p) => p.instanceId,
   'import:progress': (p) => p.importId,
+  'tenant:changed': () => 'api',
 };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
-import { AUTH_MESSAGES, authenticateApiKey, type Viewer } from '../auth/api-keys.js';
+import { AUTH_MESSAGES, type AuthResult, authenticateApiKey, type Viewer } from '../auth/api-keys.js';
 import { countSegments } from '../segments/service.js';
 
 export interface Loaders {
@@ -34,9 +34,12 @@ function loadersFor(viewer: Viewer): Loaders {
   };
 }
 
-/** Builds the context, or refuses the operation with UNAUTHENTICATED (HTTP 401). */
-export async function contextFor(authorization: string | null | undefined, requestId: string = randomUUID()): Promise<Context> {
-  const result = await authenticateApiKey(bearerToken(authorization));
+/**
+ * Builds the context, or refuses the operation with UNAUTHENTICATED (HTTP 401). `checked`: what
+ * authenticating this same request's key already found (the response cache checks it first).
+ */
+export async function contextFor(authorization: string | null | undefined, requestId: string = randomUUID(), checked?: AuthResult): Promise<Context> {
+  const result = checked ?? (await authenticateApiKey(bearerToken(authorization)));
   if (!result.ok) {
     throw new GraphQLError(AUTH_MESSAGES[result.reason], {
       extensions: { code: 'UNAUTHENTICATED', reason: result.reason.toUpperCase(), http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } },

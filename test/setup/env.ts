@@ -46,4 +46,7 @@ Object.assign(process.env, {
   PROGRESS_INTERVAL_MS: '50',
   EVOLUTION_TIMEOUT_MS: '5000',
   SHUTDOWN_TIMEOUT_MS: '5000',
+  // Tests write the database directly, which no event announces: no response cache, but in
+  // test/api/response-cache.test.ts.
+  RESPONSE_CACHE_TTL_MS: '0',
 });
