@@ -3,6 +3,7 @@ import { prisma } from '../../src/db/client.js';
 import { graphql } from '../gql/index.js';
 import { gql, gqlOk } from '../helpers/graphql.js';
 import { globalId } from '../helpers/ids.js';
+import { prismaStatements } from '../helpers/queries.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 import { applyReceipt, campaignWith, contactsFor, freeze, keyId, markSent, tenantWithInstances } from './fixtures.js';
 
@@ -52,19 +53,7 @@ const List = graphql(`
   }
 `);
 
-async function countQueries(fn: () => Promise<unknown>): Promise<number> {
-  let n = 0;
-  let on = true;
-  prisma.$on('query', () => {
-    if (on) n++;
-  });
-  try {
-    await fn();
-  } finally {
-    on = false;
-  }
-  return n;
-}
+const countQueries = async (fn: () => Promise<unknown>) => (await prismaStatements(fn)).length;
 
 describe('analytics are scoped to the tenant', () => {
   let stack: Stack;

@@ -4,6 +4,7 @@ import { graphql } from '../gql/index.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { gqlOk } from '../helpers/graphql.js';
 import { uuidOf } from '../helpers/ids.js';
+import { prismaStatements } from '../helpers/queries.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 const NestedList = graphql(`
@@ -26,21 +27,6 @@ const NestedList = graphql(`
   }
 `);
 
-/** Every SQL statement Prisma sends while `fn` runs (the API server runs in this process). */
-async function countQueries(fn: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  let on = false;
-  prisma.$on('query', (e: { query: string }) => {
-    if (on) seen.push(e.query);
-  });
-  on = true;
-  try {
-    await fn();
-  } finally {
-    on = false;
-  }
-  return seen;
-}
 
 async function tenantWithCampaigns(stack: Stack, n: number) {
   const t = await newTenant(`${n} campaigns`);
@@ -80,11 +66,11 @@ describe('no N+1', () => {
     await gqlOk(stack.url, fifty, NestedList);
 
     let small: Awaited<ReturnType<typeof gqlOk<unknown, unknown>>> = null;
-    const q5 = await countQueries(async () => {
+    const q5 = await prismaStatements(async () => {
       small = await gqlOk(stack.url, five, NestedList);
     });
     let large: Awaited<ReturnType<typeof gqlOk<unknown, unknown>>> = null;
-    const q50 = await countQueries(async () => {
+    const q50 = await prismaStatements(async () => {
       large = await gqlOk(stack.url, fifty, NestedList);
     });
     const s = small as unknown as { campaigns: { edges: Array<{ node: { messages: unknown[]; instances: unknown[] } }> } };
