@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createInMemoryCache, useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import { type GraphQLSchema, getOperationAST, isObjectType } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -135,6 +136,9 @@ export function createResponseCache(opts: { schema: GraphQLSchema; ttlMs: number
     cache: createInMemoryCache({ max: opts.maxEntries ?? 1000 }),
     ignoredTypes,
     invalidateViaMutation: false,
+    // Node's hash, not the default WebCrypto digest: a cache hit paid ~5 % of its CPU in that async job.
+    buildResponseCacheKey: ({ documentString, variableValues, operationName, sessionId }) =>
+      createHash('sha256').update(JSON.stringify([documentString, variableValues ?? null, operationName ?? null, sessionId ?? null])).digest('hex'),
     // Checks the key on every request (the cached answer is looked up before the GraphQL context is built).
     session: async (request: Request) => {
       const result = await checkKey(bearerToken(request.headers.get('authorization')));
