@@ -86,14 +86,15 @@ function leaks(a: TenantA, value: unknown, given: Record<string, unknown> = {}):
   return found;
 }
 
-describe('tenant isolation through every entry point', () => {
+// Once as the test files' servers run (no response cache), once with the cache the product runs by default.
+describe.each([0, 60_000])('tenant isolation through every entry point (response cache TTL %i ms)', (responseCacheTtlMs) => {
   let stack: Stack;
   let a: TenantA;
   let b: { tenantId: string; key: string; instanceId: string; contactId: string };
   const covered = { Query: new Set<string>(), Mutation: new Set<string>(), Subscription: new Set<string>() };
 
   beforeAll(async () => {
-    stack = await startStack({ workers: false });
+    stack = await startStack({ workers: false, responseCacheTtlMs });
     const ta = await newTenant('Tenant A');
     const sender = await addSender(stack, ta.key);
     const aPhones = phones(3, 91);
@@ -117,7 +118,7 @@ describe('tenant isolation through every entry point', () => {
     const imp = await op(stack, ta.key, 'mutation { importContacts(input: { format: JSON, data: "[{\\"phone\\": \\"+5511999990001\\"}]" }) { ... on ImportContactsSuccess { data { id } } } }');
     const extraKey = await createApiKey(ta.tenantId, 'A operator', 'OPERATOR');
     const recipient = await prisma.recipient.findFirstOrThrow({ where: { campaignId: uuidOf(c.id), contactId: contactRow.id } });
-    await prisma.recipient.update({ where: { id: recipient.id }, data: { status: 'DELIVERED', sentAt: new Date(), deliveredAt: new Date(), providerMessageId: 'A-KEY-1' } });
+    await prisma.recipient.update({ where: { id: recipient.id }, data: { status: 'DELIVERED', sentAt: new Date(), deliveredAt: new Date(), providerMessageId: `A-KEY-${responseCacheTtlMs}` } });
     const log = await prisma.campaignLog.findFirstOrThrow({ where: { campaignId: uuidOf(c.id) } });
     const server = await prisma.whatsAppInstance.findUniqueOrThrow({ where: { id: uuidOf(sender.instanceId) }, select: { serverId: true } });
     a = {
@@ -254,7 +255,7 @@ describe('tenant isolation through every entry point', () => {
     }
     expect(await snapshot(a.tenantId)).toBe(before);
     // B's phone-based writes made B's own contact, not A's.
-    expect(await prisma.contact.count({ where: { phone: a.contactPhone } })).toBe(2);
+    expect(await prisma.contact.count({ where: { phone: a.contactPhone, tenantId: { in: [a.tenantId, b.tenantId] } } })).toBe(2);
   });
 
   it("refuses every subscription of B to A's objects, and B's tenant-wide feeds carry nothing of A", async () => {
