@@ -6,8 +6,8 @@ import type { Redis } from 'ioredis';
 import { type AuthResult, authenticateApiKey, type Viewer } from '../auth/api-keys.js';
 import { hashApiKey, looksLikeApiKey } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
-import { publishSafely } from '../realtime/pubsub.js';
-import { createRedis, redisKey } from '../redis.js';
+import { channel, publishSafely } from '../realtime/pubsub.js';
+import { createRedis } from '../redis.js';
 import { bearerToken, type Context } from './context.js';
 
 /**
@@ -40,6 +40,14 @@ const CACHEABLE_TYPES = new Set([
   'EvolutionServer',
 ]);
 
+/**
+ * The events that announce a change of what the cacheable types show: campaign progress (counters,
+ * status), instance health (each is published on the instance's channel and on the tenant-wide `*`
+ * one; the latter is enough) and `tenant:changed` (mutations). Logs and imports are left out: their
+ * types are never cached, and every API server would otherwise parse each of them.
+ */
+const CHANGE_PATTERNS = () => [channel('campaign:progress', '*', '*'), channel('instance:health', '*', '\\*'), channel('tenant:changed', '*', '*')];
+
 /** A UUID as the tenant part of a pub/sub channel (`…:pubsub:<topic>:<tenant>:<key>`). */
 const TENANT_IN_CHANNEL = /:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):[^:]*$/;
 
@@ -61,9 +69,9 @@ export interface ResponseCache {
  *
  * Fresh within milliseconds, not `ttlMs`: a response is keyed by the tenant's generation, which this
  * server increases when (1) it runs a mutation of the tenant, before answering it (read-your-writes),
- * (2) any process publishes an event of the tenant (every pub/sub topic: progress, logs, health,
- * imports, and `tenant:changed`, which each mutation and the CLI's key revocation also publish for
- * the other API servers). `ttlMs` bounds what could still slip through (a write no event announces).
+ * (2) any process publishes a change event of the tenant (campaign progress, instance health, and
+ * `tenant:changed`, which each mutation and the CLI's key revocation publish for the other API
+ * servers). `ttlMs` bounds what could still slip through (a write no event announces).
  * While the Redis subscription is down or reconnecting, nothing is served from the cache, and
  * whatever was cached before it came back is forgotten (docs/decisions.md 50).
  */
@@ -88,7 +96,7 @@ export function createResponseCache(opts: { schema: GraphQLSchema; ttlMs: number
     epoch++;
     changes++;
     generations.clear();
-    void subscriber.psubscribe(`${redisKey('pubsub')}:*`).then(
+    void subscriber.psubscribe(...CHANGE_PATTERNS()).then(
       () => {
         listening = true;
         markReady();

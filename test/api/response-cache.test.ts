@@ -25,6 +25,12 @@ const List = graphql(`
   }
 `);
 
+const Instances = graphql(`
+  query RcInstances {
+    instances(first: 5) { edges { node { id name health { score } } } }
+  }
+`);
+
 const Contacts = graphql(`
   query RcContacts {
     contacts(first: 20) { edges { node { id name } } }
@@ -159,6 +165,18 @@ describe('response cache', () => {
     await waitFor(async () => (await sent()) === 7, 5000);
     // Another tenant's responses stay cached.
     expect(await statements(() => gqlOk(url, other.key, List))).toBe(0);
+  });
+
+  it("an instance's health event refreshes the tenant's responses about senders", async () => {
+    const a = await tenantWith(['Health']);
+    const server = await prisma.evolutionServer.create({ data: { tenantId: a.tenantId, name: 'evo', baseUrl: 'http://127.0.0.1:1', apiKeyEncrypted: 'v1.x.x.x' } });
+    const instance = await prisma.whatsAppInstance.create({ data: { tenantId: a.tenantId, serverId: server.id, name: 'inst', webhookSecret: `rc-secret-${a.tenantId}` } });
+    const score = async () => (await gqlOk(url, a.key, Instances)).instances.edges[0]?.node.health.score;
+    expect(await score()).toBe(100);
+    await prisma.$executeRaw`UPDATE whatsapp_instance SET health_score = 40 WHERE id = ${instance.id}::uuid`;
+    expect(await score()).toBe(100); // cached: no event yet
+    await publish('instance:health', { tenantId: a.tenantId, instanceId: instance.id });
+    await waitFor(async () => (await score()) === 40, 5000);
   });
 
   it('never caches a response holding other data (contacts here)', async () => {

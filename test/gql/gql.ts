@@ -82,6 +82,7 @@ type Documents = {
     "\n  query KtStats {\n    stats {\n      campaignsByStatus { status count }\n      today { sent delivered read failed }\n      overall { sent delivered read failed }\n      overallTargeted\n      contacts contactsOptedOut instances instancesPaused\n    }\n  }\n": typeof types.KtStatsDocument,
     "\n  query QcNestedList {\n    campaigns(first: 50) {\n      totalCount\n      edges {\n        node {\n          id\n          name\n          status\n          messages { id text abVariant }\n          instances { id name connectionState health { score status sentToday } server { name } }\n          counters { targeted sent delivered read failed percentDone deliveryRate }\n          audience { type }\n          window { startTime weekdays }\n        }\n      }\n    }\n  }\n": typeof types.QcNestedListDocument,
     "\n  query RcList {\n    campaigns(first: 20) {\n      edges { node { id name status counters { sent } messages { text } } }\n    }\n  }\n": typeof types.RcListDocument,
+    "\n  query RcInstances {\n    instances(first: 5) { edges { node { id name health { score } } } }\n  }\n": typeof types.RcInstancesDocument,
     "\n  query RcContacts {\n    contacts(first: 20) { edges { node { id name } } }\n  }\n": typeof types.RcContactsDocument,
     "\n  mutation RcRename($id: ID!, $name: String!) {\n    updateCampaign(id: $id, input: { name: $name }) {\n      __typename\n      ... on Error { message }\n    }\n  }\n": typeof types.RcRenameDocument,
     "\n  mutation RcRevoke($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on Error { message }\n    }\n  }\n": typeof types.RcRevokeDocument,
@@ -198,6 +199,7 @@ const documents: Documents = {
     "\n  query KtStats {\n    stats {\n      campaignsByStatus { status count }\n      today { sent delivered read failed }\n      overall { sent delivered read failed }\n      overallTargeted\n      contacts contactsOptedOut instances instancesPaused\n    }\n  }\n": types.KtStatsDocument,
     "\n  query QcNestedList {\n    campaigns(first: 50) {\n      totalCount\n      edges {\n        node {\n          id\n          name\n          status\n          messages { id text abVariant }\n          instances { id name connectionState health { score status sentToday } server { name } }\n          counters { targeted sent delivered read failed percentDone deliveryRate }\n          audience { type }\n          window { startTime weekdays }\n        }\n      }\n    }\n  }\n": types.QcNestedListDocument,
     "\n  query RcList {\n    campaigns(first: 20) {\n      edges { node { id name status counters { sent } messages { text } } }\n    }\n  }\n": types.RcListDocument,
+    "\n  query RcInstances {\n    instances(first: 5) { edges { node { id name health { score } } } }\n  }\n": types.RcInstancesDocument,
     "\n  query RcContacts {\n    contacts(first: 20) { edges { node { id name } } }\n  }\n": types.RcContactsDocument,
     "\n  mutation RcRename($id: ID!, $name: String!) {\n    updateCampaign(id: $id, input: { name: $name }) {\n      __typename\n      ... on Error { message }\n    }\n  }\n": types.RcRenameDocument,
     "\n  mutation RcRevoke($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on Error { message }\n    }\n  }\n": types.RcRevokeDocument,
@@ -532,6 +534,10 @@ export function graphql(source: "\n  query QcNestedList {\n    campaigns(first: 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query RcList {\n    campaigns(first: 20) {\n      edges { node { id name status counters { sent } messages { text } } }\n    }\n  }\n"): (typeof documents)["\n  query RcList {\n    campaigns(first: 20) {\n      edges { node { id name status counters { sent } messages { text } } }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query RcInstances {\n    instances(first: 5) { edges { node { id name health { score } } } }\n  }\n"): (typeof documents)["\n  query RcInstances {\n    instances(first: 5) { edges { node { id name health { score } } } }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
