@@ -8,6 +8,8 @@ import { prisma } from '../db/client.js';
 import { type AfterCommit, inTransaction } from '../db/transaction.js';
 import { belowThreshold, healthStatus, readmissionDue, recoveredScore } from '../domain/health.js';
 import { clock } from '../lib/clock.js';
+import { logger } from '../lib/logger.js';
+import { publishSafely } from '../realtime/pubsub.js';
 
 export type PumpRequest = (tenantId: string, campaignId: string) => Promise<void>;
 
@@ -167,13 +169,22 @@ export async function healthMaintenance(pump: PumpRequest, now: Date = clock.now
   return { paused, resting: resting.length, readmitted };
 }
 
-/** Resets instances' daily counters once their tenant's local day has changed since the last reset. */
+/**
+ * Resets instances' daily counters once their tenant's local day has changed since the last reset,
+ * and announces each reset instance (live health feeds and the API servers' response caches then
+ * show the zeroed counters at once).
+ */
 export async function resetDailyCounters(now: Date = clock.now()): Promise<number> {
-  return prisma.$executeRaw`
+  const reset = await prisma.$queryRaw<Array<{ id: string; tenant_id: string }>>`
     UPDATE whatsapp_instance i
     SET sent_today = 0, delivered_today = 0, read_today = 0, failed_today = 0, last_daily_reset_at = ${now}, updated_at = now()
     FROM tenant t
     WHERE i.tenant_id = t.id
       AND (i.last_daily_reset_at IS NULL
-        OR (i.last_daily_reset_at AT TIME ZONE t.timezone)::date < (${now}::timestamptz AT TIME ZONE t.timezone)::date)`;
+        OR (i.last_daily_reset_at AT TIME ZONE t.timezone)::date < (${now}::timestamptz AT TIME ZONE t.timezone)::date)
+    RETURNING i.id, i.tenant_id`;
+  for (const r of reset) {
+    publishSafely('instance:health', { tenantId: r.tenant_id, instanceId: r.id }, (err) => logger.warn({ err, instanceId: r.id }, 'announcing a daily reset failed'));
+  }
+  return reset.length;
 }

@@ -2,6 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createTenant } from '../../src/auth/api-keys.js';
 import { prisma } from '../../src/db/client.js';
 import { resetDailyCounters } from '../../src/health/service.js';
+import { channel, closePubsub } from '../../src/realtime/pubsub.js';
+import { createRedis } from '../../src/redis.js';
 
 async function instanceOf(timezone: string, lastReset: Date) {
   const { tenant } = await createTenant({ name: `Reset ${timezone}`, timezone });
@@ -24,6 +26,7 @@ async function instanceOf(timezone: string, lastReset: Date) {
 
 describe('daily counters', () => {
   afterAll(async () => {
+    await closePubsub();
     await prisma.$disconnect();
   });
 
@@ -36,7 +39,17 @@ describe('daily counters', () => {
     expect(await prisma.whatsAppInstance.findUniqueOrThrow({ where: { id: tokyo.id } })).toMatchObject({ sentToday: 7 });
 
     const now = new Date('2026-06-01T15:01:00Z'); // 00:01 the next day in Tokyo, 12:01 the same day in São Paulo
+    // Each reset instance is announced on its health channel (live feeds, response caches), only those.
+    const listener = createRedis('subscriber');
+    const heard: string[] = [];
+    listener.on('message', (ch: string) => heard.push(ch));
+    await listener.subscribe(channel('instance:health', tokyo.tenantId, tokyo.id), channel('instance:health', saoPaulo.tenantId, saoPaulo.id));
     await resetDailyCounters(now);
+    const until = Date.now() + 5000;
+    while (heard.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    await listener.quit();
+    expect(heard).toEqual([channel('instance:health', tokyo.tenantId, tokyo.id)]);
     expect(await prisma.whatsAppInstance.findUniqueOrThrow({ where: { id: tokyo.id } })).toMatchObject({
       sentToday: 0,
       deliveredToday: 0,
