@@ -13,7 +13,7 @@ import { bearerToken, type Context } from './context.js';
 /**
  * The only types a cached response may hold: campaigns and their settings, variations and senders.
  * What they show changes through a mutation or with an event every process already publishes
- * (campaign progress, logs, instance health). A response holding any other type (contacts, logs,
+ * (campaign progress, instance health). A response holding any other type (contacts, logs,
  * analytics, keys, tenant figures…) is never cached: new types stay uncached until listed here.
  */
 const CACHEABLE_TYPES = new Set([
@@ -57,7 +57,7 @@ export interface ResponseCache {
   ready(): Promise<void>;
   /** What checking the request's key found, when the cache already did (the context reuses it). */
   authenticated(request: Request): AuthResult | undefined;
-  /** Drops every cached response of the tenant on this server (tests; the events do it otherwise). */
+  /** Drops every cached response of the tenant on this server (after a mutation run here; events do it for the others). */
   invalidateTenant(tenantId: string): void;
   close(): Promise<void>;
 }
@@ -108,8 +108,8 @@ export function createResponseCache(opts: { schema: GraphQLSchema; ttlMs: number
     listening = false;
   });
   subscriber.on('error', (err) => opts.log.warn({ err }, 'response cache: Redis subscriber error'));
-  subscriber.on('pmessage', (_pattern: string, channel: string) => {
-    const tenantId = channel.match(TENANT_IN_CHANNEL)?.[1];
+  subscriber.on('pmessage', (_pattern: string, name: string) => {
+    const tenantId = name.match(TENANT_IN_CHANNEL)?.[1];
     if (tenantId) invalidateTenant(tenantId);
   });
 
