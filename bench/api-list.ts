@@ -57,42 +57,30 @@ try {
     await stopChild(hello.child);
   }
 
-  // The product's API server as configured by default (its response cache on), then with the cache
-  // off: every request authenticated, executed and loaded from PostgreSQL.
-  const productRun = async (extra: Record<string, string>) => {
-    const api = await startChild<{ port: number }>('bench/lib/api-server.ts', { ...env, ...extra });
+  /** Starts `file`, checks it answers QUERY with the 50 campaigns, warms it up 2 s, then loads it. */
+  const listRun = async (file: string, childEnv: Record<string, string>, authorization: string | null) => {
+    const server = await startChild<{ port: number }>(file, childEnv);
     try {
-      const url = `http://127.0.0.1:${api.info.port}/graphql`;
-      const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+      const url = `http://127.0.0.1:${server.info.port}/graphql`;
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) };
       const body = JSON.stringify({ query: QUERY });
       const probe = await fetch(url, { method: 'POST', headers, body }).then((r) => r.json() as Promise<{ data?: { campaigns: { edges: unknown[] } }; errors?: unknown }>);
-      if (probe.errors || probe.data?.campaigns.edges.length !== 50) throw new Error(`the list query failed: ${JSON.stringify(probe).slice(0, 500)}`);
+      if (probe.errors || probe.data?.campaigns.edges.length !== 50) throw new Error(`the list query failed on ${file}: ${JSON.stringify(probe).slice(0, 500)}`);
       await httpLoad({ url, method: 'POST', headers, body, seconds: 2, connections: CONNECTIONS });
       return await httpLoad({ url, method: 'POST', headers, body, seconds: SECONDS, connections: CONNECTIONS });
     } finally {
-      await stopChild(api.child);
+      await stopChild(server.child);
     }
   };
-  const list = await productRun({});
-  const uncached = await productRun({ RESPONSE_CACHE_TTL_MS: '0' });
 
+  // The product's API server as configured by default (its response cache on), then with the cache
+  // off: every request authenticated, executed and loaded from PostgreSQL.
+  const list = await listRun('bench/lib/api-server.ts', env, `Bearer ${key}`);
+  const uncached = await listRun('bench/lib/api-server.ts', { ...env, RESPONSE_CACHE_TTL_MS: '0' }, `Bearer ${key}`);
   // References: the same query and response shape served from memory (no database, no auth), by
   // graphql-js's executor (yoga's default, the product's) and by graphql-jit's compiled one.
-  const fromMemoryRun = async (jit: boolean) => {
-    const memory = await startChild<{ port: number }>('bench/lib/list-from-memory.ts', jit ? { MEMORY_JIT: '1' } : {});
-    try {
-      const url = `http://127.0.0.1:${memory.info.port}/graphql`;
-      const body = JSON.stringify({ query: QUERY });
-      const probe = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.json() as Promise<{ data?: { campaigns: { edges: unknown[] } } }>);
-      if (probe.data?.campaigns.edges.length !== 50) throw new Error(`the in-memory list failed: ${JSON.stringify(probe).slice(0, 500)}`);
-      await httpLoad({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, seconds: 2, connections: CONNECTIONS });
-      return await httpLoad({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, seconds: SECONDS, connections: CONNECTIONS });
-    } finally {
-      await stopChild(memory.child);
-    }
-  };
-  const fromMemory = await fromMemoryRun(false);
-  const fromMemoryJit = await fromMemoryRun(true);
+  const fromMemory = await listRun('bench/lib/list-from-memory.ts', {}, null);
+  const fromMemoryJit = await listRun('bench/lib/list-from-memory.ts', { MEMORY_JIT: '1' }, null);
 
   const ratio = list.requestsPerSec / base.requestsPerSec;
   table([
