@@ -61,7 +61,7 @@ describe('no N+1', () => {
   });
 
   it('the campaigns list with variations, instances and counters runs the same statements for 5 and 50 campaigns', async () => {
-    // Warm up (authentication's lastUsedAt write happens on a key's first use).
+    // Warm up.
     await gqlOk(stack.url, five, NestedList);
     await gqlOk(stack.url, fifty, NestedList);
 
