@@ -1,5 +1,5 @@
 import { logger } from '../lib/logger.js';
-import { publish } from '../realtime/pubsub.js';
+import { publishAll } from '../realtime/pubsub.js';
 import type { Topic, Topics } from '../realtime/topics.js';
 import { prisma, type Tx } from './client.js';
 
@@ -37,15 +37,9 @@ export class AfterCommit {
 
   async flush(): Promise<void> {
     for (const task of this.tasks.splice(0)) await task();
-    const events = this.events.splice(0);
-    await Promise.all(
-      events.map(({ topic, payload }) =>
-        publish(topic, payload as Topics[Topic] & { tenantId: string }).catch((err) =>
-          // A lost live event must not fail a committed change: subscribers re-read state on connect.
-          logger.warn({ err, topic }, 'publish failed'),
-        ),
-      ),
-    );
+    const events = this.events.splice(0) as Array<{ topic: Topic; payload: Topics[Topic] & { tenantId: string } }>;
+    // A lost live event must not fail a committed change: subscribers re-read state on connect.
+    for (const { topic, error } of await publishAll(events)) logger.warn({ err: error, topic }, 'publish failed');
   }
 }
 

@@ -29,13 +29,44 @@ export function pubsubEngine(): RedisPubSub {
 }
 
 export async function publish<T extends Topic>(topic: T, payload: Topics[T] & { tenantId: string }): Promise<void> {
-  const body = JSON.stringify(payload);
-  const p = getPublisher();
-  const tenantWide = topic === 'instance:health';
-  await Promise.all([
-    p.publish(channel(topic, payload.tenantId, TOPIC_KEY[topic](payload)), body),
-    tenantWide ? p.publish(channel(topic, payload.tenantId, '*'), body) : undefined,
-  ]);
+  const [failure] = await publishAll([{ topic, payload }]);
+  if (failure) throw failure.error;
+}
+
+/** The channels an event goes to: its own, and for instance health the tenant-wide one too. */
+function channelsOf(topic: Topic, payload: { tenantId: string }): string[] {
+  const own = channel(topic, payload.tenantId, TOPIC_KEY[topic](payload as never));
+  return topic === 'instance:health' ? [own, channel(topic, payload.tenantId, '*')] : [own];
+}
+
+/**
+ * Publishes several events in one write to Redis (a pipeline: one round trip, not one per channel).
+ * Resolves with the events that could not be published, and why; the others were.
+ */
+export async function publishAll(events: ReadonlyArray<{ topic: Topic; payload: Topics[Topic] & { tenantId: string } }>): Promise<Array<{ topic: Topic; error: unknown }>> {
+  if (events.length === 0) return [];
+  const pipeline = getPublisher().pipeline();
+  /** For each command of the pipeline, the event it publishes. */
+  const eventOf: number[] = [];
+  events.forEach(({ topic, payload }, i) => {
+    const body = JSON.stringify(payload);
+    for (const c of channelsOf(topic, payload)) {
+      pipeline.publish(c, body);
+      eventOf.push(i);
+    }
+  });
+  const errors = new Map<number, unknown>();
+  try {
+    const results = await pipeline.exec();
+    if (!results) throw new Error('the publish pipeline was discarded');
+    results.forEach(([err], k) => {
+      const i = eventOf[k] as number;
+      if (err && !errors.has(i)) errors.set(i, err);
+    });
+  } catch (error) {
+    events.forEach((_, i) => errors.set(i, error));
+  }
+  return events.flatMap(({ topic }, i) => (errors.has(i) ? [{ topic, error: errors.get(i) }] : []));
 }
 
 /** Publishes and never throws: a lost live event must not undo a committed change (clients re-read state). */
