@@ -4,7 +4,11 @@
 //     process to the Evolution simulator (its own process) answering at once, measured in sends/s from
 //     the startCampaign request to COMPLETED; against a no-op BullMQ worker (its own process, same
 //     concurrency) draining as many jobs, measured from the first add to the last completion, in the
-//     same run. Goal: ≥ 0.25×.
+//     same run. Goal: ≥ 0.25×. Both sides first run BENCH_WARMUP (5,000) sends or jobs on the same
+//     processes, unmeasured (for (a): a campaign of another tenant through the same API server, worker
+//     and simulator; the simulator's record of sends is then cleared): a worker runs for days, and in a
+//     cold pair of processes the first ~1.3 s of sends ran at half speed (calls of 9–21 ms instead of
+//     4–5, the worker a full core busy compiling), which is not what the ratio is about.
 // (b) The same with the simulator answering every send in BENCH_LATENCY_MS (200 ms), against the
 //     ceiling DISPATCH_CONCURRENCY ÷ latency. Goal: ≥ 0.9×.
 //
@@ -21,7 +25,7 @@
 // random delay between messages, so pacing is never what limits a run. Every run is checked: each
 // recipient sent once, the simulator's record of sends equal to the recipients.
 //
-// Knobs: BENCH_SENDS (20000), BENCH_LATENCY_SENDS (30 s worth at the ceiling), BENCH_LATENCY_MS (200),
+// Knobs: BENCH_SENDS (20000), BENCH_WARMUP (5000; 0 for none), BENCH_LATENCY_SENDS (30 s worth at the ceiling), BENCH_LATENCY_MS (200),
 // BENCH_CONCURRENCY (the product's DISPATCH_CONCURRENCY default, 50; also the loops of the database
 // reference), BENCH_DB_BATCH (what a send job claims at once when half the permits come free: 25 at the default concurrency; the recipients the database reference claims and records at a time), BENCH_LOOKAHEAD (unset: the
 // product's DISPATCH_LOOKAHEAD default for that concurrency), BENCH_DB_POOL (10, the product's DATABASE_POOL_SIZE default, per
@@ -58,6 +62,8 @@ const TIMELINE = ['1', 'true', 'on'].includes(process.env.BENCH_TIMELINE ?? '0')
 const PROFILE_DIR = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : null;
 const LOG_DIR = process.env.BENCH_LOG_DIR ? resolve(process.env.BENCH_LOG_DIR) : null;
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
+/** How many sends (jobs, for the baseline and the send-only reference) run unmeasured before (a)'s measures (see the header). */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5000);
 const SIM_KEY = 'bench-sim-global-key';
 /** A run that sends nothing for this long is stuck: it fails with what the campaign shows. */
 const STALL_MS = 60_000;
@@ -140,29 +146,37 @@ async function noopBaseline(count: number, send?: { url: string; instance: strin
       NOOP_QUEUE: queueName,
       NOOP_PREFIX: prefix,
       NOOP_JOBS: String(count),
+      NOOP_WARMUP: String(WARMUP),
       NOOP_CONCURRENCY: String(CONCURRENCY),
       ...(send ? { NOOP_SEND_URL: send.url, NOOP_SEND_KEY: SIM_KEY, NOOP_SEND_INSTANCE: send.instance } : {}),
     },
-    (l) => 'ready' in l || 'completed' in l,
+    (l) => 'ready' in l || 'warmedUp' in l || 'completed' in l,
   );
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   // Same options as the product's send jobs (src/queues/index.ts), and a payload of the same shape.
   const queue = new Queue(queueName, { connection, prefix, defaultJobOptions: { attempts: 1, removeOnComplete: true } });
   try {
     const ids = { tenantId: randomBytes(16).toString('hex'), campaignId: randomBytes(16).toString('hex'), instanceId: randomBytes(16).toString('hex') };
+    const addJobs = async (from: number, n: number, at: number) => {
+      for (let i = from; i < from + n; i += 500) {
+        await queue.addBulk(
+          Array.from({ length: Math.min(500, from + n - i) }, (_, k) => ({
+            name: 'dispatch:send',
+            data: { ...ids, slot: `bench:${at}:${i + k}`, slotAt: at, day: '2026-01-01' },
+            opts: { jobId: `noop-${i + k}` },
+          })),
+        );
+      }
+    };
+    if (WARMUP > 0) {
+      const warmedUp = worker.next<{ warmedUp: number }>();
+      await addJobs(0, WARMUP, Date.now());
+      await warmedUp;
+    }
     const done = worker.next<{ completed: number; lastAt: number; p10At: number; p90At: number }>();
     const busyBefore = machineBusyMs();
     const started = Date.now();
-    for (let i = 0; i < count; i += 500) {
-      const n = Math.min(500, count - i);
-      await queue.addBulk(
-        Array.from({ length: n }, (_, k) => ({
-          name: 'dispatch:send',
-          data: { ...ids, slot: `bench:${started}:${i + k}`, slotAt: started, day: '2026-01-01' },
-          opts: { jobId: `noop-${i + k}` },
-        })),
-      );
-    }
+    await addJobs(WARMUP, count, started);
     const r = await done;
     const busyMs = busyBetween(busyBefore, machineBusyMs());
     const totalMs = r.lastAt - started;
@@ -217,53 +231,72 @@ async function sendOnlyRun(count: number): Promise<Rate> {
     await connectOnSimulator(sim.info.url, SIM_KEY, { id: '', name: instance, webhookUrl: '' }, false, '551130009999');
     const r = await noopBaseline(count, { url: sim.info.url, instance });
     const state = (await fetch(`${sim.info.url}/__simulator/state`, { headers: { apikey: SIM_KEY } }).then((res) => res.json())) as { sends: number };
-    if (state.sends !== count) throw new Error(`the send-only reference made ${state.sends} sends, not ${count}`);
+    if (state.sends !== WARMUP + count) throw new Error(`the send-only reference made ${state.sends} sends, not ${WARMUP} + ${count}`);
     return r;
   } finally {
     await stop(sim as LineChild<unknown>);
   }
 }
 
-/** One campaign sent end to end, the simulator answering every send in `latencyMs`. */
-async function campaignRun(apiUrl: string, label: string, recipients: number, latencyMs: number, seed: number): Promise<CampaignRun> {
+/**
+ * A tenant with INSTANCES senders on the simulator and `recipients` contacts (phones from `offset`),
+ * and a DRAFT campaign to all of them.
+ */
+async function prepareCampaign(apiUrl: string, simUrl: string, label: string, recipients: number, offset: number, senderNumbers: string) {
+  const { tenant, key } = await createTenant({ name: `dispatch bench ${label}` });
+  const senders = await registerSenders(apiUrl, key, client, { baseUrl: simUrl, apiKey: SIM_KEY, count: INSTANCES, prefix: `${label}-sender` });
+  for (const [i, s] of senders.entries()) await connectOnSimulator(simUrl, SIM_KEY, s, RECEIPTS, `${senderNumbers}${String(i).padStart(2, '0')}`);
+  await seedContacts(client, tenant.id, recipients, offset);
+  const campaign = await createCampaign(apiUrl, key, `dispatch ${label}`, senders.map((s) => s.id));
+  if (RECEIPTS) await new Promise((r) => setTimeout(r, 500)); // let the connection.update webhooks land first
+  return { key, campaign };
+}
+
+/** Polls the campaign until it is COMPLETED (when it is); throws if it stops running or stalls. */
+async function waitCompleted(uuid: string, label: string): Promise<Date> {
+  let lastSent = -1;
+  let lastProgressAt = Date.now();
+  for (;;) {
+    const { rows } = await client.query<{ status: string; completed_at: Date | null; sent_count: number; remaining_count: number; failed_count: number; unknown_count: number; pause_reason: string | null }>(
+      'SELECT status, completed_at, sent_count, remaining_count, failed_count, unknown_count, pause_reason FROM campaign WHERE id = $1',
+      [uuid],
+    );
+    const c = rows[0];
+    if (!c) throw new Error('the campaign vanished');
+    if (c.status === 'COMPLETED' && c.completed_at) return c.completed_at;
+    if (c.status !== 'RUNNING') throw new Error(`campaign ${label} is ${c.status}: ${c.pause_reason ?? ''} (${JSON.stringify(c)})`);
+    if (c.sent_count !== lastSent) {
+      lastSent = c.sent_count;
+      lastProgressAt = Date.now();
+    } else if (Date.now() - lastProgressAt > STALL_MS) {
+      throw new Error(`campaign ${label} sent nothing for ${STALL_MS / 1000} s: ${JSON.stringify(c)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * One campaign sent end to end, the simulator answering every send in `latencyMs`; first, with
+ * `warmup`, a campaign of that many recipients (another tenant) through the same processes, unmeasured.
+ */
+async function campaignRun(apiUrl: string, label: string, recipients: number, latencyMs: number, seed: number, warmup = 0): Promise<CampaignRun> {
   const sim = await startSim(latencyMs, seed);
   try {
     const simUrl = sim.info.url;
-    const { tenant, key } = await createTenant({ name: `dispatch bench ${label}` });
-    const senders = await registerSenders(apiUrl, key, client, { baseUrl: simUrl, apiKey: SIM_KEY, count: INSTANCES, prefix: `${label}-sender` });
-    for (const [i, s] of senders.entries()) await connectOnSimulator(simUrl, SIM_KEY, s, RECEIPTS, `5511300000${String(i).padStart(2, '0')}`);
-    await seedContacts(client, tenant.id, recipients);
-    const campaign = await createCampaign(apiUrl, key, `dispatch ${label}`, senders.map((s) => s.id));
-    if (RECEIPTS) await new Promise((r) => setTimeout(r, 500)); // let the connection.update webhooks land first
+    if (warmup > 0) {
+      const w = await prepareCampaign(apiUrl, simUrl, `${label}-warm-up`, warmup, 10_000_000, '5511300001');
+      await startCampaign(apiUrl, w.key, w.campaign.id, warmup);
+      await waitCompleted(w.campaign.uuid, `${label} warm-up`);
+      const cleared = await fetch(`${simUrl}/__simulator/sends`, { method: 'DELETE', headers: { apikey: SIM_KEY } });
+      if (cleared.status !== 200) throw new Error(`the simulator did not clear its record of sends: ${cleared.status}`);
+    }
+    const { key, campaign } = await prepareCampaign(apiUrl, simUrl, label, recipients, 0, '5511300000');
 
     const busyBefore = machineBusyMs();
     const started = Date.now();
     await startCampaign(apiUrl, key, campaign.id, recipients);
-    let lastSent = -1;
-    let lastProgressAt = Date.now();
-    let completedAt: Date | null = null;
-    let busyMs: number | null = null;
-    for (;;) {
-      const { rows } = await client.query<{ status: string; completed_at: Date | null; sent_count: number; remaining_count: number; failed_count: number; unknown_count: number; pause_reason: string | null }>(
-        'SELECT status, completed_at, sent_count, remaining_count, failed_count, unknown_count, pause_reason FROM campaign WHERE id = $1',
-        [campaign.uuid],
-      );
-      const c = rows[0];
-      if (!c) throw new Error('the campaign vanished');
-      if (c.status === 'COMPLETED' && c.completed_at) {
-        completedAt = c.completed_at;
-        busyMs = busyBetween(busyBefore, machineBusyMs());
-        break;
-      }
-      if (c.status !== 'RUNNING') throw new Error(`campaign ${label} is ${c.status}: ${c.pause_reason ?? ''} (${JSON.stringify(c)})`);
-      if (c.sent_count !== lastSent) {
-        lastSent = c.sent_count;
-        lastProgressAt = Date.now();
-      } else if (Date.now() - lastProgressAt > STALL_MS) {
-        throw new Error(`campaign ${label} sent nothing for ${STALL_MS / 1000} s: ${JSON.stringify(c)}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const completedAt = await waitCompleted(campaign.uuid, label);
+    const busyMs = busyBetween(busyBefore, machineBusyMs());
 
     let receiptsMs: number | null = null;
     if (RECEIPTS) {
@@ -371,7 +404,7 @@ try {
   const api = await spawn<{ port: number }>('bench/lib/api-server.ts', {}, (l) => 'port' in l, true);
   const apiUrl = `http://127.0.0.1:${api.info.port}`;
   const worker = await spawn<{ ready: boolean }>('bench/lib/product-worker.ts', {}, (l) => l.ready === true, true);
-  const a = runA ? await campaignRun(apiUrl, 'a', SENDS, 0, 1) : null;
+  const a = runA ? await campaignRun(apiUrl, 'a', SENDS, 0, 1, WARMUP) : null;
   const b = runB ? await campaignRun(apiUrl, 'b', LATENCY_SENDS, LATENCY_MS, 2) : null;
   await stop(worker as LineChild<unknown>);
   // With the product's worker stopped: nothing else takes this campaign's recipients.

@@ -1,6 +1,7 @@
 // The dispatch benchmark's baseline worker, in its own process: a BullMQ Worker with a no-op processor
-// and the product's send concurrency. Prints {"ready": true}, then, once NOOP_JOBS jobs completed,
-// when the first and last completed and the 10th/90th percentile completion times (epoch ms).
+// and the product's send concurrency. Prints {"ready": true}; with NOOP_WARMUP, {"warmedUp": n} once
+// that many jobs completed (not measured); then, once NOOP_JOBS more jobs completed, when the first
+// and last of those completed and the 10th/90th percentile completion times (epoch ms).
 // With NOOP_SEND_URL, NOOP_SEND_KEY and NOOP_SEND_INSTANCE, each job instead makes one sendText call
 // to that Evolution server through the product's client, and nothing else (no database): a reference.
 import { Worker } from 'bullmq';
@@ -12,6 +13,7 @@ const queue = process.env.NOOP_QUEUE as string;
 const prefix = process.env.NOOP_PREFIX as string;
 const jobs = Number(process.env.NOOP_JOBS);
 const concurrency = Number(process.env.NOOP_CONCURRENCY);
+const warmup = Number(process.env.NOOP_WARMUP ?? 0);
 if (!queue || !prefix || !(jobs > 0) || !(concurrency > 0)) throw new Error('NOOP_QUEUE, NOOP_PREFIX, NOOP_JOBS and NOOP_CONCURRENCY are required');
 
 // Same connection role as the product's workers (src/redis.ts `worker`).
@@ -29,7 +31,12 @@ const processor = evolution
 const worker = new Worker(queue, processor, { connection, prefix, concurrency });
 worker.on('error', (err) => process.stderr.write(`noop worker: ${err.message}\n`));
 const done: number[] = [];
+let warmedUp = 0;
 worker.on('completed', () => {
+  if (warmedUp < warmup) {
+    if (++warmedUp === warmup) process.stdout.write(`${JSON.stringify({ warmedUp })}\n`);
+    return;
+  }
   done.push(Date.now());
   if (done.length === jobs) {
     const at = (q: number) => done[Math.min(done.length - 1, Math.floor(q * (done.length - 1)))] as number;
