@@ -168,7 +168,7 @@ async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupRe
 async function unclaim(recipientIds: string[], notBefore: Date | null) {
   if (recipientIds.length === 0) return;
   await sqlExecute(Prisma.sql`
-    UPDATE recipient SET status = 'QUEUED', sending_at = NULL, claim_token = NULL, attempts = GREATEST(0, attempts - 1),
+    UPDATE recipient SET status = 'QUEUED', sending_at = NULL, claim_token = NULL, instance_id = NULL, attempts = GREATEST(0, attempts - 1),
       not_before = ${notBefore}, updated_at = now()
     WHERE id = ANY(${recipientIds}::uuid[]) AND status = 'SENDING'`);
 }
@@ -337,8 +337,24 @@ async function startChunk(
     return { go: false, sending: null };
   }
 
-  // A slot is used only if the sends actually made leave room now (a late job must not crowd the next minute).
-  const confirmed = await deps.limiter.confirmMany(instanceId, chunk, effectiveLimits(instance.limits, now), clock.ms());
+  // A slot is used only if the sends actually made leave room now (a late job must not crowd the next
+  // minute). The limiter is asked while the recipients are claimed, not before: the two round trips
+  // were a tenth of each send's cycle when the limits allow bursts. Recipients claimed beyond what the
+  // limiter confirmed are put back before anything is sent to them.
+  const [asked, claimedFirst] = await Promise.allSettled([
+    deps.limiter.confirmMany(instanceId, chunk, effectiveLimits(instance.limits, now), clock.ms()),
+    claimNext(campaignId, instanceId, job.id, open, campaign.timezone, chunk.length),
+  ]);
+  const first = claimedFirst.status === 'fulfilled' ? claimedFirst.value : [];
+  const confirmed = asked.status === 'fulfilled' ? asked.value : 0;
+  // Nothing was called yet: recipients claimed beyond the confirmed slots (all of them when the
+  // limiter could not be asked) go back to the queue as if never claimed.
+  await unclaim(
+    first.slice(confirmed).map((r) => r.id),
+    null,
+  );
+  if (asked.status === 'rejected') throw asked.reason;
+  if (claimedFirst.status === 'rejected') throw claimedFirst.reason;
   tally.add('rate-wait', chunk.length - confirmed);
   if (confirmed === 0) return { go: false, sending: null };
 
@@ -349,7 +365,7 @@ async function startChunk(
   let want = confirmed;
   let exhausted = false;
   for (let round = 0; round < 3 && want > 0 && !exhausted; round++) {
-    const rows = await claimNext(campaignId, instanceId, job.id, open, campaign.timezone, want);
+    const rows = round === 0 ? first.slice(0, confirmed) : await claimNext(campaignId, instanceId, job.id, open, campaign.timezone, want);
     exhausted = rows.length < want;
     const candidates = rows.map((r) => ({ tenantId, phone: r.phone, holder: r.id }));
     const taken = await takePhones(deps.redis, candidates, deps.phoneLockMs);
