@@ -112,7 +112,7 @@ function cleanup() {
     for (const c of children) await stop(c).catch(() => undefined);
     await client.end().catch(() => undefined);
     await prisma.$disconnect();
-    await db.drop();
+    if (!process.env.BENCH_KEEP_DB) await db.drop();
     await dropRedisPrefix(env.REDIS_PREFIX as string);
   })();
   return cleaning;
