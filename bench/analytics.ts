@@ -10,6 +10,7 @@
 //     primary-key lookup of the campaign row through the same GraphQL endpoint (`campaign(id) { id name
 //     status … }`): same HTTP, key check, parsing and execution, so the ratio shows only what the
 //     summary adds to reading the campaign row, and it cannot meet the goal by scanning recipients.
+//     The API server runs with its response cache off, which would answer only the baseline.
 //     Median of BENCH_SUMMARY_RUNS requests each, interleaved. Goal: ≤ 3×. The same lookup in plain SQL
 //     is printed for reference.
 //
@@ -121,7 +122,9 @@ try {
   const campaignId = main.campaignId;
   const globalId = Buffer.from(`Campaign:${campaignId}`).toString('base64');
 
-  api = await startChild<{ port: number }>('bench/lib/api-server.ts', env);
+  // Without the response cache (src/schema/response-cache.ts): it would answer (b)'s baseline, the
+  // campaign row, from memory, while analytics are never cached; (b) compares executions.
+  api = await startChild<{ port: number }>('bench/lib/api-server.ts', { ...env, RESPONSE_CACHE_TTL_MS: '0' });
   const url = `http://127.0.0.1:${api.info.port}/graphql`;
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
   const graphql = async (query: string) => {
