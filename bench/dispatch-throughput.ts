@@ -37,7 +37,8 @@
 // process), BENCH_INSTANCES (2), BENCH_RECEIPTS (0), BENCH_ONLY (a|b),
 // BENCH_CPU_PROF (a directory: CPU profiles of the product's worker and API server go there),
 // BENCH_LOG_DIR (a directory for the processes' logs, at BENCH_LOG_LEVEL, default info; none otherwise),
-// BENCH_TIMELINE (1: print each campaign's sends recorded per second).
+// BENCH_TIMELINE (1: print each campaign's sends recorded per second), BENCH_KEEP_DB (1: keep the scratch database
+// for inspection; its name is in pg_database, wc_bench_…).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
