@@ -3,8 +3,9 @@ import { autoPauseCampaign, completeIfDone } from '../campaigns/lifecycle.js';
 import { appendLog } from '../campaigns/logs.js';
 import { bumpCampaign } from '../campaigns/progress.js';
 import { prisma } from '../db/client.js';
+import { sqlExecute, sqlRows } from '../db/sql.js';
 import { inTransaction } from '../db/transaction.js';
-import { effectiveLimits, LIMIT_SETTINGS_SELECT, unusableReason } from '../domain/instances.js';
+import { effectiveLimits, type LimitSettings, unusableReason } from '../domain/instances.js';
 import { intelligentWeight, planRotation, type RotationMode } from '../domain/rotation.js';
 import { nextOpening, zoneOr } from '../domain/window.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -74,20 +75,7 @@ export async function pumpCampaign(deps: PumpDeps, tenantId: string, campaignId:
   }
 }
 
-const INSTANCE_SELECT = {
-  id: true,
-  name: true,
-  manuallyPaused: true,
-  pausedReason: true,
-  autoPausedAt: true,
-  connectionState: true,
-  healthScore: true,
-  sentToday: true,
-  deliveredToday: true,
-  ...LIMIT_SETTINGS_SELECT,
-} as const;
-
-type PumpInstance = {
+type PumpInstance = LimitSettings & {
   id: string;
   name: string;
   manuallyPaused: boolean;
@@ -99,34 +87,69 @@ type PumpInstance = {
   deliveredToday: number;
 };
 
+/** The campaign's pacing settings, one row per instance of it (instance columns NULL when it has none). */
+type PumpRow = {
+  status: string;
+  rotationMode: string;
+  rotationCursor: number;
+  rotationSnapshot: unknown;
+  resumesAt: Date | null;
+  campaignMinDelayMs: number | null;
+  campaignMaxDelayMs: number | null;
+} & ({ [K in keyof PumpInstance]: PumpInstance[K] } | { [K in keyof PumpInstance]: null });
+
+/**
+ * What a pump reads of the campaign and its instances, in one statement on pg (src/db/sql.ts): pumps
+ * run for every few hundred sends of a busy campaign and every 10 s for each running one, and the same
+ * read through Prisma cost about a millisecond of CPU per statement.
+ */
+async function loadForPump(tenantId: string, campaignId: string) {
+  const rows = await sqlRows<PumpRow>(Prisma.sql`
+    SELECT c.status::text AS status, c.rotation_mode::text AS "rotationMode", c.rotation_cursor AS "rotationCursor",
+      c.rotation_snapshot AS "rotationSnapshot", c.resumes_at AS "resumesAt", c.min_delay_ms AS "campaignMinDelayMs",
+      c.max_delay_ms AS "campaignMaxDelayMs",
+      i.id, i.name, i.manually_paused AS "manuallyPaused", i.paused_reason AS "pausedReason", i.auto_paused_at AS "autoPausedAt",
+      i.connection_state::text AS "connectionState", i.health_score AS "healthScore", i.sent_today AS "sentToday",
+      i.delivered_today AS "deliveredToday", i.limit_per_minute AS "limitPerMinute", i.limit_per_hour AS "limitPerHour",
+      i.limit_per_day AS "limitPerDay", i.min_delay_ms AS "minDelayMs", i.max_delay_ms AS "maxDelayMs",
+      i.warmup_enabled AS "warmupEnabled", i.warmup_start_per_day AS "warmupStartPerDay",
+      i.warmup_increment_per_day AS "warmupIncrementPerDay", i.warmup_started_at AS "warmupStartedAt", i.readmitted_at AS "readmittedAt"
+    FROM campaign c
+    LEFT JOIN campaign_instance ci ON ci.campaign_id = c.id
+    LEFT JOIN whatsapp_instance i ON i.id = ci.instance_id
+    WHERE c.id = ${campaignId}::uuid AND c.tenant_id = ${tenantId}::uuid
+    ORDER BY i.id`);
+  const first = rows[0];
+  if (!first) return null;
+  const instances = rows.flatMap((r): PumpInstance[] => (r.id === null ? [] : [r as PumpInstance]));
+  return {
+    status: first.status,
+    rotationMode: first.rotationMode,
+    rotationCursor: first.rotationCursor,
+    rotationSnapshot: first.rotationSnapshot,
+    resumesAt: first.resumesAt,
+    minDelayMs: first.campaignMinDelayMs,
+    maxDelayMs: first.campaignMaxDelayMs,
+    instances,
+  };
+}
+
 async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string): Promise<PumpResult> {
   const now = clock.now();
   const nowMs = now.getTime();
-  const campaign = await prisma.campaign.findFirst({
-    where: { id: campaignId, tenantId },
-    select: {
-      status: true,
-      rotationMode: true,
-      rotationCursor: true,
-      rotationSnapshot: true,
-      resumesAt: true,
-      minDelayMs: true,
-      maxDelayMs: true,
-      instances: { select: { instance: { select: INSTANCE_SELECT } } },
-    },
-  });
+  const campaign = await loadForPump(tenantId, campaignId);
   if (!campaign || campaign.status !== 'RUNNING') return 'not-running';
   const ctx = await sendCampaign(tenantId, campaignId);
   if (!ctx) return 'not-running';
   const open = await openZones(ctx, now);
   const zones = inOpenZones(open, ctx.timezone);
 
-  const [ready] = await prisma.$queryRaw<Array<{ n: number }>>`
+  const [ready] = await sqlRows<{ n: number }>(Prisma.sql`
     SELECT count(*)::int AS n FROM (
       SELECT 1 FROM recipient r
       WHERE r.campaign_id = ${campaignId}::uuid AND r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= ${now}) AND ${zones}
       LIMIT ${deps.lookahead * 2}
-    ) q`;
+    ) q`);
   const readyCount = ready?.n ?? 0;
   if (readyCount === 0) return idle(deps, ctx, zones, campaign.resumesAt, now);
   if (campaign.resumesAt) await windowOpened(tenantId, campaignId);
@@ -145,8 +168,8 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
       .exec()) ?? [];
   const outstanding = Number(outstandingRaw?.[1] ?? 0);
   const tenantOutstanding = Number(tenantOutstandingRaw?.[1] ?? 0);
-  const [running] = await prisma.$queryRaw<Array<{ n: number }>>`
-    SELECT count(*)::int AS n FROM campaign WHERE tenant_id = ${tenantId}::uuid AND status = 'RUNNING'`;
+  const [running] = await sqlRows<{ n: number }>(Prisma.sql`
+    SELECT count(*)::int AS n FROM campaign WHERE tenant_id = ${tenantId}::uuid AND status = 'RUNNING'`);
   const campaignCap = Math.min(deps.lookahead, Math.ceil(deps.tenantLookahead / Math.max(1, running?.n ?? 1)));
   const demand = Math.min(readyCount - outstanding, campaignCap - outstanding, deps.tenantLookahead - tenantOutstanding);
   if (demand <= 0) {
@@ -154,7 +177,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
     return { scheduled: 0 };
   }
 
-  const all = campaign.instances.map((l) => l.instance);
+  const all = campaign.instances;
   const usable = all.filter((i) => unusableReason(i) === null);
   if (usable.length === 0) {
     await autoPauseCampaign(tenantId, campaignId, 'no instance of the campaign can send', {
@@ -206,7 +229,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   }
 
   if (cursor !== campaign.rotationCursor) {
-    await prisma.$executeRaw`UPDATE campaign SET rotation_cursor = ${cursor} WHERE id = ${campaignId}::uuid`;
+    await sqlExecute(Prisma.sql`UPDATE campaign SET rotation_cursor = ${cursor} WHERE id = ${campaignId}::uuid`);
   }
 
   if (jobs.length > 0) {
