@@ -411,8 +411,7 @@ try {
   const api = await spawn<{ port: number }>('bench/lib/api-server.ts', {}, (l) => 'port' in l, true);
   const apiUrl = `http://127.0.0.1:${api.info.port}`;
   const worker = await spawn<{ ready: boolean }>('bench/lib/product-worker.ts', {}, (l) => l.ready === true, true);
-  // (a) in ROUNDS rounds, each the baseline then the campaign, back to back: the machine's speed
-  // drifts by tens of per cent within a minute, and a pair measured together drifts together.
+  // (a) in ROUNDS rounds, each the baseline then the campaign, back to back (see the header).
   const rounds: Array<{ base: Rate; a: CampaignRun; ratio: number }> = [];
   for (let r = 1; runA && r <= ROUNDS; r++) {
     const base = await noopBaseline(SENDS);

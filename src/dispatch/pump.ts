@@ -96,7 +96,7 @@ type PumpRow = {
   resumesAt: Date | null;
   campaignMinDelayMs: number | null;
   campaignMaxDelayMs: number | null;
-} & ({ [K in keyof PumpInstance]: PumpInstance[K] } | { [K in keyof PumpInstance]: null });
+} & (PumpInstance | { [K in keyof PumpInstance]: null });
 
 /**
  * What a pump reads of the campaign and its instances, in one statement on pg (src/db/sql.ts): pumps

@@ -349,10 +349,7 @@ async function startChunk(
   const confirmed = asked.status === 'fulfilled' ? asked.value : 0;
   // Nothing was called yet: recipients claimed beyond the confirmed slots (all of them when the
   // limiter could not be asked) go back to the queue as if never claimed.
-  await unclaim(
-    first.slice(confirmed).map((r) => r.id),
-    null,
-  );
+  await unclaim(first.slice(confirmed).map((r) => r.id), null);
   if (asked.status === 'rejected') throw asked.reason;
   if (claimedFirst.status === 'rejected') throw claimedFirst.reason;
   tally.add('rate-wait', chunk.length - confirmed);
