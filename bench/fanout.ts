@@ -175,6 +175,7 @@ function progressEvent(tenantId: string, campaignId: string, n: number): Progres
     status: 'RUNNING',
     version: String(n),
     resumesAt: null,
+    stalledSince: null,
     startedAt: new Date(Date.now() - 60_000).toISOString(),
     completedAt: null,
     targeted: 1_000_000,

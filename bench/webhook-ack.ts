@@ -3,17 +3,19 @@
 // (a) Acknowledgement: an open-loop load at a fixed BENCH_RATE (1,000 req/s) of realistic
 //     `messages.update` envelopes (evolution-api.md §5: DELIVERY_ACK for each recipient of a finished
 //     campaign, then READ for each) POSTed to the product's API server process (authenticate by the
-//     URL secret, parse, validate, enqueue in BullMQ, answer), against the same load and the same
+//     URL secret, parse, validate, write to the webhook inbox in PostgreSQL with group commit, answer once
+//     committed: decision 59), against the same load and the same
 //     bodies POSTed to a bare node:http handler answering 200 (bench/lib/bare-http-server.ts), each in
 //     its own process, in this run. Latency runs from handing a request to the connection pool to the
 //     end of its answer. Goal: p50 and p99 each ≤ 3× the bare handler's, and the product's p99 under
 //     200 ms.
 // (b) Applying: the product's worker process (every queue, as `npm run worker` runs them) is started
-//     once the API server is stopped, with the load's jobs waiting, and drains them; reported as the
-//     sustained rate (receipts applied per second between 10 % and 90 % of the jobs done, sampled from
-//     BullMQ's counts) and the whole drain. No goal is set for it; it shows whether the worker keeps up
-//     with the arrival rate. Checked against the database: campaign counters equal to what the load
-//     sent and to a recount of the recipients, one log entry per applied receipt, no failed job.
+//     once the API server is stopped, with the load's events waiting in the inbox, and drains them;
+//     reported as the sustained rate (receipts applied per second between 10 % and 90 % of the events
+//     done, sampled from the inbox) and the whole drain. No goal is set for it; it shows whether the
+//     worker keeps up with the arrival rate. Checked against the database: campaign counters equal to
+//     what the load sent and to a recount of the recipients, one log entry per applied receipt, no
+//     failed event.
 //
 // Knobs: BENCH_RATE (1000 req/s), BENCH_SECONDS (10, measured), BENCH_WARMUP_SECONDS (2, both sides),
 // BENCH_INSTANCES (2 senders), BENCH_SOCKETS (128, most connections open at once, as a webhook sender's
@@ -47,7 +49,7 @@ const env = productEnv(db.url);
 useProductEnv(env);
 const { prisma } = await import('../src/db/client.js');
 const { createTenant } = await import('../src/auth/api-keys.js');
-const { getQueue, closeQueues } = await import('../src/queues/index.js');
+const { closeQueues } = await import('../src/queues/index.js');
 
 const client = new pg.Client({ connectionString: db.url });
 client.on('error', () => undefined); // ended by DROP DATABASE … WITH (FORCE) after a failure
@@ -106,9 +108,13 @@ try {
       await stopLineChild(api as LineChild<unknown>);
     }
   }
-  const queue = getQueue('webhooks');
-  const waiting = await queue.getJobCounts('waiting', 'prioritized', 'delayed');
-  const queued = (waiting.waiting ?? 0) + (waiting.prioritized ?? 0) + (waiting.delayed ?? 0);
+  const inbox = async () =>
+    (
+      await client.query<{ pending: number; failed: number }>(
+        'SELECT count(*) FILTER (WHERE failed_at IS NULL)::int AS pending, count(*) FILTER (WHERE failed_at IS NOT NULL)::int AS failed FROM webhook_inbox',
+      )
+    ).rows[0] as { pending: number; failed: number };
+  const queued = (await inbox()).pending;
 
   // (b) the worker drains what the route accepted.
   const samples: Array<{ t: number; done: number }> = [];
@@ -118,14 +124,14 @@ try {
   let failed = 0;
   let lastProgressAt = performance.now();
   for (;;) {
-    const c = await queue.getJobCounts('completed', 'failed');
-    const done = (c.completed ?? 0) + (c.failed ?? 0);
-    failed = c.failed ?? 0;
+    const c = await inbox();
+    const done = queued - c.pending;
+    failed = c.failed;
     const t = performance.now();
     if (done !== samples.at(-1)?.done) lastProgressAt = t;
     samples.push({ t, done });
     if (done >= queued) break;
-    if (t - lastProgressAt > STALL_MS) throw new Error(`the worker stalled at ${done} of ${queued} jobs`);
+    if (t - lastProgressAt > STALL_MS) throw new Error(`the worker stalled at ${done} of ${queued} events`);
     await new Promise((r) => setTimeout(r, 100));
   }
   await stopLineChild(worker as LineChild<unknown>);
@@ -141,7 +147,7 @@ try {
   const sustained = (queued * 0.8) / ((t90 - t10) / 1000);
   const firstAt = samples.find((s) => s.done > 0)?.t ?? readyAt;
   const endAt = (samples.at(-1) as { t: number }).t;
-  const firstFailure = failed ? (await queue.getFailed(0, 0))[0]?.failedReason : undefined;
+  const firstFailure = failed ? (await client.query<{ e: string }>('SELECT last_error AS e FROM webhook_inbox WHERE failed_at IS NOT NULL LIMIT 1')).rows[0]?.e : undefined;
 
   // The database against what the load sent: DELIVERY_ACK for recipients [0, R), READ for [0, TOTAL − R).
   const reads = TOTAL - RECIPIENTS;
@@ -159,8 +165,8 @@ try {
   const rc = recount.rows[0] as { delivered: number; read: number; logs: number };
   const problems: string[] = [];
   if (accepted !== TOTAL) problems.push(`${TOTAL - accepted} of ${TOTAL} webhooks were not acknowledged with 2xx`);
-  if (queued !== accepted) problems.push(`${accepted} acknowledged but ${queued} jobs waiting`);
-  if (failed) problems.push(`${failed} jobs failed (first: ${firstFailure})`);
+  if (queued !== accepted) problems.push(`${accepted} acknowledged but ${queued} events in the inbox`);
+  if (failed) problems.push(`${failed} events failed (first: ${firstFailure})`);
   if (cnt.delivered_count !== RECIPIENTS || cnt.read_count !== reads || cnt.sent_count !== RECIPIENTS)
     problems.push(`counters sent/delivered/read ${cnt.sent_count}/${cnt.delivered_count}/${cnt.read_count}, expected ${RECIPIENTS}/${RECIPIENTS}/${reads}`);
   if (rc.delivered !== cnt.delivered_count || rc.read !== cnt.read_count) problems.push(`recount delivered/read ${rc.delivered}/${rc.read} differs from the counters`);
@@ -181,7 +187,7 @@ try {
       `${fmt(sustained)}/s`,
       `all in ${((endAt - firstAt) / 1000).toFixed(2)} s from the first (${fmt(queued / ((endAt - firstAt) / 1000))}/s), process start to ready ${((readyAt - spawnedAt) / 1000).toFixed(2)} s; ${sustained >= RATE ? 'keeps up with' : 'slower than'} the arrival rate`,
     ],
-    ['database check', problems.length ? 'FAILED' : 'ok', problems.length ? problems.join('; ') : `counters = recount = the load (${fmt(RECIPIENTS)} delivered, ${fmt(reads)} read), ${fmt(rc.logs)} log entries, no failed job`],
+    ['database check', problems.length ? 'FAILED' : 'ok', problems.length ? problems.join('; ') : `counters = recount = the load (${fmt(RECIPIENTS)} delivered, ${fmt(reads)} read), ${fmt(rc.logs)} log entries, no failed event`],
   ]);
   if (problems.length) process.exitCode = 1;
 } catch (err) {

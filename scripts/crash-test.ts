@@ -7,11 +7,12 @@
  *
  * Options (environment): CRASH_RECIPIENTS (10000), CRASH_KILLS (4 per worker), CRASH_SEED.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { drawPortBase, workerPort } from '../test/helpers/ports.js';
+import { COUNTERS_AND_RECOUNT, type Proc, sleep, startProcess, waitFor } from './lib/long-run.js';
 
 const RECIPIENTS = Number(process.env.CRASH_RECIPIENTS ?? 10_000);
 const KILLS_PER_WORKER = Number(process.env.CRASH_KILLS ?? 4);
@@ -25,7 +26,6 @@ const random = () => {
   seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
   return seed / 2_147_483_648;
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string) => process.stdout.write(`[crash-test ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 function dbUrl(db: string) {
@@ -39,34 +39,6 @@ async function admin(sql: string) {
   await c.connect();
   await c.query(sql);
   await c.end();
-}
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  output: string;
-  exited: Promise<number | null>;
-}
-
-function startProcess(name: string, file: string, env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const p: Proc = { name, child, output: '', exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
-  const keep = (d: Buffer) => {
-    p.output = (p.output + d.toString()).slice(-200_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return p;
-}
-
-async function waitFor<T>(probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs: number, everyMs = 200): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const v = await probe();
-    if (v) return v;
-    await sleep(everyMs);
-  }
-  throw new Error(`condition not met in ${timeoutMs} ms`);
 }
 
 async function main() {
@@ -191,10 +163,9 @@ async function main() {
     log(`campaign completed in ${Math.round((Date.now() - started) / 1000)} s (worker kills: ${kills.join(' + ')})`);
     // Let the receipts land: the simulator has nothing left to post and the webhook queue is empty.
     await sim.drain(120_000);
-    const { getQueue } = await import('../src/queues/index.js');
     await waitFor(async () => {
-      const c = await getQueue('webhooks').getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      return Object.values(c).every((n) => n === 0);
+      const [row] = await prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_inbox WHERE failed_at IS NULL`;
+      return row?.n === 0;
     }, 120_000, 500);
 
     // ─── checks ───
@@ -227,15 +198,7 @@ async function main() {
     const neverSent = recipients.filter((r) => !simNumbers.has(r.phone.replace(/\D/g, '')) && ['SENT', 'DELIVERED', 'READ'].includes(r.status)).length;
     if (neverSent) problems.push(`${neverSent} recipients marked sent never reached the simulator`);
 
-    const [check] = await prisma.$queryRaw<Array<{ counters: Record<string, number>; recount: Record<string, number> }>>`
-      SELECT json_build_object('targeted', c.targeted_count, 'sent', c.sent_count, 'delivered', c.delivered_count, 'read', c.read_count,
-               'failed', c.failed_count, 'skipped', c.skipped_count, 'unknown', c.unknown_count, 'remaining', c.remaining_count) AS counters,
-             (SELECT json_build_object('targeted', count(*), 'sent', count(sent_at), 'delivered', count(delivered_at), 'read', count(read_at),
-               'failed', count(*) FILTER (WHERE status = 'FAILED'), 'skipped', count(*) FILTER (WHERE status = 'SKIPPED'),
-               'unknown', count(*) FILTER (WHERE status = 'UNKNOWN'),
-               'remaining', count(*) FILTER (WHERE status IN ('PENDING', 'QUEUED', 'SENDING')))
-              FROM recipient r WHERE r.campaign_id = c.id) AS recount
-      FROM campaign c WHERE c.id = ${campaign.id}::uuid`;
+    const [check] = await prisma.$queryRawUnsafe<Array<{ counters: Record<string, number>; recount: Record<string, number> }>>(COUNTERS_AND_RECOUNT, campaign.id);
     if (JSON.stringify(check?.counters) !== JSON.stringify(check?.recount)) problems.push(`counters ${JSON.stringify(check?.counters)} != recount ${JSON.stringify(check?.recount)}`);
 
     log(`recipients by status: ${JSON.stringify(statuses)}`);

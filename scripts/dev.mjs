@@ -36,16 +36,33 @@ run(process.execPath, ['--import', 'tsx', 'scripts/prisma.ts', 'migrate', 'deplo
 const logs = join(root, '.tmp', 'logs');
 mkdirSync(logs, { recursive: true });
 const children = [];
+/**
+ * Starts a service and keeps it running: a child that dies is started again (after 1 s, doubling up
+ * to 30 s while it keeps dying within a minute of its start), with a line saying so, as a supervisor
+ * would. Only Ctrl-C stops them.
+ */
 function start(name, file) {
   const out = createWriteStream(join(logs, `${name}.log`), { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(out);
-  child.stderr.pipe(out);
-  child.on('exit', (code, signal) => {
-    if (!stopping) die(`${name} exited (${code ?? signal}); see .tmp/logs/${name}.log`);
-  });
-  children.push({ name, child });
-  return child;
+  const entry = { name, child: null, delayMs: 1000 };
+  const launch = () => {
+    const startedAt = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pipe(out, { end: false });
+    child.stderr.pipe(out, { end: false });
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      if (Date.now() - startedAt > 60_000) entry.delayMs = 1000;
+      say(`${name} exited (${code ?? signal}); starting it again in ${entry.delayMs / 1000} s (see .tmp/logs/${name}.log)`);
+      setTimeout(() => {
+        if (!stopping) launch();
+      }, entry.delayMs);
+      entry.delayMs = Math.min(30_000, entry.delayMs * 2);
+    });
+    entry.child = child;
+  };
+  launch();
+  children.push(entry);
+  return entry;
 }
 
 let stopping = false;
@@ -54,6 +71,7 @@ async function stop() {
   stopping = true;
   say('stopping (API server, worker, simulator)');
   for (const { child } of [...children].reverse()) {
+    if (!child || child.exitCode !== null || child.signalCode !== null) continue;
     child.kill('SIGTERM');
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
   }

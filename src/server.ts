@@ -10,6 +10,7 @@ import { AUTH_MESSAGES, authenticateApiKey } from './auth/api-keys.js';
 import { config } from './config/index.js';
 import { prisma } from './db/client.js';
 import { AppError } from './errors.js';
+import { BodyTooLargeError, closeAfter, readBody } from './lib/http-body.js';
 import { logger } from './lib/logger.js';
 import { subscribeShared } from './realtime/shared-subscriptions.js';
 import { createRedis } from './redis.js';
@@ -20,6 +21,56 @@ import { announceMutations, createResponseCache, type ResponseCache } from './sc
 import { handleEvolutionWebhook } from './webhooks/route.js';
 import { handleLinkClick } from './links/click.js';
 import { handleCampaignExport } from './exports/route.js';
+import { handleContactImport } from './contacts/import-route.js';
+import { QUEUE_NAMES } from './queues/definitions.js';
+import { getQueue } from './queues/index.js';
+import { inboxStats } from './webhooks/inbox.js';
+import { liveWorkers } from './workers/heartbeat.js';
+
+/** A webhook event waiting longer than this in the inbox means its consumers are stuck or gone. */
+const INBOX_STALL_MS = 60_000;
+
+/**
+ * GET /health/workers: the worker processes alive (their heartbeats), each queue's jobs, the webhook
+ * inbox, and what is stalled: no worker at all, jobs waiting in a queue no live worker serves, or
+ * webhook events waiting too long. 200 when nothing is stalled, 503 otherwise.
+ */
+async function workersReport(): Promise<{ status: number; body: Record<string, unknown> }> {
+  const stalled: string[] = [];
+  const [workers, inbox] = await Promise.all([liveWorkers(), inboxStats()]);
+  if (workers.length === 0) stalled.push('no worker process is alive');
+  const queues: Record<string, unknown> = {};
+  await Promise.all(
+    QUEUE_NAMES.map(async (name) => {
+      try {
+        const c = await withTimeout(getQueue(name).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'), 2000);
+        queues[name] = c;
+        const waiting = (c.waiting ?? 0) + (c.prioritized ?? 0);
+        if (waiting > 0 && workers.length > 0 && !workers.some((w) => w.queues.includes(name))) {
+          stalled.push(`queue ${name}: ${waiting} jobs waiting and no live worker serves it`);
+        }
+      } catch (err) {
+        queues[name] = { error: (err as Error).message };
+      }
+    }),
+  );
+  if (inbox.pending > 0 && workers.length > 0 && !workers.some((w) => w.queues.includes('webhooks'))) {
+    stalled.push(`webhook inbox: ${inbox.pending} events waiting and no live worker applies webhooks`);
+  }
+  if (inbox.oldestPendingMs !== null && inbox.oldestPendingMs > INBOX_STALL_MS) {
+    stalled.push(`webhook inbox: the oldest event has waited ${Math.round(inbox.oldestPendingMs / 1000)} s`);
+  }
+  return {
+    status: stalled.length ? 503 : 200,
+    body: {
+      status: stalled.length ? 'stalled' : 'ok',
+      stalled,
+      workers: workers.map((w) => ({ id: w.id, hostname: w.hostname, pid: w.pid, queues: w.queues, startedAt: w.startedAt.toISOString(), heartbeatAt: w.heartbeatAt.toISOString() })),
+      queues,
+      webhookInbox: inbox,
+    },
+  };
+}
 
 export interface App {
   server: Server;
@@ -91,6 +142,16 @@ function shareKey(document: DocumentNode, payload: { query: string; operationNam
   return JSON.stringify([context.viewer.tenantId, context.viewer.role, payload.query, payload.operationName ?? null, payload.variables ?? null]);
 }
 
+/** application/json or application/graphql-response+json, with or without parameters (charset). */
+export function isJsonContentType(value: string | undefined): boolean {
+  const type = (value ?? '').split(';')[0]?.trim().toLowerCase();
+  return type === 'application/json' || type === 'application/graphql-response+json';
+}
+
+function sendGraphQLError(res: ServerResponse, status: number, code: string, message: string) {
+  send(res, status, { errors: [{ message, extensions: { code } }] });
+}
+
 function send(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
@@ -113,6 +174,9 @@ export function createApp(opts: { responseCacheTtlMs?: number } = {}): App {
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
+    // A GraphQL document and its variables are small; a body above this is refused (413) before it is
+    // parsed. Large contact files go to POST /imports/contacts.
+    maxRequestBodySize: config.graphqlMaxBodyBytes,
     graphiql: config.graphiql ? { subscriptionsProtocol: 'WS', title: 'WhatsApp campaigns' } : false,
     landingPage: false,
     maskedErrors: { maskError },
@@ -139,23 +203,56 @@ export function createApp(opts: { responseCacheTtlMs?: number } = {}): App {
   let readyRedis: Redis | null = null;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] as string;
-    if (path === '/graphql' || path.startsWith('/graphql/')) return void yoga(req, res);
+    if (path === '/graphql' || path.startsWith('/graphql/')) {
+      // Only JSON is executed: a form or text POST (what a browser sends cross-site without asking)
+      // could otherwise run a mutation with whatever credentials the page carries.
+      if (req.method !== 'POST') return void yoga(req, res);
+      if (!isJsonContentType(req.headers['content-type'])) {
+        return sendGraphQLError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'POST a JSON body: Content-Type: application/json');
+      }
+      // The body is read here, to its end even when it is over the limit: a refused body left unread
+      // on a keep-alive connection made the next request on it hang (yoga stops reading mid-body).
+      readBody(req, config.graphqlMaxBodyBytes).then(
+        (body) => {
+          req.headers['content-type'] = 'application/json';
+          (req as IncomingMessage & { body?: Buffer }).body = body;
+          void yoga(req, res);
+        },
+        (err) => {
+          if (!(err instanceof BodyTooLargeError)) return sendGraphQLError(res, 400, 'BAD_REQUEST', 'the request body could not be read');
+          if (!err.drained) closeAfter(res);
+          sendGraphQLError(res, 413, 'REQUEST_ENTITY_TOO_LARGE', `Request body too large: at most ${config.graphqlMaxBodyBytes} bytes`);
+        },
+      );
+      return;
+    }
+    if (path === '/imports/contacts') return void handleContactImport(req, res, logger.child({ route: 'import' }));
     const webhook = path.match(/^\/webhooks\/evolution\/([A-Za-z0-9_-]{16,})(?:\/+([a-z-]+))?\/?$/);
     if (webhook) {
       const log = logger.child({ requestId: (req.headers['x-request-id'] as string | undefined) ?? randomUUID(), route: 'webhook' });
       return void handleEvolutionWebhook(req, res, { secret: webhook[1] as string, suffix: webhook[2] ?? null }, log);
     }
     if (path === '/health') return send(res, 200, { status: 'ok' });
+    if (path === '/health/workers') {
+      void workersReport().then(
+        (r) => send(res, r.status, r.body),
+        (err) => send(res, 503, { status: 'unknown', error: (err as Error).message }),
+      );
+      return;
+    }
     if (path === '/ready') {
       readyRedis ??= createRedis('command', { maxRetriesPerRequest: 1 });
       const redis = readyRedis;
-      void Promise.allSettled([withTimeout(prisma.$queryRaw`SELECT 1`, 2000), withTimeout(redis.ping(), 2000)]).then(([pg, rd]) => {
+      void Promise.allSettled([withTimeout(prisma.$queryRaw`SELECT 1`, 2000), withTimeout(redis.ping(), 2000), withTimeout(liveWorkers(), 2000)]).then(([pg, rd, wk]) => {
         const checks = {
           postgres: pg.status === 'fulfilled' ? 'ok' : String((pg as PromiseRejectedResult).reason?.message ?? pg),
           redis: rd.status === 'fulfilled' ? 'ok' : String((rd as PromiseRejectedResult).reason?.message ?? rd),
         };
         const ok = checks.postgres === 'ok' && checks.redis === 'ok';
-        send(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
+        // Workers do not decide this server's readiness (it serves without them); they are reported,
+        // and /health/workers says what is stalled.
+        const workers = wk.status === 'fulfilled' ? wk.value.length : null;
+        send(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks, workers });
       });
       return;
     }

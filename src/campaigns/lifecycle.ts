@@ -217,7 +217,8 @@ async function scheduleNextOccurrence(tx: Tx, after: AfterCommit, tenantId: stri
   return copy.id;
 }
 
-function enqueueScheduledStart(tenantId: string, campaignId: string, at: Date) {
+/** The job that starts a scheduled campaign at `at` (its id makes a second request for it a no-op). */
+export function enqueueScheduledStart(tenantId: string, campaignId: string, at: Date) {
   return enqueue(
     'campaigns',
     'campaign:start-scheduled',
@@ -306,7 +307,8 @@ export async function cancelCampaign(tenantId: string, campaignId: string, actor
 }
 
 /**
- * Completes a RUNNING campaign when no recipient is left to send (deliveries may still arrive).
+ * Completes a RUNNING campaign when no recipient is left to send (deliveries may still arrive), and
+ * no unknown outcome is still being resolved against Evolution (one proven not sent is sent yet).
  * Safe to call from anywhere at any time: it only acts when the condition holds.
  */
 export async function completeIfDone(tenantId: string, campaignId: string): Promise<boolean> {
@@ -314,6 +316,7 @@ export async function completeIfDone(tenantId: string, campaignId: string): Prom
     const rows = await tx.$queryRaw<Array<{ id: string }>>`
       SELECT id FROM campaign WHERE id = ${campaignId}::uuid AND tenant_id = ${tenantId}::uuid AND status = 'RUNNING'
         AND NOT EXISTS (SELECT 1 FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status IN ('PENDING', 'QUEUED', 'SENDING'))
+        AND NOT EXISTS (SELECT 1 FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL)
       FOR UPDATE`;
     if (rows.length === 0) return false;
     const progress = await bumpCampaign(tx, after, campaignId, {}, [
@@ -424,6 +427,40 @@ export async function startScheduled(tenantId: string, campaignId: string, sched
     });
     return `not started: ${err.reason}`;
   }
+}
+
+/**
+ * Sends again, knowingly, the recipients whose outcome stayed unknown after reconciliation (Evolution
+ * could not show whether their message left): some of those people may get the message twice, which
+ * is why the caller must confirm. Outcomes still being resolved are left to the reconciler.
+ */
+export async function resendUnknown(tenantId: string, campaignId: string, actor: string): Promise<number> {
+  return inTransaction(async (tx, after) => {
+    const { campaign } = await lockForTransition(tx, tenantId, campaignId, 'retry');
+    const requeued = await tx.$executeRaw`
+      UPDATE recipient SET status = 'QUEUED', error = NULL, error_code = NULL, not_before = NULL, claim_token = NULL,
+        sending_at = NULL, instance_id = NULL, request_key_id = NULL, confirmed_key_id = NULL, queued_at = now(), updated_at = now(),
+        evidence = COALESCE(evidence, '{}'::jsonb) || jsonb_build_object('resentBy', ${actor}::text, 'resentAt', now())
+      WHERE campaign_id = ${campaignId}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NULL AND provider_message_id IS NULL`;
+    if (requeued === 0) return 0;
+    const reopen = campaign.status === 'COMPLETED';
+    const progress = await bumpCampaign(tx, after, campaignId, { unknown: -requeued, remaining: requeued }, [
+      Prisma.sql`consecutive_errors = 0`,
+      ...(reopen ? [Prisma.sql`status = 'RUNNING'`, Prisma.sql`completed_at = NULL`] : []),
+    ]);
+    await appendLog(tx, after, {
+      tenantId,
+      campaignId,
+      type: 'RESENT',
+      severity: 'WARNING',
+      message: `${requeued} recipients whose outcome stayed unknown queued again, knowingly (some may get the message twice)${reopen ? '; the campaign runs again' : ''}`,
+      details: { requeued },
+      progress: progress ? { ...progress } : undefined,
+      actor,
+    });
+    if (campaign.status !== 'PAUSED') schedulePump(after, tenantId, campaignId);
+    return requeued;
+  });
 }
 
 /** Error codes of sends that certainly did not reach WhatsApp (so sending again cannot duplicate). */

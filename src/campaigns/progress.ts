@@ -21,7 +21,7 @@ export type CounterDeltas = Partial<Record<keyof ProgressCounters, number>>;
 
 /** What every counter update returns: enough to publish progress without another read. */
 export const PROGRESS_COLUMNS = Prisma.raw(
-  `id, tenant_id, status, version, resumes_at, started_at, completed_at, ${Object.values(COUNTERS).join(', ')}`,
+  `id, tenant_id, status, version, resumes_at, stalled_since, started_at, completed_at, ${Object.values(COUNTERS).join(', ')}`,
 );
 
 interface ProgressRow {
@@ -31,6 +31,7 @@ interface ProgressRow {
   /** bigint through Prisma, a string through pg (src/db/sql.ts). */
   version: bigint | string;
   resumes_at: Date | null;
+  stalled_since: Date | null;
   started_at: Date | null;
   completed_at: Date | null;
   targeted_count: number;
@@ -53,6 +54,7 @@ export function toProgressEvent(row: ProgressRow): CampaignProgressEvent {
     status: row.status,
     version: row.version.toString(),
     resumesAt: row.resumes_at?.toISOString() ?? null,
+    stalledSince: row.stalled_since?.toISOString() ?? null,
     startedAt: row.started_at?.toISOString() ?? null,
     completedAt: row.completed_at?.toISOString() ?? null,
     targeted: row.targeted_count,

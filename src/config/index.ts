@@ -35,10 +35,21 @@ export const appSchema = z.object({
   PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   /**
+   * An unknown send outcome is judged not sent only when Evolution's message store still lacks it this
+   * long after the call was abandoned (a request Evolution holds may still be processed meanwhile).
+   */
+  RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
+  /** An unknown outcome still undecided this long after its send stays UNKNOWN, with its evidence. */
+  RECONCILE_MAX_MS: z.coerce.number().int().min(1000).default(30 * 60_000),
+  /**
    * How long an API server may answer a repeated query from its response cache (campaigns and senders
    * only; see src/schema/response-cache.ts); any change of the tenant ends it sooner. 0: no cache.
    */
   RESPONSE_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+  /** The largest GraphQL request body (bytes). Contact files go to POST /imports/contacts instead. */
+  GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  /** The largest contact file POST /imports/contacts takes (bytes). */
+  IMPORT_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024).default(50 * 1024 * 1024),
 });
 
 export type AppConfig = ReturnType<typeof toAppConfig>;
@@ -68,7 +79,11 @@ function toAppConfig(c: z.infer<typeof appSchema>) {
     dispatchLookahead: c.DISPATCH_LOOKAHEAD ?? defaultLookahead(c.DISPATCH_CONCURRENCY),
     progressIntervalMs: c.PROGRESS_INTERVAL_MS,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+    reconcileGraceMs: c.RECONCILE_GRACE_MS,
+    reconcileMaxMs: c.RECONCILE_MAX_MS,
     responseCacheTtlMs: c.RESPONSE_CACHE_TTL_MS,
+    graphqlMaxBodyBytes: c.GRAPHQL_MAX_BODY_BYTES,
+    importMaxBodyBytes: c.IMPORT_MAX_BODY_BYTES,
   };
 }
 

@@ -27,6 +27,16 @@ function reportCatalogTypesAsText<T>(result: T): T {
  * because pg's Pool uses the former and the adapter the latter.
  */
 export class NameAsTextClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    // A connection that breaks emits 'error' on its client. The pool listens only while the client is
+    // idle in it; one checked out (a transaction between two statements, say) had no listener, and an
+    // unheard 'error' ends the process: a database restart killed every busy worker. The error is not
+    // lost: the query in flight fails with it, the client is no longer queryable (its next query
+    // fails, its transaction rolls back), and the pool discards it when it comes back.
+    this.on('error', () => undefined);
+  }
+
   // biome-ignore lint: pg's query has many overloads; we forward them untouched.
   override query(...args: any[]): any {
     const last = args[args.length - 1];

@@ -1,6 +1,7 @@
 import { config } from '../config/index.js';
 import { prisma } from '../db/client.js';
 import { EvolutionClient } from '../evolution/client.js';
+import { MESSAGE_ID_SINCE, versionAtLeast } from '../evolution/wire.js';
 import { LIMIT_SETTINGS_SELECT, type LimitSettings } from '../domain/instances.js';
 import { campaignWindow, isAlwaysOpen, isOpen, type WindowRules, zoneOr } from '../domain/window.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -20,6 +21,8 @@ export interface SendInstance {
   serverId: string;
   client: EvolutionClient;
   limits: LimitSettings;
+  /** Its Evolution (2.4.0+) sends under a key id we choose: the claim chooses one per send. */
+  sendsUnderMessageId: boolean;
 }
 
 export interface SendCampaign {
@@ -50,7 +53,7 @@ export function sendInstance(tenantId: string, instanceId: string): Promise<Send
         name: true,
         serverId: true,
         ...LIMIT_SETTINGS_SELECT,
-        server: { select: { baseUrl: true, apiKeyEncrypted: true, updatedAt: true } },
+        server: { select: { baseUrl: true, apiKeyEncrypted: true, updatedAt: true, version: true } },
       },
     });
     if (!row) return null;
@@ -64,8 +67,9 @@ export function sendInstance(tenantId: string, instanceId: string): Promise<Send
       });
       clients.set(clientKey, client);
     }
-    const { id, tenantId: t, name, serverId, server: _server, ...limits } = row;
-    return { id, tenantId: t, name, serverId, client, limits };
+    const { id, tenantId: t, name, serverId, server, ...limits } = row;
+    const sendsUnderMessageId = server.version !== null && versionAtLeast(server.version, MESSAGE_ID_SINCE);
+    return { id, tenantId: t, name, serverId, client, limits, sendsUnderMessageId };
   });
 }
 

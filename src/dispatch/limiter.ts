@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { redisKey } from '../redis.js';
+import { type LimiterSeed, limiterSeedFromDatabase } from './limiter-seed.js';
 
 /**
  * Per-instance send slots, reserved atomically in Redis so that any number of worker processes
@@ -9,9 +10,15 @@ import { redisKey } from '../redis.js';
  * - a random gap (minDelay…maxDelay, drawn by the caller) between two consecutive sends.
  * Slots are reserved in time order, up to `horizonMs` ahead; a reserved slot that goes unused is
  * released so it does not count against the limits.
+ *
+ * Redis may lose this state (a restart without persistence, a failover). A marker key (`seeded`)
+ * says it is whole: without it the scripts answer -1 and the state is first rebuilt from PostgreSQL's
+ * record of the sends (limiter-seed.ts), so that no window exceeds its limit after a loss.
  */
 const RESERVE = `
-local slots, lastKey, dayKey = KEYS[1], KEYS[2], KEYS[3]
+local slots, lastKey, dayKey, seeded = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+if redis.call('EXISTS', seeded) == 0 then return { -1, 0, {} } end
+redis.call('PEXPIRE', seeded, 7200000)
 local now = tonumber(ARGV[1])
 local perMin, perHour, perDay = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local horizon = tonumber(ARGV[5])
@@ -79,6 +86,8 @@ return n
  */
 const CONFIRM = `
 local slots = KEYS[1]
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+redis.call('PEXPIRE', KEYS[2], 7200000)
 local now, perMin, perHour = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local confirmed = 0
 for i = 4, #ARGV do
@@ -96,6 +105,25 @@ for i = 4, #ARGV do
 end
 return confirmed
 `;
+
+/**
+ * Rebuilds an instance's state from PostgreSQL's sends (members added with NX: seeding twice counts
+ * nothing twice), then sets the marker. KEYS: slots, last, day (of the seed's local day), seeded.
+ * ARGV: lastAt, dayCount, then (score, member) pairs.
+ */
+const SEED = `
+for i = 3, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'NX', ARGV[i], ARGV[i + 1]) end
+if #ARGV > 2 then redis.call('PEXPIRE', KEYS[1], 7200000) end
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) > last then redis.call('SET', KEYS[2], ARGV[1], 'PX', 7200000) end
+local day = tonumber(redis.call('GET', KEYS[3]) or '0')
+if tonumber(ARGV[2]) > day then redis.call('SET', KEYS[3], ARGV[2], 'PX', 3 * 86400000) end
+redis.call('SET', KEYS[4], '1', 'PX', 7200000)
+return 1
+`;
+
+/** Pairs per SEED call (an hour of a busy instance is tens of thousands of sends). */
+const SEED_CHUNK = 2000;
 
 export interface InstanceLimits {
   perMinute: number;
@@ -115,25 +143,62 @@ export interface Reservation {
 }
 
 type LimiterRedis = Redis & {
-  wcReserve(slots: string, last: string, day: string, ...args: Array<string | number>): Promise<[number, number, string[]]>;
+  wcReserve(slots: string, last: string, day: string, seeded: string, ...args: Array<string | number>): Promise<[number, number, string[]]>;
   wcReleaseMany(slots: string, day: string, ...members: string[]): Promise<number>;
-  wcConfirmMany(slots: string, now: number, perMinute: number, perHour: number, ...members: string[]): Promise<number>;
+  wcConfirmMany(slots: string, seeded: string, now: number, perMinute: number, perHour: number, ...members: string[]): Promise<number>;
+  wcSeed(slots: string, last: string, day: string, seeded: string, ...args: Array<string | number>): Promise<number>;
 };
 
 export class InstanceLimiter {
   private readonly redis: LimiterRedis;
+  private readonly seeding = new Map<string, Promise<void>>();
 
-  constructor(redis: Redis) {
-    if (!(redis as unknown as Partial<LimiterRedis>).wcConfirmMany) {
-      redis.defineCommand('wcReserve', { numberOfKeys: 3, lua: RESERVE });
+  /**
+   * @param seedFrom what PostgreSQL knows of an instance's recent sends (limiter-seed.ts by default);
+   * @param onSeeded called after the state of an instance was rebuilt (Redis lost it, or it expired).
+   */
+  constructor(
+    redis: Redis,
+    private readonly seedFrom: (instanceId: string) => Promise<LimiterSeed> = limiterSeedFromDatabase,
+    private readonly onSeeded: (instanceId: string, seed: LimiterSeed) => void = () => undefined,
+  ) {
+    if (!(redis as unknown as Partial<LimiterRedis>).wcSeed) {
+      redis.defineCommand('wcReserve', { numberOfKeys: 4, lua: RESERVE });
       redis.defineCommand('wcReleaseMany', { numberOfKeys: 2, lua: RELEASE });
-      redis.defineCommand('wcConfirmMany', { numberOfKeys: 1, lua: CONFIRM });
+      redis.defineCommand('wcConfirmMany', { numberOfKeys: 2, lua: CONFIRM });
+      redis.defineCommand('wcSeed', { numberOfKeys: 4, lua: SEED });
     }
     this.redis = redis as LimiterRedis;
   }
 
   private keys(instanceId: string, localDay: string) {
-    return [redisKey('limit', instanceId, 'slots'), redisKey('limit', instanceId, 'last'), redisKey('limit', instanceId, 'day', localDay)] as const;
+    return [
+      redisKey('limit', instanceId, 'slots'),
+      redisKey('limit', instanceId, 'last'),
+      redisKey('limit', instanceId, 'day', localDay),
+      redisKey('limit', instanceId, 'seeded'),
+    ] as const;
+  }
+
+  /** Rebuilds the instance's state from PostgreSQL (one rebuild at a time per instance in this process). */
+  async seed(instanceId: string): Promise<void> {
+    let running = this.seeding.get(instanceId);
+    if (!running) {
+      running = (async () => {
+        const seed = await this.seedFrom(instanceId);
+        const [slotsKey, lastKey, dayKey, seededKey] = this.keys(instanceId, seed.localDay);
+        const pairs = seed.sends.flatMap((s) => [s.at, s.member]);
+        const chunks: Array<Array<string | number>> = [];
+        for (let i = 0; i < pairs.length; i += SEED_CHUNK * 2) chunks.push(pairs.slice(i, i + SEED_CHUNK * 2));
+        // The marker is set by the last call only: a rebuild cut short is done again.
+        const last = chunks.pop() ?? [];
+        for (const chunk of chunks) await this.redis.zadd(slotsKey, 'NX', ...chunk);
+        await this.redis.wcSeed(slotsKey, lastKey, dayKey, seededKey, seed.lastAt, seed.dayCount, ...last);
+        this.onSeeded(instanceId, seed);
+      })().finally(() => this.seeding.delete(instanceId));
+      this.seeding.set(instanceId, running);
+    }
+    return running;
   }
 
   /** Reserves up to `count` slots within `horizonMs` of `now`. */
@@ -149,20 +214,29 @@ export class InstanceLimiter {
     for (let i = 0; i < count; i++) {
       gaps.push(Math.round(limits.minDelayMs + random() * Math.max(0, limits.maxDelayMs - limits.minDelayMs)));
     }
-    const [slotsKey, lastKey, dayKey] = this.keys(instanceId, opts.localDay);
-    const [stop, nextAt, flat] = await this.redis.wcReserve(
-      slotsKey,
-      lastKey,
-      dayKey,
-      opts.now,
-      limits.perMinute,
-      limits.perHour,
-      limits.perDay,
-      opts.horizonMs,
-      count,
-      `${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-      ...gaps,
-    );
+    const [slotsKey, lastKey, dayKey, seededKey] = this.keys(instanceId, opts.localDay);
+    const call = () =>
+      this.redis.wcReserve(
+        slotsKey,
+        lastKey,
+        dayKey,
+        seededKey,
+        opts.now,
+        limits.perMinute,
+        limits.perHour,
+        limits.perDay,
+        opts.horizonMs,
+        count,
+        `${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+        ...gaps,
+      );
+    let answer = await call();
+    if (answer[0] === -1) {
+      await this.seed(instanceId);
+      answer = await call();
+      if (answer[0] === -1) throw new Error(`the limiter state of instance ${instanceId} could not be rebuilt`);
+    }
+    const [stop, nextAt, flat] = answer;
     const slots: Reservation['slots'] = [];
     for (let i = 0; i < flat.length; i += 2) slots.push({ id: flat[i] as string, at: Number(flat[i + 1]) });
     return { slots, stoppedBy: stop === 2 ? 'day' : stop === 1 ? 'horizon' : 'none', nextAt: stop === 1 ? nextAt : null };
@@ -179,8 +253,15 @@ export class InstanceLimiter {
    */
   async confirmMany(instanceId: string, slotIds: readonly string[], limits: Pick<InstanceLimits, 'perMinute' | 'perHour'>, now: number): Promise<number> {
     if (slotIds.length === 0) return 0;
-    const [slotsKey] = this.keys(instanceId, '');
-    return this.redis.wcConfirmMany(slotsKey, now, limits.perMinute, limits.perHour, ...slotIds);
+    const [slotsKey, , , seededKey] = this.keys(instanceId, '');
+    const call = () => this.redis.wcConfirmMany(slotsKey, seededKey, now, limits.perMinute, limits.perHour, ...slotIds);
+    let confirmed = await call();
+    if (confirmed === -1) {
+      await this.seed(instanceId);
+      confirmed = await call();
+      if (confirmed === -1) throw new Error(`the limiter state of instance ${instanceId} could not be rebuilt`);
+    }
+    return confirmed;
   }
 
   /** Gives back a slot that was not used, so it does not count against the limits. */

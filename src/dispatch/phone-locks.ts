@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { sqlRows } from '../db/sql.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { redisKey } from '../redis.js';
 
 /**
@@ -48,6 +50,32 @@ function withCommands(redis: Redis): LockRedis {
   return r;
 }
 
+/**
+ * Until this time, Redis may have lost locks still held (its limiter state had to be rebuilt: a restart
+ * without persistence, a failover), so PostgreSQL is asked too which phones have a send in flight.
+ */
+let doubtUntil = 0;
+
+/** Redis lost state: for `ms` (a send's longest flight), phones are also checked against PostgreSQL. */
+export function doubtPhoneLocks(ms: number) {
+  doubtUntil = Math.max(doubtUntil, Date.now() + ms);
+}
+
+/** Phones among `holds` with a send in flight in PostgreSQL (a campaign recipient or a follow-up), other than the holder. */
+async function inFlight(holds: readonly PhoneHold[]): Promise<Set<string>> {
+  const tenants = [...new Set(holds.map((h) => h.tenantId))];
+  const phones = [...new Set(holds.map((h) => h.phone))];
+  const holders = holds.map((h) => h.holder);
+  const rows = await sqlRows<{ tenant_id: string; phone: string }>(Prisma.sql`
+    SELECT r.tenant_id, r.phone FROM recipient r
+    WHERE r.campaign_id IN (SELECT id FROM campaign WHERE tenant_id = ANY(${tenants}::uuid[]) AND updated_at > now() - interval '1 hour')
+      AND r.status = 'SENDING' AND r.phone = ANY(${phones}::text[]) AND r.id::text <> ALL(${holders}::text[])
+    UNION
+    SELECT f.tenant_id, ct.phone FROM follow_up f JOIN contact ct ON ct.id = f.contact_id
+    WHERE f.status = 'SENDING' AND f.tenant_id = ANY(${tenants}::uuid[]) AND ct.phone = ANY(${phones}::text[]) AND f.id::text <> ALL(${holders}::text[])`);
+  return new Set(rows.map((r) => `${r.tenant_id}:${r.phone}`));
+}
+
 /** Takes each phone's lock if it is free; returns, per phone, whether it was taken. */
 export async function takePhones(redis: Redis, holds: readonly PhoneHold[], ttlMs: number): Promise<boolean[]> {
   if (holds.length === 0) return [];
@@ -57,7 +85,18 @@ export async function takePhones(redis: Redis, holds: readonly PhoneHold[], ttlM
     ttlMs,
     ...holds.map((h) => h.holder),
   );
-  return taken.map((t) => t === 1);
+  const result = taken.map((t) => t === 1);
+  if (Date.now() < doubtUntil && result.some(Boolean)) {
+    const busy = await inFlight(holds.filter((_, i) => result[i]));
+    const refused = holds.filter((h, i) => result[i] && busy.has(`${h.tenantId}:${h.phone}`));
+    if (refused.length > 0) {
+      await giveBackPhones(redis, refused);
+      holds.forEach((h, i) => {
+        if (busy.has(`${h.tenantId}:${h.phone}`)) result[i] = false;
+      });
+    }
+  }
+  return result;
 }
 
 /** Gives back the locks these holders still hold. */

@@ -47,6 +47,8 @@ export interface DispatchDeps {
 interface ClaimedRow {
   id: string;
   seq: number;
+  /** The key id to send under (Evolution 2.4.0+), chosen by the claim; null otherwise. */
+  request_key_id: string | null;
   contact_id: string;
   phone: string;
   attempts: number;
@@ -92,6 +94,8 @@ interface ClaimGroup {
   limit: number;
   open: string[] | null;
   tenantZone: string;
+  /** Choose each recipient's key id in the claim (the instance's Evolution sends under it). */
+  chooseKeyIds: boolean;
 }
 
 /** The most recipients one claim statement takes (groups are never split). */
@@ -110,9 +114,18 @@ const claims = new KeyedBatcher<ClaimGroup, ClaimedRow[]>((_key, groups) => clai
  * instance may send. Resolves with the claimed rows in sequence order (fewer than `limit` when the
  * queue has no more now).
  */
-export function claimNext(campaignId: string, instanceId: string, token: string, open: string[] | null, tenantZone: string, limit: number): Promise<ClaimedRow[]> {
+export function claimNext(
+  campaignId: string,
+  instanceId: string,
+  token: string,
+  open: string[] | null,
+  tenantZone: string,
+  limit: number,
+  chooseKeyIds = false,
+): Promise<ClaimedRow[]> {
   if (limit <= 0 || (open !== null && open.length === 0)) return Promise.resolve([]);
-  return claims.add(`${campaignId}:${instanceId}:${tenantZone}:${open === null ? '*' : [...open].sort().join(',')}`, { campaignId, instanceId, token, limit, open, tenantZone }, limit);
+  const key = `${campaignId}:${instanceId}:${tenantZone}:${open === null ? '*' : [...open].sort().join(',')}:${chooseKeyIds ? 'k' : '-'}`;
+  return claims.add(key, { campaignId, instanceId, token, limit, open, tenantZone, chooseKeyIds }, limit);
 }
 
 /**
@@ -150,10 +163,12 @@ async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupRe
       )
       UPDATE recipient r
       SET status = 'SENDING', instance_id = ${instanceId}::uuid, sending_at = now(), attempts = r.attempts + 1,
-          claim_token = next.token, updated_at = now()
+          claim_token = next.token, updated_at = now(),
+          -- Baileys' form of key id: any webhook or lookup that names it proves this send (src/dispatch/reconcile.ts).
+          request_key_id = CASE WHEN ${first.chooseKeyIds} THEN '3EB0' || upper(substr(md5(gen_random_uuid()::text), 1, 18)) END
       FROM next, contact ct, campaign_message m
       WHERE r.id = next.id AND ct.id = r.contact_id AND m.id = r.message_id
-      RETURNING r.id, r.seq, r.contact_id, r.phone, r.attempts, r.message_id, ct.name, ct.custom_fields, ct.timezone,
+      RETURNING r.id, r.seq, r.request_key_id, r.contact_id, r.phone, r.attempts, r.message_id, ct.name, ct.custom_fields, ct.timezone,
                 ct.referred_by, m.text, m.media_type, m.media_url, m.media_mimetype, m.media_file_name, next.g::int AS group_no`);
     rows.sort((a, b) => a.seq - b.seq);
     const perGroup = groups.map((): ClaimedRow[] => []);
@@ -169,7 +184,7 @@ async function unclaim(recipientIds: string[], notBefore: Date | null) {
   if (recipientIds.length === 0) return;
   await sqlExecute(Prisma.sql`
     UPDATE recipient SET status = 'QUEUED', sending_at = NULL, claim_token = NULL, instance_id = NULL, attempts = GREATEST(0, attempts - 1),
-      not_before = ${notBefore}, updated_at = now()
+      request_key_id = NULL, not_before = ${notBefore}, updated_at = now()
     WHERE id = ANY(${recipientIds}::uuid[]) AND status = 'SENDING'`);
 }
 
@@ -179,8 +194,10 @@ function phoneDigits(e164: string) {
 
 export type MediaColumns = Pick<ClaimedRow, 'phone' | 'media_type' | 'media_url' | 'media_mimetype' | 'media_file_name'>;
 
-export function requestFor(claimed: MediaColumns, text: string): { endpoint: 'sendText' | 'sendMedia'; body: SendTextBody | SendMediaBody } {
+/** The Evolution request for a send; `messageId` (2.4.0+) makes Evolution send under that key id. */
+export function requestFor(claimed: MediaColumns, text: string, messageId: string | null = null): { endpoint: 'sendText' | 'sendMedia'; body: SendTextBody | SendMediaBody } {
   const number = phoneDigits(claimed.phone);
+  const id = messageId ? { messageId } : {};
   if (claimed.media_type && claimed.media_url) {
     return {
       endpoint: 'sendMedia',
@@ -191,10 +208,11 @@ export function requestFor(claimed: MediaColumns, text: string): { endpoint: 'se
         ...(claimed.media_mimetype ? { mimetype: claimed.media_mimetype } : {}),
         ...(claimed.media_file_name ? { fileName: claimed.media_file_name } : {}),
         ...(text && claimed.media_type !== 'AUDIO' ? { caption: text } : {}),
+        ...id,
       },
     };
   }
-  return { endpoint: 'sendText', body: { number, text } };
+  return { endpoint: 'sendText', body: { number, text, ...id } };
 }
 
 export function requestSummary(endpoint: string, body: SendTextBody | SendMediaBody) {
@@ -261,7 +279,13 @@ export async function processSend(deps: DispatchDeps, job: SendJob): Promise<str
         } finally {
           if (!started?.sending) held.giveBackAll();
         }
-        if (started.sending) sending.push(started.sending.finally(() => held.giveBackAll()));
+        if (started.sending) {
+          const calls = started.sending.finally(() => held.giveBackAll());
+          // Awaited below, once the loop is done; until then a rejection (the database gone while
+          // recording) must not count as unhandled, which would end the process.
+          calls.catch(() => undefined);
+          sending.push(calls);
+        }
         if (!started.go) break;
       }
     } catch (error) {
@@ -343,7 +367,7 @@ async function startChunk(
   // limiter confirmed are put back before anything is sent to them.
   const [asked, claimedFirst] = await Promise.allSettled([
     deps.limiter.confirmMany(instanceId, chunk, effectiveLimits(instance.limits, now), clock.ms()),
-    claimNext(campaignId, instanceId, job.id, open, campaign.timezone, chunk.length),
+    claimNext(campaignId, instanceId, job.id, open, campaign.timezone, chunk.length, instance.sendsUnderMessageId),
   ]);
   const first = claimedFirst.status === 'fulfilled' ? claimedFirst.value : [];
   const confirmed = asked.status === 'fulfilled' ? asked.value : 0;
@@ -362,7 +386,7 @@ async function startChunk(
   let want = confirmed;
   let exhausted = false;
   for (let round = 0; round < 3 && want > 0 && !exhausted; round++) {
-    const rows = round === 0 ? first.slice(0, confirmed) : await claimNext(campaignId, instanceId, job.id, open, campaign.timezone, want);
+    const rows = round === 0 ? first.slice(0, confirmed) : await claimNext(campaignId, instanceId, job.id, open, campaign.timezone, want, instance.sendsUnderMessageId);
     exhausted = rows.length < want;
     const candidates = rows.map((r) => ({ tenantId, phone: r.phone, holder: r.id }));
     const taken = await takePhones(deps.redis, candidates, deps.phoneLockMs);
@@ -427,7 +451,7 @@ async function call(campaign: SendCampaign, instance: SendInstance, claimed: Cla
     clock.now(),
   );
   const text = await withTrackedLinks(campaign.tenantId, campaign.id, claimed.id, claimed.message_id, rendered);
-  const { endpoint, body } = requestFor(claimed, text);
+  const { endpoint, body } = requestFor(claimed, text, claimed.request_key_id);
   const outcome =
     endpoint === 'sendText'
       ? await instance.client.sendText(instance.name, body as SendTextBody)
@@ -552,13 +576,12 @@ async function recordOutcome(
 
     case 'unknown':
       await inTransaction(async (tx, after) => {
-        if (await settleConfirmedSend(tx, after, { ...base, campaignId: campaign.id }, `${outcome.message}`, text)) return;
-        if (!(await finish(tx, claimed.id, 'UNKNOWN', 'OUTCOME_UNKNOWN', outcome.message, text))) return;
+        if ((await settleUnknownOutcome(tx, after, { ...base, campaignId: campaign.id }, outcome.message, text)) !== 'unknown') return;
         await appendLog(tx, after, {
           ...base,
           type: 'OUTCOME_UNKNOWN',
           severity: 'ERROR',
-          message: `the send may or may not have reached WhatsApp (${outcome.message}); it will not be retried automatically`,
+          message: `the send may or may not have reached WhatsApp (${outcome.message}); it is not sent again, but checked against Evolution's message store`,
           response: { message: outcome.message },
         });
         await applyInstanceDeltas(tx, instance.id, { ...emptyDeltas().instance, errors: true });
@@ -575,14 +598,50 @@ async function unclaimForRetry(recipientId: string, at: Date, error: string) {
     WHERE id = ${recipientId}::uuid AND status = 'SENDING'`;
 }
 
-/** Moves a SENDING recipient to a final state; false when it had already left SENDING. */
-async function finish(tx: Tx, recipientId: string, status: 'FAILED' | 'UNKNOWN', code: string, error: string, text: string | null) {
+/** Moves a SENDING recipient to FAILED; false when it had already left SENDING. */
+async function finish(tx: Tx, recipientId: string, status: 'FAILED', code: string, error: string, text: string | null) {
   const n = await tx.$executeRaw`
     UPDATE recipient SET status = ${status}::"RecipientStatus", error_code = ${code}, error = ${error},
-      rendered_text = COALESCE(${text}, rendered_text),
-      failed_at = CASE WHEN ${status} = 'FAILED' THEN now() ELSE failed_at END, claim_token = NULL, updated_at = now()
+      rendered_text = COALESCE(${text}, rendered_text), failed_at = now(), claim_token = NULL, updated_at = now()
     WHERE id = ${recipientId}::uuid AND status = 'SENDING'`;
   return n > 0;
+}
+
+/** The first look in Evolution's message store, a few seconds after a send's outcome was lost. */
+const FIRST_LOOKUP_MS = 5000;
+
+/**
+ * A send whose outcome is unknown (timeout, broken connection, crash). If a `send.message` webhook
+ * already proved it left, it is SENT (settleConfirmedSend). Otherwise it becomes UNKNOWN and is resolved
+ * against Evolution's message store (src/dispatch/reconcile.ts): never sent again blindly.
+ *
+ * The UNKNOWN update applies only while no proof is on the row: a `send.message` handler that writes
+ * one (under the row lock) while this waits for that lock makes it match nothing, and the loop then
+ * settles the proof. (Reading the proof first and writing UNKNOWN after, without that condition, left a
+ * delivered message UNKNOWN with its receipts parked.) A proof naming a key id another recipient holds
+ * proves nothing and does not stop it.
+ */
+async function settleUnknownOutcome(
+  tx: Tx,
+  after: AfterCommit,
+  base: { tenantId: string; campaignId: string; instanceId: string | null; contactId: string; recipientId: string; actor: string },
+  reason: string,
+  text: string | null,
+): Promise<'sent' | 'unknown' | 'gone'> {
+  for (let round = 0; round < 3; round++) {
+    if (await settleConfirmedSend(tx, after, base, reason, text)) return 'sent';
+    const n = await tx.$executeRaw`
+      UPDATE recipient r SET status = 'UNKNOWN', error_code = 'OUTCOME_UNKNOWN', error = ${reason},
+        rendered_text = COALESCE(${text}, r.rendered_text), claim_token = NULL, updated_at = now(),
+        reconcile_at = now() + make_interval(secs => ${FIRST_LOOKUP_MS / 1000}), reconcile_attempts = 0,
+        evidence = jsonb_build_object('reason', ${reason}::text, 'sendingAt', r.sending_at, 'requestKeyId', r.request_key_id, 'lookups', '[]'::jsonb)
+      WHERE r.id = ${base.recipientId}::uuid AND r.status = 'SENDING'
+        AND (r.confirmed_key_id IS NULL OR EXISTS (SELECT 1 FROM recipient o WHERE o.provider_message_id = r.confirmed_key_id))`;
+    if (n > 0) return 'unknown';
+    const [row] = await tx.$queryRaw<Array<{ status: string }>>`SELECT status::text FROM recipient WHERE id = ${base.recipientId}::uuid`;
+    if (row?.status !== 'SENDING') return 'gone';
+  }
+  return 'gone';
 }
 
 async function failed(
@@ -692,8 +751,7 @@ export async function markUnknown(
 ) {
   await inTransaction(async (tx, after) => {
     const base = { tenantId: r.tenant_id, campaignId: r.campaign_id, instanceId: r.instance_id, contactId: r.contact_id, recipientId: r.id, actor: 'worker' };
-    if (await settleConfirmedSend(tx, after, base, reason, null)) return;
-    if (!(await finish(tx, r.id, 'UNKNOWN', 'OUTCOME_UNKNOWN', reason, null))) return;
+    if ((await settleUnknownOutcome(tx, after, base, reason, null)) !== 'unknown') return;
     await appendLog(tx, after, {
       tenantId: r.tenant_id,
       campaignId: r.campaign_id,
@@ -702,7 +760,7 @@ export async function markUnknown(
       recipientId: r.id,
       type: 'OUTCOME_UNKNOWN',
       severity: 'ERROR',
-      message: `${reason}; outcome unknown, not retried automatically`,
+      message: `${reason}; outcome unknown: not sent again, but checked against Evolution's message store`,
       actor: 'worker',
     });
     await bumpCampaign(tx, after, r.campaign_id, { unknown: 1, remaining: -1 });

@@ -1,5 +1,15 @@
 import { errors as undiciErrors, Pool } from 'undici';
-import type { ConnectionStateBody, MessageRaw, OnWhatsAppResult, SendMediaBody, SendTextBody } from './wire.js';
+import type {
+  ConnectionStateBody,
+  FindMessagesBody,
+  FindMessagesResponse,
+  MessageRaw,
+  OnWhatsAppResult,
+  SendMediaBody,
+  SendTextBody,
+  ServerInfoBody,
+  StoredMessageRecord,
+} from './wire.js';
 
 /**
  * What became of a send. Only `unavailable` is safe to retry: the request certainly did not reach
@@ -114,6 +124,62 @@ export class EvolutionClient {
       if (res.statusCode === 200 && body && 'instance' in body) return { ok: true, state: body.instance.state ?? null };
       const message = body && 'response' in body ? describeErrorMessage(body.response?.message) : `HTTP ${res.statusCode}`;
       return { ok: false, httpStatus: res.statusCode, message };
+    } catch (err) {
+      return { ok: false, httpStatus: null, message: errorCode(err) ?? (err as Error).message };
+    }
+  }
+
+  /**
+   * The messages Evolution stored that match (`/chat/findMessages`, newest first), up to `pages`
+   * pages of 50; an error outcome when Evolution did not answer with them.
+   */
+  async findMessages(
+    instance: string,
+    where: FindMessagesBody['where'],
+    pages = 1,
+  ): Promise<{ ok: true; records: StoredMessageRecord[]; total: number } | { ok: false; httpStatus: number | null; message: string }> {
+    const records: StoredMessageRecord[] = [];
+    let total = 0;
+    for (let page = 1; page <= pages; page++) {
+      const r = await this.json<FindMessagesResponse>('POST', `/chat/findMessages/${encodeURIComponent(instance)}`, { where, page, offset: 50 } satisfies FindMessagesBody);
+      if (!r.ok) return r;
+      const list = r.body?.messages?.records;
+      if (r.httpStatus !== 200 || !Array.isArray(list)) return { ok: false, httpStatus: r.httpStatus, message: `unexpected answer (HTTP ${r.httpStatus})` };
+      records.push(...list);
+      total = Number(r.body.messages.total) || records.length;
+      if (records.length >= total || list.length === 0) break;
+    }
+    return { ok: true, records, total };
+  }
+
+  /** The version the server reports at `GET /` (null when it gives none). */
+  async serverVersion(): Promise<{ ok: true; version: string | null } | { ok: false; httpStatus: number | null; message: string }> {
+    const r = await this.json<ServerInfoBody>('GET', '/');
+    if (!r.ok) return r;
+    if (r.httpStatus !== 200) return { ok: false, httpStatus: r.httpStatus, message: `HTTP ${r.httpStatus}` };
+    return { ok: true, version: typeof r.body?.version === 'string' ? r.body.version : null };
+  }
+
+  private async json<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<{ ok: true; httpStatus: number; body: T } | { ok: false; httpStatus: number | null; message: string }> {
+    try {
+      const res = await this.pool.request({
+        path: this.basePath + path,
+        method,
+        headers: body === undefined ? { apikey: this.options.apiKey } : { 'content-type': 'application/json', apikey: this.options.apiKey },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      });
+      const parsed = (await res.body.json().catch(() => null)) as unknown;
+      if (res.statusCode >= 400) {
+        const message = (parsed as { response?: { message?: unknown } } | null)?.response?.message;
+        return { ok: false, httpStatus: res.statusCode, message: describeErrorMessage(message ?? `HTTP ${res.statusCode}`) };
+      }
+      return { ok: true, httpStatus: res.statusCode, body: parsed as T };
     } catch (err) {
       return { ok: false, httpStatus: null, message: errorCode(err) ?? (err as Error).message };
     }

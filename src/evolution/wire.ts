@@ -10,6 +10,8 @@ export interface SendTextBody {
   text: string;
   delay?: number;
   linkPreview?: boolean;
+  /** 2.4.0 and later: the WhatsApp key id to send under (2.3.x ignores it). */
+  messageId?: string;
 }
 
 export interface SendMediaBody {
@@ -20,6 +22,8 @@ export interface SendMediaBody {
   media: string;
   fileName?: string;
   delay?: number;
+  /** 2.4.0 and later: the WhatsApp key id to send under (2.3.x ignores it). */
+  messageId?: string;
 }
 
 export interface MessageKey {
@@ -57,6 +61,46 @@ export interface OnWhatsAppResult {
   number: string;
   name?: string;
   lid?: string;
+}
+
+/**
+ * `POST /chat/findMessages/{instance}` (2.3.6 `fetchMessages`): `key.id` and `key.remoteJid` match
+ * exactly (a full JID), `key.fromMe` only filters when true, and `messageTimestamp` applies only with
+ * both bounds (ISO dates or epoch milliseconds; stored in seconds). `offset` is the page size (50).
+ */
+export interface FindMessagesBody {
+  where: {
+    key?: { id?: string; remoteJid?: string; fromMe?: boolean };
+    messageTimestamp?: { gte: string; lte: string };
+  };
+  page?: number;
+  offset?: number;
+}
+
+/** One stored message; its status history is `MessageUpdate` (only with DATABASE_SAVE_MESSAGE_UPDATE). */
+export interface StoredMessageRecord {
+  id: string;
+  key: MessageKey;
+  pushName?: string | null;
+  messageType?: string;
+  message?: Record<string, unknown>;
+  messageTimestamp?: number | string;
+  instanceId?: string;
+  source?: string;
+  contextInfo?: unknown;
+  MessageUpdate?: Array<{ status: string }>;
+}
+
+/** 200 answer of findMessages: newest first. */
+export interface FindMessagesResponse {
+  messages: { total: number; pages: number; currentPage: number; records: StoredMessageRecord[] };
+}
+
+/** `GET /`: the server's welcome, with its version. */
+export interface ServerInfoBody {
+  status?: number;
+  message?: string;
+  version?: string;
 }
 
 export interface ConnectionStateBody {
@@ -113,3 +157,17 @@ export function errorBody(status: number, message: unknown): EvolutionErrorBody 
 export function jidUser(value: string): string {
   return value.split('@')[0]?.split(':')[0]?.replace(/\D/g, '') ?? '';
 }
+
+/** Whether version `v` (`2.4.0`, `2.4.0-rc2`) is at least `min`; pre-releases count as their release. */
+export function versionAtLeast(v: string, min: string): boolean {
+  const parts = (x: string) => x.split('-')[0]?.split('.').map((n) => Number(n) || 0) ?? [];
+  const a = parts(v);
+  const b = parts(min);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return true;
+}
+
+/** Evolution sends under a caller-chosen key id (`messageId`) from this version on (evolution-api.md §2). */
+export const MESSAGE_ID_SINCE = '2.4.0';

@@ -1,3 +1,4 @@
+import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 
 /**
@@ -59,6 +60,8 @@ export const JOBS = {
     'maintenance:follow-ups': z.object({}),
     /** Decides open A/B tests whose variants have the sample, and sends the winner to the hold-out. */
     'maintenance:ab-evaluate': z.object({}),
+    /** Resolves unknown send outcomes against Evolution (sent, not sent, or undecidable). */
+    'maintenance:reconcile': z.object({}),
   },
 } as const;
 
@@ -70,11 +73,16 @@ export const QUEUE_NAMES = Object.keys(JOBS) as QueueName[];
 
 export type ParsedJob<Q extends QueueName> = { [N in JobName<Q>]: { name: N; data: JobData<Q, N> } }[JobName<Q>];
 
-/** Parses a job's payload with its schema; an unknown job name is an error, never a silent no-op. */
+/**
+ * Parses a job's payload with its schema; an unknown job name is an error, never a silent no-op. Both
+ * errors are final (UnrecoverableError): the same job would fail the same way on every attempt.
+ */
 export function parseJob<Q extends QueueName>(queue: Q, name: string, data: unknown): ParsedJob<Q> {
   const schema = (JOBS[queue] as Record<string, z.ZodType>)[name];
-  if (!schema) throw new Error(`unknown job "${name}" on queue "${queue}"`);
-  return { name, data: schema.parse(data) } as ParsedJob<Q>;
+  if (!schema) throw new UnrecoverableError(`unknown job "${name}" on queue "${queue}"`);
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new UnrecoverableError(`invalid payload for job "${name}" on queue "${queue}": ${parsed.error.message}`);
+  return { name, data: parsed.data } as ParsedJob<Q>;
 }
 
 /** BullMQ job ids may not contain ':' and may not be all digits. */

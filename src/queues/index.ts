@@ -1,6 +1,7 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { config } from '../config/index.js';
+import { logger } from '../lib/logger.js';
 import { createRedis } from '../redis.js';
 import type { JobData, JobName, QueueName } from './definitions.js';
 
@@ -34,6 +35,8 @@ export function getQueue(name: QueueName): Queue {
   if (!q) {
     connection ??= createRedis('producer');
     q = new Queue(name, { connection, prefix: `${config.redisPrefix}:bull`, defaultJobOptions: QUEUE_DEFAULTS[name] });
+    // A Queue re-emits its connection's errors (Redis restarting, a failover): unheard, they end the process.
+    q.on('error', (err) => logger.warn({ err: err.message, queue: name }, 'queue connection error'));
     queues.set(name, q);
   }
   return q;

@@ -25,6 +25,8 @@ export interface CampaignProgressEvent extends ProgressCounters {
   /** Increases with every change of the campaign row: lets a subscriber drop a stale event. */
   version: string;
   resumesAt: string | null;
+  /** Work is due and no worker process is alive (see src/campaigns/stalls.ts). */
+  stalledSince: string | null;
   startedAt: string | null;
   completedAt: string | null;
   at: string;

@@ -12,6 +12,7 @@ import { ForbiddenError, ValidationError } from '../errors.js';
 import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 import type { Context } from './context.js';
+import InputIssuesPlugin from './input-issues.js';
 import { complexityError, fieldComplexity, QUERY_LIMITS } from './limits.js';
 
 /**
@@ -19,7 +20,8 @@ import { complexityError, fieldComplexity, QUERY_LIMITS } from './limits.js';
  *
  * Plugin order matters: errors first (it wraps everything after it, so auth and input-validation
  * failures become typed results), then relay (so scope checks see decoded global ids), scope-auth
- * before the resolver-wrapping prisma plugin, then validation and complexity.
+ * before the resolver-wrapping prisma plugin, then the input issues (every bad field at once, text
+ * PostgreSQL cannot store included: src/schema/input-issues.ts), validation, and complexity.
  */
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -34,7 +36,7 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: unknown; Output: unknown };
   };
 }>({
-  plugins: [ErrorsPlugin, RelayPlugin, ScopeAuthPlugin, PrismaPlugin, ValidationPlugin, ComplexityPlugin],
+  plugins: [ErrorsPlugin, RelayPlugin, ScopeAuthPlugin, PrismaPlugin, InputIssuesPlugin, ValidationPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
   errors: {
     defaultTypes: [],

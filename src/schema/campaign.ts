@@ -3,6 +3,7 @@ import {
   cancelCampaign,
   pauseCampaign,
   resumeCampaign,
+  resendUnknown,
   retryFailed,
   scheduleCampaign,
   startCampaign,
@@ -229,6 +230,11 @@ export const CampaignRef = builder.prismaNode('Campaign', {
     rotationMode: t.expose('rotationMode', { type: RotationModeEnum }),
     pauseReason: t.exposeString('pauseReason', { nullable: true }),
     resumesAt: t.expose('resumesAt', { type: 'DateTime', nullable: true, description: 'When outside its sending window: the next opening.' }),
+    stalledSince: t.expose('stalledSince', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'Since when the campaign has messages due and no worker process is alive to send them; null when not stalled.',
+    }),
     messages: t.relation('messages', { query: { orderBy: [{ order: 'asc' }, { createdAt: 'asc' }] } }),
     instances: t.field({
       type: [WhatsAppInstanceRef],
@@ -533,6 +539,13 @@ const RetryFailedResultRef = builder.objectRef<{ requeued: number; campaignId: s
   }),
 });
 
+const ResendUnknownResultRef = builder.objectRef<{ requeued: number; campaignId: string }>('ResendUnknownPayload').implement({
+  fields: (t) => ({
+    requeued: t.exposeInt('requeued', { description: 'Recipients whose outcome stayed unknown, queued again.' }),
+    campaign: t.prismaField({ type: CampaignRef, resolve: (query, r) => reload(query, r.campaignId) }),
+  }),
+});
+
 builder.mutationFields((t) => ({
   createCampaign: t.prismaField({
     type: CampaignRef,
@@ -648,5 +661,21 @@ builder.mutationFields((t) => ({
     errors: { types: [...TRANSITION_ERRORS] },
     args: { id: t.arg.globalID({ required: true, for: CampaignRef }) },
     resolve: async (_root, { id }, ctx) => ({ requeued: await retryFailed(ctx.viewer.tenantId, id.id, actor(ctx)), campaignId: id.id }),
+  }),
+  resendUnknown: t.field({
+    type: ResendUnknownResultRef,
+    description:
+      "Sends again the recipients whose outcome stayed UNKNOWN after reconciliation with Evolution (its message store could not show whether their message left; each keeps the evidence in its OUTCOME_RECONCILED log entry). Some of them may get the message twice: `confirm` must be true. Outcomes still being resolved are not touched.",
+    authScopes: { operator: true },
+    errors: { types: [ValidationError, ...TRANSITION_ERRORS] },
+    args: {
+      id: t.arg.globalID({ required: true, for: CampaignRef }),
+      confirm: t.arg.boolean({
+        required: true,
+        description: 'true: you accept that whoever already got the message gets it again.',
+        validate: z.literal(true, { error: 'must be true: resending may deliver the message twice to whoever already got it' }),
+      }),
+    },
+    resolve: async (_root, { id }, ctx) => ({ requeued: await resendUnknown(ctx.viewer.tenantId, id.id, actor(ctx)), campaignId: id.id }),
   }),
 }));

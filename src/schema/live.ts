@@ -34,6 +34,11 @@ export const ProgressRef = builder.objectRef<LiveProgress>('CampaignProgress').i
       description: 'When the remaining recipients will have been sent at the current speed (the completion time once completed); null while not sending.',
     }),
     resumesAt: t.expose('resumesAt', { type: 'DateTime', nullable: true }),
+    stalledSince: t.expose('stalledSince', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'Since when the campaign has messages due and no worker process is alive to send them; null when not stalled.',
+    }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
     at: t.expose('at', { type: 'DateTime', description: 'When this snapshot was taken.' }),

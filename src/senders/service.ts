@@ -20,6 +20,7 @@ function isUniqueViolation(err: unknown): boolean {
 
 export async function registerEvolutionServer(tenantId: string, input: { name: string; baseUrl: string; apiKey: string }) {
   try {
+    // Its version is asked by the workers' health sweep (refreshStaleServerVersions), not on this request.
     return await prisma.evolutionServer.create({
       data: { tenantId, name: input.name, baseUrl: input.baseUrl.replace(/\/+$/, ''), apiKeyEncrypted: encryptSecret(input.apiKey) },
     });
@@ -27,6 +28,37 @@ export async function registerEvolutionServer(tenantId: string, input: { name: s
     if (isUniqueViolation(err)) throw new ConflictError(`an Evolution server named "${input.name}" exists`, 'name');
     throw err;
   }
+}
+
+/**
+ * Asks the server its version (`GET /`) and stores it: from 2.4.0 sends go under a key id we choose.
+ * An unreachable server keeps what was known (nothing, at first: sent as to 2.3). Never throws.
+ */
+export async function refreshServerVersion(serverId: string): Promise<string | null> {
+  try {
+    const s = await prisma.evolutionServer.findUnique({ where: { id: serverId }, select: { baseUrl: true, apiKeyEncrypted: true } });
+    if (!s) return null;
+    const client = new EvolutionClient({ baseUrl: s.baseUrl, apiKey: decryptSecret(s.apiKeyEncrypted), timeoutMs: Math.min(config.evolutionTimeoutMs, 5000) });
+    const r = await client.serverVersion();
+    await prisma.evolutionServer.update({
+      where: { id: serverId },
+      data: { versionCheckedAt: new Date(), ...(r.ok && r.version ? { version: r.version } : {}) },
+    });
+    return r.ok ? r.version : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Servers whose version was not asked in the last hour (an upgrade of Evolution is noticed within it). */
+export async function refreshStaleServerVersions(): Promise<number> {
+  const stale = await prisma.evolutionServer.findMany({
+    where: { OR: [{ versionCheckedAt: null }, { versionCheckedAt: { lt: new Date(Date.now() - 3_600_000) } }] },
+    select: { id: true },
+    take: 50,
+  });
+  for (const s of stale) await refreshServerVersion(s.id);
+  return stale.length;
 }
 
 export interface InstanceInput {
@@ -85,7 +117,8 @@ export async function updateEvolutionServer(tenantId: string, id: string, input:
       where: { id },
       data: {
         ...(input.name ? { name: input.name } : {}),
-        ...(input.baseUrl ? { baseUrl: input.baseUrl.replace(/\/+$/, '') } : {}),
+        // Another address may be another Evolution: its version is asked again.
+        ...(input.baseUrl ? { baseUrl: input.baseUrl.replace(/\/+$/, ''), version: null, versionCheckedAt: null } : {}),
         ...(input.apiKey ? { apiKeyEncrypted: encryptSecret(input.apiKey) } : {}),
       },
     });

@@ -31,6 +31,8 @@ const schema = z.object({
   SIM_HANG_MS: num(60_000),
   SIM_WEBHOOK_RETRY_BASE_MS: num(5000),
   SIM_WEBHOOK_RETRY_ATTEMPTS: z.coerce.number().int().min(1).default(10),
+  /** The Evolution version it reports at GET / (2.4.0 and later send under a caller-chosen messageId). */
+  SIM_VERSION: z.string().regex(/^\d+\.\d+\.\d+(-[\w.]+)?$/, 'a version such as 2.3.6').default('2.3.6'),
 });
 
 const c = loadOrExit(() => parseConfig(schema));
@@ -53,6 +55,7 @@ const sim = await startSimulator({
   serverErrorRate: c.SIM_SERVER_ERROR_RATE,
   hangRate: c.SIM_HANG_RATE,
   hangMs: c.SIM_HANG_MS,
+  version: c.SIM_VERSION,
   webhookRetry: { attempts: c.SIM_WEBHOOK_RETRY_ATTEMPTS, baseDelayMs: c.SIM_WEBHOOK_RETRY_BASE_MS, maxDelayMs: 300_000 },
   log: (line) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg: line, service: 'evolution-sim' })}\n`),
 });

@@ -18,6 +18,7 @@ import {
   jidUser,
   type MessageRaw,
   type MessagesUpdateData,
+  versionAtLeast,
   type WebhookEnvelope,
 } from '../evolution/wire.js';
 import { seededRandom } from './random.js';
@@ -52,10 +53,24 @@ export interface SimulatorBehaviour {
   /** Numbers (digits) whose sends hang like `hangRate`'s. */
   hangNumbers: string[];
   hangMs: number;
+  /**
+   * Numbers (digits) whose sends are lost: the request is taken, never processed (nothing is sent or
+   * stored) and its connection is dropped after `hangMs`, as when Evolution dies or drops a request.
+   */
+  lostNumbers: string[];
   /** Instances whose sends answer 401 (as after the server's API key changed). */
   unauthorizedInstances: string[];
   webhookRetry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   webhookTimeoutMs: number;
+  /**
+   * The Evolution version this server claims (`GET /`). From 2.4.0 a send's top-level `messageId`
+   * becomes the WhatsApp key id; 2.3.x ignores it.
+   */
+  version: string;
+  /** DATABASE_SAVE_DATA_NEW_MESSAGE: messages are stored, so `/chat/findMessages` finds them. */
+  storeMessages: boolean;
+  /** DATABASE_SAVE_MESSAGE_UPDATE: status changes are stored (`MessageUpdate` of findMessages). */
+  storeMessageUpdates: boolean;
 }
 
 export interface SimWebhookConfig {
@@ -82,6 +97,7 @@ export interface SimInstance {
 
 export interface SimSend {
   seq: number;
+  /** When the request arrived (before any simulated latency). */
   at: string;
   instance: string;
   endpoint: 'sendText' | 'sendMedia';
@@ -93,6 +109,17 @@ export interface SimSend {
   /** The statuses the simulator will report, in the order it decided, and the final one. */
   statuses: string[];
   final: 'SERVER_ACK' | 'DELIVERY_ACK' | 'READ' | 'ERROR';
+  /** The statuses whose `messages.update` webhook the receiver answered with a 2xx (it took them). */
+  acked: string[];
+}
+
+/** A row of Evolution's Message table, as `/chat/findMessages` returns it. */
+interface StoredMessage {
+  id: string;
+  instance: string;
+  raw: MessageRaw;
+  /** Statuses stored for it (MessageUpdate), in the order they happened. */
+  updates: string[];
 }
 
 export interface SimulatorOptions extends Partial<SimulatorBehaviour> {
@@ -131,10 +158,15 @@ const DEFAULT_BEHAVIOUR: SimulatorBehaviour = {
   hangRate: 0,
   hangNumbers: [],
   hangMs: 60_000,
+  lostNumbers: [],
   unauthorizedInstances: [],
   webhookRetry: { attempts: 10, baseDelayMs: 5000, maxDelayMs: 300_000 },
   webhookTimeoutMs: 30_000,
+  version: '2.3.6',
+  storeMessages: true,
+  storeMessageUpdates: true,
 };
+
 
 /** Evolution does not retry these answers (WEBHOOK_RETRY_NON_RETRYABLE_STATUS_CODES). */
 const NON_RETRYABLE = new Set([400, 401, 403, 404, 422]);
@@ -154,6 +186,15 @@ export class EvolutionSimulator {
   readonly behaviour: SimulatorBehaviour;
   readonly instances = new Map<string, SimInstance>();
   readonly sends: SimSend[] = [];
+  /** Evolution's message store: sent and received messages (kept across `crash()`, like its database). */
+  private readonly stored: StoredMessage[] = [];
+  private readonly sendByKey = new Map<string, SimSend>();
+  private readonly storedByKey = new Map<string, StoredMessage>();
+  /** Bumped by `crash()`: work begun before it never completes. */
+  private generation = 0;
+  /** While set, every Evolution route waits (a hung server: connections accepted, nothing answered). */
+  private gate: { promise: Promise<void>; open: () => void } | null = null;
+  private listeningPort: number | null = null;
   readonly webhookStats: WebhookStats = { attempts: 0, delivered: 0, failed: 0, retried: 0, byEvent: {} };
   private server: Server | null = null;
   private random: () => number;
@@ -197,9 +238,51 @@ export class EvolutionSimulator {
     this.server.keepAliveTimeout = 15_000;
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
-      this.server?.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
+      this.server?.listen(this.listeningPort ?? this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
     });
+    this.listeningPort = (this.server.address() as AddressInfo).port;
     return this.url;
+  }
+
+  /**
+   * As if the process were killed: every connection is reset, answers not yet given are never given,
+   * sends still before their store are never made, and webhooks not yet posted (or retried) are lost.
+   * Stored messages stay (Evolution keeps them in its database). `restart()` listens again on the same port.
+   */
+  async crash(): Promise<void> {
+    this.generation++;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const release of this.holds) release();
+    this.holds.clear();
+    this.gate?.open();
+    this.gate = null;
+    const server = this.server;
+    this.server = null;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    }
+  }
+
+  async restart(): Promise<string> {
+    if (this.server) return this.url;
+    return this.listen();
+  }
+
+  /** A hung server: connections are accepted and nothing is answered until `unhang()`; then the held requests run. */
+  hang(): void {
+    if (this.gate) return;
+    let open = () => undefined as void;
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    this.gate = { promise, open };
+  }
+
+  unhang(): void {
+    const gate = this.gate;
+    this.gate = null;
+    gate?.open();
   }
 
   async close(): Promise<void> {
@@ -302,6 +385,7 @@ export class EvolutionSimulator {
       instanceId: instance.id,
       source: 'android',
     };
+    this.store(instance, raw);
     this.emit(instance, 'messages.upsert', raw);
     return raw;
   }
@@ -324,18 +408,23 @@ export class EvolutionSimulator {
     const method = req.method ?? 'GET';
     try {
       if (path.startsWith('/__simulator/')) return await this.handleControl(req, res, method, path, url);
+      const generation = this.generation;
+      if (this.gate) {
+        await this.gate.promise;
+        if (generation !== this.generation) return void res.destroy();
+      }
       if (method === 'GET' && path === '/') {
         return send(res, 200, {
           status: 200,
           message: 'Welcome to the Evolution API, it is working!',
-          version: '2.3.6',
+          version: this.behaviour.version,
           clientName: 'evolution_simulator',
           manager: `${this.options.serverUrl ?? this.url}/manager`,
           documentation: 'https://doc.evolution-api.com',
           whatsappWebVersion: '2.3000.1028419009',
         });
       }
-      const route = path.match(/^\/(message|instance|webhook)\/([A-Za-z]+)(?:\/([^/]+))?\/?$/);
+      const route = path.match(/^\/(message|instance|webhook|chat)\/([A-Za-z]+)(?:\/([^/]+))?\/?$/);
       if (!route) throw new HttpError(404, errorBody(404, [`Cannot ${method} ${path}`]));
       const [, group, action, rawName] = route;
       const instanceName = rawName ? decodeURIComponent(rawName) : undefined;
@@ -382,6 +471,7 @@ export class EvolutionSimulator {
         return send(res, 201, this.webhookRow(instance));
       }
       if (group === 'webhook' && action === 'find' && method === 'GET') return send(res, 200, this.webhookRow(instance));
+      if (group === 'chat' && action === 'findMessages' && method === 'POST') return send(res, 200, this.findMessages(instance, await readJson(req)));
       throw new HttpError(404, errorBody(404, [`Cannot ${method} ${path}`]));
     } catch (err) {
       if (err instanceof HttpError) return send(res, err.status, err.body);
@@ -483,11 +573,19 @@ export class EvolutionSimulator {
       }
     }
 
+    const generation = this.generation;
+    const receivedAt = new Date().toISOString();
     const delay = typeof body.delay === 'number' ? Math.min(body.delay, 60_000) : 0;
     if (delay > 0) await sleep(delay);
     if (this.behaviour.latencyMs > 0) await sleep(this.behaviour.latencyMs);
+    // Killed meanwhile: the message was never handed to WhatsApp.
+    if (generation !== this.generation) return void res.destroy();
 
     const number = jidUser(String(body.number));
+    if (this.behaviour.lostNumbers.includes(number)) {
+      await this.hold(this.behaviour.hangMs);
+      return void res.destroy();
+    }
     // Evolution's 500s come before the message reaches WhatsApp (instance not loaded, media download).
     const scripted = this.behaviour.serverErrors[number] ?? 0;
     if (scripted > 0 || (this.behaviour.serverErrorRate > 0 && this.random() < this.behaviour.serverErrorRate)) {
@@ -499,13 +597,15 @@ export class EvolutionSimulator {
       throw new HttpError(400, errorBody(400, [{ jid: `${number}@s.whatsapp.net`, exists: false, number }]));
     }
 
-    const keyId = saltKeyId(randomKeyId(this.random, '3EB0'), this.keySalt);
+    // 2.4.0 and later send under the caller's `messageId` (top-level in the body); 2.3.x ignores it.
+    const chosen = versionAtLeast(this.behaviour.version, '2.4.0') && typeof body.messageId === 'string' && body.messageId ? body.messageId : null;
+    const keyId = chosen ?? saltKeyId(randomKeyId(this.random, '3EB0'), this.keySalt);
     const remoteJid = String(body.number).includes('@') ? String(body.number) : `${number}@s.whatsapp.net`;
     const raw = this.messageRaw(instance, keyId, remoteJid, action, body);
     const plan = this.plan(this.behaviour.instanceFailureRates[instance.name] ?? this.behaviour.failureRate);
     const record: SimSend = {
       seq: ++this.seq,
-      at: new Date().toISOString(),
+      at: receivedAt,
       instance: instance.name,
       endpoint: action,
       number,
@@ -524,8 +624,11 @@ export class EvolutionSimulator {
           : null,
       statuses: plan.statuses,
       final: plan.final,
+      acked: [],
     };
     this.sends.push(record);
+    this.sendByKey.set(keyId, record);
+    this.store(instance, raw);
 
     // Evolution fires send.message without awaiting it, before the HTTP response: webhooks can
     // overtake the 201.
@@ -533,17 +636,24 @@ export class EvolutionSimulator {
     this.scheduleReceipts(instance, record, plan.reorder);
     if (this.behaviour.hangNumbers.includes(number) || (this.behaviour.hangRate > 0 && this.random() < this.behaviour.hangRate)) {
       // Sent, but the answer comes too late for the caller: its outcome is unknown to it.
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, this.behaviour.hangMs);
-        function done() {
-          clearTimeout(t);
-          resolve();
-        }
-        this.holds.add(done);
-      });
-      if (this.closed) return void res.destroy();
+      await this.hold(this.behaviour.hangMs);
+      if (this.closed || generation !== this.generation) return void res.destroy();
     }
     send(res, 201, raw);
+  }
+
+  /** Waits `ms`, or less when the simulator closes or crashes (which release every hold). */
+  private hold(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const holds = this.holds;
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        holds.delete(done);
+        resolve();
+      }
+      holds.add(done);
+    });
   }
 
   private messageRaw(
@@ -606,8 +716,12 @@ export class EvolutionSimulator {
 
   private scheduleReceipts(instance: SimInstance, record: SimSend, reorder: boolean) {
     // No webhook would carry them (none set, disabled, or not subscribed to MESSAGES_UPDATE): no
-    // timers. Evolution too only sends what the webhook asks for when the status arrives.
-    if (!this.wants(instance, 'messages.update')) return;
+    // timers (the statuses are stored at once). Evolution too only sends what the webhook asks for
+    // when the status arrives.
+    if (!this.wants(instance, 'messages.update')) {
+      for (const status of record.statuses) this.storeUpdate(record.keyId, status);
+      return;
+    }
     const b = this.behaviour;
     const steps = [b.ackDelayMs, b.deliveryDelayMs, b.readDelayMs];
     let at = 0;
@@ -628,7 +742,10 @@ export class EvolutionSimulator {
         instanceId: instance.id,
         messageId: `cm${randomKeyId(this.random, '').toLowerCase().slice(0, 23)}`,
       };
-      this.later(times[i] ?? 0, () => this.emit(instance, 'messages.update', data));
+      this.later(times[i] ?? 0, () => {
+        this.storeUpdate(record.keyId, status);
+        this.emit(instance, 'messages.update', data);
+      });
     });
   }
 
@@ -666,6 +783,7 @@ export class EvolutionSimulator {
 
   private async deliver(url: string, webhook: SimWebhookConfig, envelope: WebhookEnvelope, attempt: number): Promise<void> {
     if (this.closed) return;
+    const generation = this.generation;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     for (const [k, v] of Object.entries(webhook.headers)) if (k !== 'jwt_key') headers[k] = String(v);
     if (webhook.headers.jwt_key) {
@@ -693,8 +811,14 @@ export class EvolutionSimulator {
     } catch (err) {
       this.log(`webhook ${envelope.event} to ${url} failed: ${(err as Error).message}`);
     }
+    // A killed server never learns the answer, and retries nothing.
+    if (generation !== this.generation) return;
     if (status !== null && status >= 200 && status < 300) {
       this.webhookStats.delivered++;
+      if (envelope.event === 'messages.update') {
+        const d = envelope.data as MessagesUpdateData;
+        this.sendByKey.get(d.keyId)?.acked.push(d.status);
+      }
       return;
     }
     const { attempts, baseDelayMs, maxDelayMs } = this.behaviour.webhookRetry;
@@ -731,6 +855,7 @@ export class EvolutionSimulator {
     }
     if (path === '/__simulator/sends' && method === 'DELETE') {
       this.sends.length = 0;
+      this.sendByKey.clear();
       return send(res, 200, { ok: true });
     }
     if (path === '/__simulator/state' && method === 'GET') {
@@ -761,6 +886,57 @@ export class EvolutionSimulator {
       return send(res, 200, this.receiveMessage(name, body.from, body.text, { lid: body.lid }));
     }
     throw new HttpError(404, errorBody(404, [`Cannot ${method} ${path}`]));
+  }
+
+  private store(instance: SimInstance, raw: MessageRaw) {
+    if (!this.behaviour.storeMessages) return;
+    const row: StoredMessage = { id: `cm${randomKeyId(this.random, '').toLowerCase().slice(0, 23)}`, instance: instance.name, raw, updates: [] };
+    this.stored.push(row);
+    this.storedByKey.set(raw.key.id, row);
+  }
+
+  private storeUpdate(keyId: string, status: string) {
+    if (!this.behaviour.storeMessageUpdates) return;
+    this.storedByKey.get(keyId)?.updates.push(status);
+  }
+
+  /**
+   * `POST /chat/findMessages/{instance}` as 2.3.6 runs it (`BaileysStartupService.fetchMessages`):
+   * `where.key.id` / `remoteJid` match exactly, `fromMe` only when true, `messageTimestamp` only with
+   * both `gte` and `lte` (dates, compared in seconds); newest first; `offset` is the page size (50).
+   */
+  private findMessages(instance: SimInstance, body: unknown) {
+    const q = (body ?? {}) as { where?: { key?: { id?: string; remoteJid?: string; fromMe?: boolean }; messageTimestamp?: { gte?: unknown; lte?: unknown } }; page?: number; offset?: number };
+    const key = q.where?.key ?? {};
+    const ts = q.where?.messageTimestamp;
+    const seconds = (v: unknown) => Math.floor(new Date(v as string | number).getTime() / 1000);
+    const range = ts?.gte && ts?.lte ? { gte: seconds(ts.gte), lte: seconds(ts.lte) } : null;
+    const matches = this.stored.filter((m) => {
+      if (m.instance !== instance.name) return false;
+      if (key.id && m.raw.key.id !== key.id) return false;
+      if (key.fromMe && m.raw.key.fromMe !== true) return false;
+      if (key.remoteJid && m.raw.key.remoteJid !== key.remoteJid) return false;
+      const t = Number(m.raw.messageTimestamp);
+      if (range && (t < range.gte || t > range.lte)) return false;
+      return true;
+    });
+    matches.sort((a, b) => Number(b.raw.messageTimestamp) - Number(a.raw.messageTimestamp));
+    const offset = Number.isInteger(q.offset) && (q.offset as number) > 0 ? (q.offset as number) : 50;
+    const page = Number.isInteger(q.page) && (q.page as number) > 0 ? (q.page as number) : 1;
+    const skip = offset * (page === 1 ? 0 : page - 1);
+    const records = matches.slice(skip, skip + offset).map((m) => ({
+      id: m.id,
+      key: m.raw.key,
+      pushName: m.raw.pushName || (m.raw.key.fromMe ? 'Você' : jidUser(m.raw.key.remoteJid)),
+      messageType: m.raw.messageType,
+      message: m.raw.message,
+      messageTimestamp: m.raw.messageTimestamp,
+      instanceId: instance.id,
+      source: m.raw.source,
+      contextInfo: m.raw.contextInfo ?? null,
+      MessageUpdate: m.updates.map((status) => ({ status })),
+    }));
+    return { messages: { total: matches.length, pages: Math.ceil(matches.length / offset), currentPage: page, records } };
   }
 
   private instanceRow(i: SimInstance) {

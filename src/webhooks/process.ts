@@ -12,15 +12,14 @@ import { publish } from '../realtime/pubsub.js';
 import { applyParkedReceipts, findRecipientByKey, lockProviderMessage } from '../receipts/apply.js';
 import { applyDeliveryReceipt } from '../receipts/batch.js';
 import { processIncomingMessage } from '../replies/process.js';
-import type { connectionUpdateSchema, messageRawSchema, messagesUpdateSchema, qrcodeUpdatedSchema } from './schemas.js';
+import type { connectionUpdateSchema, HandledEventData, messageRawSchema, messagesUpdateSchema, qrcodeUpdatedSchema } from './schemas.js';
 
-export interface WebhookJob {
+/** One event to apply, its data parsed by its event's schema (see parseEventData). */
+export type WebhookJob = {
   tenantId: string;
   instanceId: string;
   receivedAt: string;
-  event: string;
-  data: unknown;
-}
+} & HandledEventData;
 
 export interface WebhookEffects {
   /** Campaigns to pump again (an instance came back). */
@@ -32,17 +31,19 @@ export interface WebhookEffects {
 export async function processWebhook(job: WebhookJob, fx: WebhookEffects): Promise<string> {
   switch (job.event) {
     case 'messages.update':
-      return messagesUpdate(job, job.data as z.infer<typeof messagesUpdateSchema>);
+      return messagesUpdate(job, job.data);
     case 'send.message':
-      return sendMessage(job, job.data as z.infer<typeof messageRawSchema>);
+      return sendMessage(job, job.data);
     case 'connection.update':
-      return connectionUpdate(job, job.data as z.infer<typeof connectionUpdateSchema>, fx);
+      return connectionUpdate(job, job.data, fx);
     case 'qrcode.updated':
-      return qrcodeUpdated(job, job.data as z.infer<typeof qrcodeUpdatedSchema>, fx);
+      return qrcodeUpdated(job, job.data, fx);
     case 'messages.upsert':
-      return processIncomingMessage(job, job.data as z.infer<typeof messageRawSchema>);
-    default:
-      throw new Error(`unexpected webhook event ${job.event}`);
+      return processIncomingMessage(job, job.data);
+    default: {
+      const unhandled: never = job;
+      throw new Error(`unexpected webhook event ${(unhandled as { event: string }).event}`);
+    }
   }
 }
 
@@ -82,16 +83,19 @@ async function sendMessage(job: WebhookJob, d: z.infer<typeof messageRawSchema>)
         SELECT id FROM recipient
         WHERE instance_id = ${job.instanceId}::uuid AND phone = ANY(${phones}::text[]) AND tenant_id = ${job.tenantId}::uuid
           AND status = 'SENDING' AND provider_message_id IS NULL
+          -- a send made under a key id we chose is proven by that key id only
+          AND (request_key_id IS NULL OR request_key_id = ${keyId})
         ORDER BY sending_at DESC LIMIT 1 FOR UPDATE)`;
     if (inFlight > 0) return 'proof kept for a send in flight';
     const rows = await tx.$queryRaw<Array<{ id: string; campaign_id: string; contact_id: string; sent_at: Date }>>`
       WITH found AS (
         SELECT id FROM recipient
         WHERE instance_id = ${job.instanceId}::uuid AND phone = ANY(${phones}::text[]) AND tenant_id = ${job.tenantId}::uuid
-          AND status = 'UNKNOWN' AND provider_message_id IS NULL
+          AND status = 'UNKNOWN' AND provider_message_id IS NULL AND (request_key_id IS NULL OR request_key_id = ${keyId})
         ORDER BY sending_at DESC LIMIT 1 FOR UPDATE)
       UPDATE recipient r SET status = 'SENT', provider_message_id = ${keyId}, sent_at = COALESCE(r.sending_at, now()),
-        error = NULL, error_code = NULL, updated_at = now()
+        error = NULL, error_code = NULL, updated_at = now(), reconcile_at = NULL,
+        evidence = COALESCE(r.evidence, '{}'::jsonb) || jsonb_build_object('decision', 'SENT', 'confirmedBy', 'send.message', 'keyId', ${keyId}::text)
       FROM found WHERE r.id = found.id
       RETURNING r.id, r.campaign_id, r.contact_id, r.sent_at`;
     const r = rows[0];

@@ -6,20 +6,22 @@ import { parseProviderStatus } from '../domain/receipts.js';
 import { incomingSender } from '../domain/replies.js';
 import { eventSuffix } from '../evolution/wire.js';
 import { decryptSecret, safeEqual } from '../lib/crypto.js';
+import { BodyTooLargeError, closeAfter, readBody } from '../lib/http-body.js';
 import type { Logger } from '../lib/logger.js';
 import { TtlCache } from '../lib/ttl-cache.js';
-import { jobId } from '../queues/definitions.js';
-import { enqueue } from '../queues/index.js';
+import { acceptWebhook } from './inbox.js';
 import { canonicalEvent, envelopeSchema, HANDLED_EVENTS, isHandledEvent, type messageRawSchema, type messagesUpdateSchema } from './schemas.js';
 
 /**
  * POST /webhooks/evolution/<secret>[/<event-suffix>]
  *
  * Authenticates the instance by the secret in its URL (and the HS256 JWT when it has a jwt_key),
- * validates the envelope, enqueues the event and answers at once. Answers:
- * - 200: accepted (or a duplicate, or an event we ignore);
+ * validates the envelope, writes the event to the webhook inbox (PostgreSQL, group commit) and answers
+ * once it is committed: an acknowledged event is never lost, whatever becomes of Redis or a worker.
+ * Answers:
+ * - 200: durable (or an event we ignore); a redelivered event is applied again, which changes nothing;
  * - 400 / 401 / 404 / 413 / 415: the request is wrong; Evolution does not retry 400/401/404 and nothing is written;
- * - 503: we could not enqueue; Evolution retries (which is what we want).
+ * - 503: we could not make it durable (the database is away); Evolution retries (which is what we want).
  */
 const MAX_BODY = 5 * 1024 * 1024;
 const JWT_EXPIRY_TOLERANCE_S = 30 * 60;
@@ -67,19 +69,6 @@ function reply(res: ServerResponse, status: number, body: unknown) {
   res.end(text);
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY) throw new WebhookError(413, 'PAYLOAD_TOO_LARGE', `body larger than ${MAX_BODY} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new WebhookError(413, 'PAYLOAD_TOO_LARGE', `body larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 function issuesOf(error: z.ZodError) {
   return error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
 }
@@ -114,19 +103,6 @@ function nothingToDo(event: string, data: unknown): string | null {
   return null;
 }
 
-/** The BullMQ job id that makes a redelivered webhook a no-op; null where every delivery is distinct. */
-function dedupeId(instanceId: string, event: string, data: unknown): string | null {
-  if (event === 'messages.update') {
-    const d = data as z.infer<typeof messagesUpdateSchema>;
-    return jobId('wh', instanceId, 'mu', d.keyId ?? d.id ?? '', parseProviderStatus(d.status) ?? String(d.status));
-  }
-  if (event === 'send.message' || event === 'messages.upsert') {
-    const d = data as z.infer<typeof messageRawSchema>;
-    return jobId('wh', instanceId, event === 'send.message' ? 'sm' : 'up', d.key.id);
-  }
-  return null;
-}
-
 export async function handleEvolutionWebhook(
   req: IncomingMessage,
   res: ServerResponse,
@@ -146,7 +122,14 @@ export async function handleEvolutionWebhook(
 
     const type = String(req.headers['content-type'] ?? '');
     if (type && !type.includes('json')) throw new WebhookError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send application/json');
-    const raw = await readBody(req);
+    let raw: string;
+    try {
+      raw = (await readBody(req, MAX_BODY)).toString('utf8');
+    } catch (err) {
+      if (!(err instanceof BodyTooLargeError)) throw err;
+      if (!err.drained) closeAfter(res);
+      throw new WebhookError(413, 'PAYLOAD_TOO_LARGE', `body larger than ${MAX_BODY} bytes`);
+    }
     let json: unknown;
     try {
       json = JSON.parse(raw);
@@ -175,22 +158,17 @@ export async function handleEvolutionWebhook(
       return;
     }
 
-    const id = dedupeId(instance.id, event, parsed.data);
     try {
-      await enqueue(
-        'webhooks',
-        'webhook:evolution',
-        { tenantId: instance.tenantId, instanceId: instance.id, receivedAt: new Date().toISOString(), event, data: parsed.data },
-        id ? { jobId: id } : {},
-      );
+      await acceptWebhook({ tenantId: instance.tenantId, instanceId: instance.id, receivedAt: new Date(), event, data: parsed.data });
     } catch (err) {
-      log.error({ err, event, instanceId: instance.id }, 'webhook enqueue failed');
+      log.error({ err, event, instanceId: instance.id }, 'webhook could not be made durable');
       // Our failure: 503 so that Evolution delivers it again.
       throw new WebhookError(503, 'UNAVAILABLE', 'could not accept the event now; retry');
     }
     reply(res, 200, { ok: true });
   } catch (err) {
-    if (!req.readableEnded) req.resume(); // drain an unread body so the connection stays usable
+    // A body refused before it was read (an unknown secret, a wrong content type) is read and dropped
+    // by Node once the answer is sent, so the connection stays usable.
     if (err instanceof WebhookError) {
       if (err.status >= 500) log.warn({ code: err.code }, 'webhook refused');
       else log.info({ code: err.code, status: err.status }, 'webhook rejected');

@@ -89,6 +89,17 @@ export const HANDLED_EVENTS = {
 
 export type HandledEvent = keyof typeof HANDLED_EVENTS;
 
+/** A handled event with its parsed data: switching on `event` types `data`. */
+export type HandledEventData = { [E in HandledEvent]: { event: E; data: z.infer<(typeof HANDLED_EVENTS)[E]> } }[HandledEvent];
+
+/** Parses `data` with its event's schema; an error names what is wrong (the event can never be applied). */
+export function parseEventData(event: string, data: unknown): { ok: true; value: HandledEventData } | { ok: false; error: string } {
+  if (!isHandledEvent(event)) return { ok: false, error: `event ${event} is not handled` };
+  const parsed = HANDLED_EVENTS[event].safeParse(data);
+  if (!parsed.success) return { ok: false, error: `invalid data for ${event}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  return { ok: true, value: { event, data: parsed.data } as HandledEventData };
+}
+
 export function isHandledEvent(event: string): event is HandledEvent {
   return event in HANDLED_EVENTS;
 }

@@ -2,10 +2,12 @@
 import { config } from '../config/index.js';
 import { prisma } from '../db/client.js';
 import { logger } from '../lib/logger.js';
+import { keepRunningOnUnhandledRejections } from '../lib/process-guards.js';
 import { closeQueues } from '../queues/index.js';
 import { closePubsub } from '../realtime/pubsub.js';
 import { startWorkers } from './runtime.js';
 
+keepRunningOnUnhandledRejections(logger);
 const runtime = await startWorkers();
 logger.info({ queues: runtime.workers.map((w) => w.name) }, 'workers started');
 

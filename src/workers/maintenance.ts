@@ -2,12 +2,18 @@ import type { Job } from 'bullmq';
 import { evaluateAbTests } from '../ab/evaluate.js';
 import { config } from '../config/index.js';
 import { prisma } from '../db/client.js';
+import { checkStalls } from '../campaigns/stalls.js';
+import { reconcileDue } from '../dispatch/reconcile.js';
 import { markAllUnknown } from '../dispatch/send.js';
 import { type FollowUpDeps, runFollowUps } from '../followups/service.js';
 import { healthMaintenance, resetDailyCounters } from '../health/service.js';
 import { logger } from '../lib/logger.js';
+import { refreshStaleServerVersions } from '../senders/service.js';
 import { parseJob } from '../queues/definitions.js';
+import { purgeFailedInbox } from '../webhooks/inbox.js';
 import { requestPump } from './deps.js';
+import { purgeDeadWorkers } from './heartbeat.js';
+import { restoreLostJobs } from './recovery.js';
 
 /** A SENDING recipient older than this lost its worker (the send call itself times out well before). */
 const SENDING_STALE_MS = () => config.evolutionTimeoutMs + 120_000;
@@ -19,7 +25,9 @@ export function maintenanceProcessor(deps: FollowUpDeps) {
       case 'maintenance:watchdog': {
         const running = await prisma.campaign.findMany({ where: { status: 'RUNNING' }, select: { id: true, tenantId: true } });
         for (const c of running) await requestPump(c.tenantId, c.id);
-        return `pumped ${running.length}`;
+        const restored = await restoreLostJobs();
+        const stalls = await checkStalls();
+        return `pumped ${running.length}, scheduled starts ${restored.scheduledStarts}, imports restored ${restored.imports}, stalls ended ${stalls.ended}`;
       }
       case 'maintenance:reap-sending': {
         const stale = await prisma.$queryRaw<Array<{ id: string; tenant_id: string; campaign_id: string; instance_id: string | null; contact_id: string }>>`
@@ -37,14 +45,19 @@ export function maintenanceProcessor(deps: FollowUpDeps) {
       }
       case 'maintenance:health': {
         const r = await healthMaintenance((t, c) => requestPump(t, c));
-        return `paused ${r.paused}, resting ${r.resting}, re-admitted ${r.readmitted}`;
+        const versions = await refreshStaleServerVersions();
+        return `paused ${r.paused}, resting ${r.resting}, re-admitted ${r.readmitted}, server versions asked ${versions}`;
       }
       case 'maintenance:purge-receipts': {
         const n = await prisma.$executeRaw`DELETE FROM pending_receipt WHERE received_at < now() - interval '7 days'`;
-        return `purged ${n}`;
+        const inbox = await purgeFailedInbox();
+        const workers = await purgeDeadWorkers();
+        return `purged ${n} parked receipts, ${inbox} failed webhook events, ${workers} dead workers`;
       }
       case 'maintenance:ab-evaluate':
         return evaluateAbTests(logger);
+      case 'maintenance:reconcile':
+        return reconcileDue({ log: logger, requestPump });
       default: {
         // A job name added to the queue's map without a case here is a compile error, not a silent no-op.
         const unhandled: never = name;

@@ -5,15 +5,52 @@ import type { QueueName } from '../queues/definitions.js';
 import { getQueue } from '../queues/index.js';
 import { createRedis } from '../redis.js';
 import { campaignsProcessor } from './campaigns.js';
-import { dispatchDeps } from './deps.js';
+import { dispatchDeps, requestPump } from './deps.js';
 import { importsProcessor } from './imports.js';
 import { maintenanceProcessor } from './maintenance.js';
 import { sendsProcessor } from './sends.js';
+import { InboxConsumer } from '../webhooks/inbox.js';
+import { Heartbeat } from './heartbeat.js';
 import { webhooksProcessor } from './webhooks.js';
 
 export interface WorkerRuntime {
   workers: Worker[];
+  /** The webhook inbox's consumer, when this process applies webhooks. */
+  inbox: InboxConsumer | null;
+  heartbeat: Heartbeat;
   close(): Promise<void>;
+}
+
+/** The recurring maintenance jobs: (id, every, job name). */
+const SCHEDULES = [
+  ['watchdog', 10_000, 'maintenance:watchdog'],
+  ['reap-sending', 60_000, 'maintenance:reap-sending'],
+  ['daily-reset', 60_000, 'maintenance:daily-reset'],
+  ['health', 30_000, 'maintenance:health'],
+  // Follow-ups are due by the day; an hourly pass sends each soon after it falls due and its window opens.
+  ['follow-ups', 3_600_000, 'maintenance:follow-ups'],
+  ['ab-evaluate', 30_000, 'maintenance:ab-evaluate'],
+  ['purge-receipts', 3_600_000, 'maintenance:purge-receipts'],
+  ['reconcile', 5000, 'maintenance:reconcile'],
+] as const;
+/** How often a worker checks that every recurring job still exists in Redis. */
+const SCHEDULE_CHECK_MS = 15_000;
+
+/**
+ * Creates the recurring jobs that Redis does not hold. Redis may lose them (a restart without
+ * persistence, a failover to an empty replica): every worker running maintenance checks every
+ * SCHEDULE_CHECK_MS, not only when it starts, and re-creates what is missing. An existing schedule is
+ * left as it is (upserting it again would move its next run).
+ */
+async function ensureSchedules(initial: boolean) {
+  const m = getQueue('maintenance');
+  const missing: string[] = [];
+  for (const [id, every, name] of SCHEDULES) {
+    if (!initial && (await m.getJobScheduler(id))) continue;
+    await m.upsertJobScheduler(id, { every }, { name, data: {} });
+    if (!initial) missing.push(id);
+  }
+  if (missing.length) logger.warn({ schedules: missing }, 'recurring jobs were missing from Redis; created again');
 }
 
 function withJobLog(queue: QueueName, processor: Processor): Processor {
@@ -31,8 +68,11 @@ function withJobLog(queue: QueueName, processor: Processor): Processor {
   };
 }
 
-/** Starts the BullMQ workers of `queues` (all by default) and the maintenance schedules. */
-export async function startWorkers(queues: QueueName[] = ['campaigns', 'sends', 'webhooks', 'imports', 'maintenance']): Promise<WorkerRuntime> {
+/** Starts the BullMQ workers of `queues` (all by default), the webhook inbox's consumer and the maintenance schedules. */
+export async function startWorkers(
+  queues: QueueName[] = ['campaigns', 'sends', 'webhooks', 'imports', 'maintenance'],
+  opts: { scheduleCheckMs?: number } = {},
+): Promise<WorkerRuntime> {
   const commandRedis = createRedis('command');
   const deps = dispatchDeps(commandRedis, logger);
   const processors: Record<QueueName, { processor: Processor; concurrency: number }> = {
@@ -53,24 +93,37 @@ export async function startWorkers(queues: QueueName[] = ['campaigns', 'sends', 
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
+  // Webhooks come from the inbox in PostgreSQL (the BullMQ queue only drains jobs of older servers).
+  const inbox = queues.includes('webhooks')
+    ? new InboxConsumer({ concurrency: config.webhookConcurrency, log: logger.child({ component: 'webhook-inbox' }), effects: { pump: (t, c) => requestPump(t, c), log: logger } })
+    : null;
+  const heartbeat = new Heartbeat(queues, logger.child({ component: 'heartbeat' }));
+  await heartbeat.start();
+
+  let scheduleCheck: NodeJS.Timeout | null = null;
   if (queues.includes('maintenance')) {
-    const m = getQueue('maintenance');
-    await m.upsertJobScheduler('watchdog', { every: 10_000 }, { name: 'maintenance:watchdog', data: {} });
-    await m.upsertJobScheduler('reap-sending', { every: 60_000 }, { name: 'maintenance:reap-sending', data: {} });
-    await m.upsertJobScheduler('daily-reset', { every: 60_000 }, { name: 'maintenance:daily-reset', data: {} });
-    await m.upsertJobScheduler('health', { every: 30_000 }, { name: 'maintenance:health', data: {} });
-    // Follow-ups are due by the day; an hourly pass sends each soon after it falls due and its window opens.
-    await m.upsertJobScheduler('follow-ups', { every: 3_600_000 }, { name: 'maintenance:follow-ups', data: {} });
-    await m.upsertJobScheduler('ab-evaluate', { every: 30_000 }, { name: 'maintenance:ab-evaluate', data: {} });
-    await m.upsertJobScheduler('purge-receipts', { every: 3_600_000 }, { name: 'maintenance:purge-receipts', data: {} });
+    await ensureSchedules(true);
+    let checking = false;
+    scheduleCheck = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      ensureSchedules(false)
+        .catch((err) => logger.warn({ err: (err as Error).message }, 'could not check the recurring jobs'))
+        .finally(() => (checking = false));
+    }, opts.scheduleCheckMs ?? SCHEDULE_CHECK_MS);
+    scheduleCheck.unref();
   }
 
   return {
     workers,
+    inbox,
+    heartbeat,
     async close() {
+      if (scheduleCheck) clearInterval(scheduleCheck);
       // worker.close() waits for active jobs to finish; new jobs are no longer taken.
-      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([...workers.map((w) => w.close()), inbox?.close()]);
       await Promise.all(workers.map((w) => w.disconnect().catch(() => undefined)));
+      await heartbeat.stop();
       await commandRedis.quit().catch(() => undefined);
     },
   };

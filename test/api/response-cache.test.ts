@@ -159,7 +159,7 @@ describe('response cache', () => {
     const other = await tenantWith(['Other tenant']);
     await gqlOk(url, other.key, List);
     await publish('campaign:progress', {
-      tenantId: a.tenantId, campaignId, status: 'DRAFT', version: '2', resumesAt: null, startedAt: null, completedAt: null, at: new Date().toISOString(),
+      tenantId: a.tenantId, campaignId, status: 'DRAFT', version: '2', resumesAt: null, stalledSince: null, startedAt: null, completedAt: null, at: new Date().toISOString(),
       targeted: 0, sent: 7, delivered: 0, read: 0, replied: 0, clicked: 0, converted: 0, failed: 0, skipped: 0, unknown: 0, remaining: 0,
     });
     await waitFor(async () => (await sent()) === 7, 5000);

@@ -210,6 +210,7 @@ describe.each([0, 60_000])('tenant isolation through every entry point (response
       ['resumeCampaign', `mutation($id: ID!) { resumeCampaign(id: $id) { ${typed} } }`, { id: a.campaignId }],
       ['cancelCampaign', `mutation($id: ID!) { cancelCampaign(id: $id) { ${typed} } }`, { id: a.campaignId }],
       ['retryFailed', `mutation($id: ID!) { retryFailed(id: $id) { ${typed} } }`, { id: a.campaignId }],
+      ['resendUnknown', `mutation($id: ID!) { resendUnknown(id: $id, confirm: true) { ${typed} } }`, { id: a.campaignId }],
       ['chooseAbWinner', `mutation($id: ID!) { chooseAbWinner(campaignId: $id, variant: "A") { ${typed} } }`, { id: a.campaignId }],
       ['exportCampaignReport', `mutation($id: ID!) { exportCampaignReport(campaignId: $id) { ${typed} } }`, { id: a.campaignId }],
       ['recordConversion', `mutation($r: ID!) { recordConversion(input: { recipientId: $r, value: 10 }) { ${typed} } }`, { r: a.recipientId }],

@@ -19,13 +19,28 @@ import {
 
 const digits = (phone: string) => phone.replace(/\D/g, '');
 
+/** Points the instance's webhook at us for every event we use but `event`. */
+async function webhookWithout(sender: { name: string; webhookUrl: string }, event: string) {
+  const events = ['MESSAGES_UPDATE', 'SEND_MESSAGE', 'CONNECTION_UPDATE'].filter((e) => e !== event);
+  const set = await fetch(`${simUrl()}/webhook/set/${sender.name}`, {
+    method: 'POST',
+    headers: { apikey: SIM_API_KEY, 'content-type': 'application/json' },
+    body: JSON.stringify({ webhook: { enabled: true, url: sender.webhookUrl, events } }),
+  });
+  expect(set.status).toBe(201);
+}
+let simUrl: () => string = () => {
+  throw new Error('no simulator yet');
+};
+
 describe('the error policy of a send, against the simulator', () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({ sim: { noReadRate: 1 } });
+    simUrl = () => stack.sim.url;
   });
   afterEach(() => {
-    stack.sim.configure({ serverErrors: {}, hangNumbers: [], unauthorizedInstances: [], notOnWhatsapp: [], instanceFailureRates: {} });
+    stack.sim.configure({ serverErrors: {}, hangNumbers: [], lostNumbers: [], unauthorizedInstances: [], notOnWhatsapp: [], instanceFailureRates: {} });
   });
   afterAll(async () => {
     await stack.close();
@@ -117,34 +132,62 @@ describe('the error policy of a send, against the simulator', () => {
     await expectCountersMatchRecount(campaignId);
   });
 
-  it('a send that times out with no proof that it left is marked unknown, logged, counted, and never sent again', async () => {
+  it("a send that times out with no proof that it left is UNKNOWN until Evolution's message store shows it left: then SENT, never sent again", async () => {
     const { tenantId, key } = await newTenant('Timeout');
     const sender = await addSender(stack, key);
-    // This instance's webhook does not carry SEND_MESSAGE: nothing proves the send left.
-    const set = await fetch(`${stack.sim.url}/webhook/set/${sender.name}`, {
-      method: 'POST',
-      headers: { apikey: SIM_API_KEY, 'content-type': 'application/json' },
-      body: JSON.stringify({ webhook: { enabled: true, url: sender.webhookUrl, events: ['MESSAGES_UPDATE', 'CONNECTION_UPDATE'] } }),
-    });
-    expect(set.status).toBe(201);
+    // This instance's webhook does not carry SEND_MESSAGE: no webhook proves the send left.
+    await webhookWithout(sender, 'SEND_MESSAGE');
     const [slow, fine] = numbers(2, 27) as [string, string];
     await insertContacts(tenantId, [{ phone: slow }, { phone: fine }]);
     stack.sim.configure({ hangNumbers: [digits(slow)], hangMs: 7000 }); // EVOLUTION_TIMEOUT_MS is 5000 in tests
     const campaignId = await newRunningCampaign(tenantId, [uuidOf(sender.instanceId)], { pacing: { maxAttempts: 5 } });
 
-    await waitFor(async () => (await campaignRow(campaignId)).status === 'COMPLETED', 30_000);
+    // The campaign completes only once the unknown outcome is resolved.
+    await waitFor(async () => (await logsOf(campaignId, 'OUTCOME_UNKNOWN')).length === 1, 30_000);
+    expect((await campaignRow(campaignId)).status).toBe('RUNNING');
+    await waitFor(async () => (await campaignRow(campaignId)).status === 'COMPLETED', 45_000);
+    const sent = sendsTo(stack.sim.sends, [slow]);
+    expect(sent).toHaveLength(1);
     const r = await prisma.recipient.findFirstOrThrow({ where: { campaignId, phone: slow } });
-    expect(r).toMatchObject({ status: 'UNKNOWN', errorCode: 'OUTCOME_UNKNOWN', attempts: 1, providerMessageId: null });
+    expect(r).toMatchObject({ providerMessageId: sent[0]?.keyId, attempts: 1, errorCode: null, reconcileAt: null });
+    expect(['SENT', 'DELIVERED']).toContain(r.status); // its receipts were parked while it was unknown, and applied
     const unknown = await logsOf(campaignId, 'OUTCOME_UNKNOWN');
-    expect(unknown).toHaveLength(1);
     expect(unknown[0]?.message).toMatch(/timed out/);
-    expect((await campaignRow(campaignId)).unknownCount).toBe(1);
-    // Time passes, pumps run: the simulator still has exactly one send to that number.
-    await new Promise((res) => setTimeout(res, 3000));
+    const reconciled = await logsOf(campaignId, 'OUTCOME_RECONCILED');
+    expect(reconciled).toHaveLength(1);
+    expect(reconciled[0]?.details).toMatchObject({ decision: 'SENT', keyId: sent[0]?.keyId });
+    expect((r.evidence as { lookups: Array<{ result: string }> }).lookups.at(-1)?.result).toBe('FOUND');
+    expect((await campaignRow(campaignId)).unknownCount).toBe(0);
+    await new Promise((res) => setTimeout(res, 2000));
     expect(sendsTo(stack.sim.sends, [slow])).toHaveLength(1);
-    expect((await prisma.recipient.findFirstOrThrow({ where: { campaignId, phone: slow } })).status).toBe('UNKNOWN');
     await expectCountersMatchRecount(campaignId);
   });
+
+  it('a send lost before Evolution processed it is shown missing by the message store, queued again and sent once', async () => {
+    const { tenantId, key } = await newTenant('Lost send');
+    const sender = await addSender(stack, key);
+    await webhookWithout(sender, 'SEND_MESSAGE');
+    const [lost, fine] = numbers(2, 28) as [string, string];
+    await insertContacts(tenantId, [{ phone: lost }, { phone: fine }]);
+    // The request reaches the simulator and is dropped unprocessed after the caller gave up.
+    stack.sim.configure({ lostNumbers: [digits(lost)], hangMs: 6000 });
+    const campaignId = await newRunningCampaign(tenantId, [uuidOf(sender.instanceId)], { pacing: { maxAttempts: 5 } });
+    await waitFor(async () => (await prisma.recipient.findFirstOrThrow({ where: { campaignId, phone: lost } })).status === 'UNKNOWN', 30_000);
+    stack.sim.configure({ lostNumbers: [] });
+
+    await waitFor(async () => (await campaignRow(campaignId)).status === 'COMPLETED', 90_000);
+    const sent = sendsTo(stack.sim.sends, [lost]);
+    expect(sent).toHaveLength(1);
+    const r = await prisma.recipient.findFirstOrThrow({ where: { campaignId, phone: lost } });
+    expect(r).toMatchObject({ providerMessageId: sent[0]?.keyId, attempts: 2 });
+    expect(['SENT', 'DELIVERED']).toContain(r.status);
+    const reconciled = await logsOf(campaignId, 'OUTCOME_RECONCILED');
+    expect(reconciled.map((l) => (l.details as { decision: string }).decision)).toEqual(['NOT_SENT']);
+    const lookups = (reconciled[0]?.details as { evidence: { lookups: Array<{ result: string; control?: string }> } }).evidence.lookups;
+    // Missing twice, each time with a message of ours found the same way (the store works).
+    expect(lookups.filter((l) => l.result === 'NOT_FOUND' && l.control === 'FOUND').length).toBeGreaterThanOrEqual(2);
+    await expectCountersMatchRecount(campaignId);
+  }, 120_000);
 
   it('401 pauses the instance and puts the recipient back; with no instance left the campaign pauses and says why', async () => {
     const { tenantId, key } = await newTenant('401');

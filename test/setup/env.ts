@@ -49,4 +49,8 @@ Object.assign(process.env, {
   // Tests write the database directly, which no event announces: no response cache, but in
   // test/api/response-cache.test.ts.
   RESPONSE_CACHE_TTL_MS: '0',
+  // Unknown outcomes are resolved within seconds in tests (a request the simulator holds is answered
+  // or dropped well within the grace).
+  RECONCILE_GRACE_MS: '1000',
+  RECONCILE_MAX_MS: '40000',
 });

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { prisma } from '../../src/db/client.js';
 import { foldHealth, HEALTH_DELTA } from '../../src/domain/health.js';
-import { getQueue } from '../../src/queues/index.js';
 import { waitFor } from '../helpers/stack.js';
 
 /** A provider key id shaped like Baileys' (`3EB0…`, 22 characters). */
@@ -51,17 +50,22 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   return { status: res.status, body: json as { ok?: boolean; ignored?: string; error?: { code: string; message: string; issues?: unknown[] } } };
 }
 
-/** Waits until the webhook queue has nothing waiting, delayed or running. */
+/** Waits until every acknowledged webhook event is applied (the inbox holds none waiting or being applied). */
 export async function webhooksIdle(timeoutMs = 60_000) {
-  const q = getQueue('webhooks');
   await waitFor(
     async () => {
-      const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused');
-      return Object.values(c).every((n) => n === 0);
+      const [row] = await prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_inbox WHERE failed_at IS NULL`;
+      return row?.n === 0;
     },
     timeoutMs,
     20,
   );
+}
+
+/** Webhook events that failed for good (kept in the inbox with failed_at). */
+export async function failedWebhooks(): Promise<number> {
+  const [row] = await prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_inbox WHERE failed_at IS NOT NULL`;
+  return row?.n ?? 0;
 }
 
 export interface SeededCampaign {

@@ -1,0 +1,341 @@
+/**
+ * Unknown send outcomes, resolved against Evolution instead of abandoned. A send whose answer was lost
+ * (timeout, broken connection, a worker that died) is UNKNOWN with `reconcile_at` set; every
+ * maintenance:reconcile pass looks the due ones up in Evolution's message store
+ * (`POST /chat/findMessages`) and records what src/domain/reconcile.ts decides:
+ * - found: SENT, with its key id, the receipts that were parked for it and the statuses the store holds;
+ * - proven missing (twice, with the store shown to work, after the grace time): queued again;
+ * - still undecided after RECONCILE_MAX_MS: stays UNKNOWN with the evidence, for `resendUnknown`.
+ * Every decision is logged (OUTCOME_RECONCILED) with the evidence it rests on.
+ */
+import { appendLog } from '../campaigns/logs.js';
+import { bumpCampaign } from '../campaigns/progress.js';
+import { config } from '../config/index.js';
+import { sqlRows } from '../db/sql.js';
+import { inTransaction } from '../db/transaction.js';
+import { type Candidate, type ControlResult, decide, type LookupResult, nextLookupDelayMs, pickMatch, storedText } from '../domain/reconcile.js';
+import { parseProviderStatus } from '../domain/receipts.js';
+import { phoneCandidates } from '../domain/replies.js';
+import type { StoredMessageRecord } from '../evolution/wire.js';
+import { Prisma } from '../generated/prisma/client.js';
+import { clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import { applyInstanceDeltas, applyParkedReceipts, emptyDeltas, lockProviderMessage } from '../receipts/apply.js';
+import { applyDeliveryReceipt } from '../receipts/batch.js';
+import { sendInstance, type SendInstance } from './context.js';
+
+/** The most unknown outcomes one pass looks up. */
+const PASS_MAX = 200;
+/** Rows a pass took are not taken by another pass for this long. */
+const LEASE_MS = 120_000;
+/** Lookups kept in a recipient's evidence (the first ones and the last ones). */
+const EVIDENCE_LOOKUPS = 12;
+/** The look that confirms a first conclusive miss comes this soon after it. */
+const CONFIRM_LOOKUP_MS = 5000;
+/** A send's message is searched from a little before its claim (Evolution's clock may differ). */
+const CLOCK_SKEW_S = 30;
+
+interface DueRow {
+  id: string;
+  tenant_id: string;
+  campaign_id: string;
+  contact_id: string;
+  instance_id: string | null;
+  phone: string;
+  sending_at: Date | null;
+  rendered_text: string | null;
+  request_key_id: string | null;
+  reconcile_attempts: number;
+  evidence: Evidence | null;
+  updated_at: Date;
+}
+
+interface Evidence {
+  reason?: string;
+  sendingAt?: string | null;
+  requestKeyId?: string | null;
+  lookups?: Array<Record<string, unknown>>;
+  decision?: string;
+  [k: string]: unknown;
+}
+
+export interface ReconcileDeps {
+  log: Logger;
+  requestPump(tenantId: string, campaignId: string, delayMs?: number): Promise<void>;
+}
+
+/** One pass: every due unknown outcome (up to PASS_MAX) looked up and decided, or given a later look. */
+export async function reconcileDue(deps: ReconcileDeps): Promise<string> {
+  // Taken with a lease, so two passes (two workers) never look up the same rows at once.
+  const rows = await sqlRows<DueRow>(Prisma.sql`
+    UPDATE recipient r SET reconcile_at = now() + make_interval(secs => ${LEASE_MS / 1000})
+    FROM (SELECT id FROM recipient WHERE reconcile_at <= now() AND status = 'UNKNOWN' ORDER BY reconcile_at LIMIT ${PASS_MAX} FOR UPDATE SKIP LOCKED) d
+    WHERE r.id = d.id
+    RETURNING r.id, r.tenant_id, r.campaign_id, r.contact_id, r.instance_id, r.phone, r.sending_at, r.rendered_text, r.request_key_id,
+              r.reconcile_attempts, r.evidence, r.updated_at`);
+  if (rows.length === 0) return 'nothing due';
+  const byInstance = new Map<string, DueRow[]>();
+  for (const r of rows) {
+    const k = `${r.tenant_id}:${r.instance_id ?? ''}`;
+    byInstance.set(k, [...(byInstance.get(k) ?? []), r]);
+  }
+  const tally: Record<string, number> = {};
+  const decided = new Map<string, string>();
+  await Promise.all(
+    [...byInstance.values()].map(async (group) => {
+      const first = group[0] as DueRow;
+      const instance = first.instance_id ? await sendInstance(first.tenant_id, first.instance_id).catch(() => null) : null;
+      let control: ControlResult | null = null;
+      for (const row of group) {
+        try {
+          const lookup: LookupResult = instance ? await lookUp(instance, row) : { kind: 'ERROR', message: 'the instance is gone' };
+          if (lookup.kind === 'NOT_FOUND' && instance && control === null) control = await controlLookup(instance, row);
+          const decision = await record(deps, row, lookup, lookup.kind === 'NOT_FOUND' ? control : null);
+          tally[decision] = (tally[decision] ?? 0) + 1;
+          // A decision may complete the campaign (its pump completes it) or give it something to send.
+          if (decision !== 'WAIT') decided.set(row.campaign_id, row.tenant_id);
+        } catch (err) {
+          deps.log.warn({ err: (err as Error).message, recipientId: row.id }, 'could not reconcile an unknown outcome; trying later');
+          await sqlRows(Prisma.sql`
+            UPDATE recipient SET reconcile_at = now() + make_interval(secs => ${nextLookupDelayMs(row.reconcile_attempts + 1) / 1000})
+            WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`).catch(() => undefined);
+          tally.error = (tally.error ?? 0) + 1;
+        }
+      }
+    }),
+  );
+  for (const [campaignId, tenantId] of decided) await deps.requestPump(tenantId, campaignId).catch(() => undefined);
+  return Object.entries(tally)
+    .map(([k, n]) => `${k.toLowerCase()} ${n}`)
+    .join(', ');
+}
+
+function toCandidate(m: StoredMessageRecord): Candidate {
+  return {
+    keyId: m.key.id,
+    fromMe: m.key.fromMe === true,
+    timestamp: Number(m.messageTimestamp) || 0,
+    text: storedText(m.message),
+    statuses: (m.MessageUpdate ?? []).map((u) => u.status).filter((s): s is string => typeof s === 'string'),
+  };
+}
+
+/** Key ids among `keys` that already belong to another send (a recipient or a follow-up). */
+async function takenKeys(keys: string[], recipientId: string): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = await sqlRows<{ k: string }>(Prisma.sql`
+    SELECT provider_message_id AS k FROM recipient WHERE provider_message_id = ANY(${keys}::text[]) AND id <> ${recipientId}::uuid
+    UNION SELECT provider_message_id FROM follow_up WHERE provider_message_id = ANY(${keys}::text[])`);
+  return new Set(rows.map((r) => r.k));
+}
+
+/** Looks the send's message up: by the key id chosen before the call, or in the recipient's chat around the send. */
+async function lookUp(instance: SendInstance, row: DueRow): Promise<LookupResult> {
+  const sendingS = Math.floor((row.sending_at ?? row.updated_at).getTime() / 1000);
+  const nowS = Math.floor(clock.ms() / 1000);
+  if (row.request_key_id) {
+    const r = await instance.client.findMessages(instance.name, { key: { id: row.request_key_id } });
+    if (!r.ok) return { kind: 'ERROR', message: `findMessages: ${r.httpStatus ?? ''} ${r.message}`.trim() };
+    const byId = pickMatch(r.records.map(toCandidate), { requestKeyId: row.request_key_id, text: null, fromS: 0, toS: nowS, taken: new Set() });
+    // Not under our key id: the chat is searched too, in case this Evolution ignored it (older than it said).
+    if (byId.kind === 'FOUND') return byId;
+  }
+  const candidates: Candidate[] = [];
+  const digits = phoneCandidates(row.phone.replace(/\D/g, '')).map((p) => p.replace(/\D/g, ''));
+  for (const d of new Set(digits)) {
+    const r = await instance.client.findMessages(
+      instance.name,
+      {
+        key: { remoteJid: `${d}@s.whatsapp.net`, fromMe: true },
+        messageTimestamp: { gte: new Date((sendingS - CLOCK_SKEW_S) * 1000).toISOString(), lte: new Date((nowS + CLOCK_SKEW_S) * 1000).toISOString() },
+      },
+      4,
+    );
+    if (!r.ok) return { kind: 'ERROR', message: `findMessages: ${r.httpStatus ?? ''} ${r.message}`.trim() };
+    candidates.push(...r.records.map(toCandidate));
+  }
+  const taken = await takenKeys([...new Set(candidates.map((c) => c.keyId))], row.id);
+  return pickMatch(candidates, { requestKeyId: null, text: row.rendered_text, fromS: sendingS - CLOCK_SKEW_S, toS: nowS + CLOCK_SKEW_S, taken });
+}
+
+/**
+ * Whether this instance's Evolution keeps messages: a message of ours known to have been sent from it
+ * (the latest of the same campaign, else any) must be found by the same lookup.
+ */
+async function controlLookup(instance: SendInstance, row: DueRow): Promise<ControlResult> {
+  const [ref] = await sqlRows<{ key: string }>(Prisma.sql`
+    SELECT provider_message_id AS key FROM (
+      (SELECT provider_message_id, 1 AS pref FROM recipient
+       WHERE campaign_id = ${row.campaign_id}::uuid AND status IN ('SENT', 'DELIVERED', 'READ') AND instance_id = ${instance.id}::uuid
+         AND provider_message_id IS NOT NULL LIMIT 1)
+      UNION ALL
+      (SELECT provider_message_id, 2 FROM recipient WHERE instance_id = ${instance.id}::uuid AND provider_message_id IS NOT NULL LIMIT 1)
+    ) refs ORDER BY pref LIMIT 1`);
+  if (!ref) return 'NO_REFERENCE';
+  const r = await instance.client.findMessages(instance.name, { key: { id: ref.key } });
+  if (!r.ok) return 'ERROR';
+  return r.records.some((m) => m.key.id === ref.key) ? 'FOUND' : 'MISSING';
+}
+
+function withLookup(evidence: Evidence | null, entry: Record<string, unknown>): Evidence {
+  const e: Evidence = { ...(evidence ?? {}) };
+  const lookups = [...(e.lookups ?? []), entry];
+  // The first ones and the last ones: the whole story stays readable and bounded.
+  e.lookups = lookups.length > EVIDENCE_LOOKUPS ? [...lookups.slice(0, 2), ...lookups.slice(-(EVIDENCE_LOOKUPS - 2))] : lookups;
+  return e;
+}
+
+async function record(deps: ReconcileDeps, row: DueRow, lookup: LookupResult, control: ControlResult | null): Promise<string> {
+  const now = clock.ms();
+  const sinceSendMs = now - (row.sending_at ?? row.updated_at).getTime();
+  const earlierMisses = (row.evidence?.lookups ?? []).filter((l) => l.result === 'NOT_FOUND' && l.control === 'FOUND').length;
+  const decision = decide({
+    lookup,
+    control,
+    sinceSendMs,
+    settleMs: config.evolutionTimeoutMs + config.reconcileGraceMs,
+    maxMs: config.reconcileMaxMs,
+    earlierMisses,
+  });
+  const entry: Record<string, unknown> = { at: new Date(now).toISOString(), result: lookup.kind };
+  if (lookup.kind === 'FOUND') entry.keyId = lookup.keyId;
+  if (lookup.kind === 'AMBIGUOUS') entry.candidates = lookup.candidates;
+  if (lookup.kind === 'ERROR') entry.error = lookup.message;
+  if (control) entry.control = control;
+  const evidence = withLookup(row.evidence, entry);
+  const attempts = row.reconcile_attempts + 1;
+
+  if (decision === 'WAIT') {
+    // A miss in a store shown to work is looked at again soon: at once after the grace time, to confirm it.
+    const settleLeftMs = config.evolutionTimeoutMs + config.reconcileGraceMs - sinceSendMs;
+    const missing = lookup.kind === 'NOT_FOUND' && control === 'FOUND';
+    const delayMs = missing ? (settleLeftMs <= 0 ? CONFIRM_LOOKUP_MS : Math.min(nextLookupDelayMs(attempts), Math.max(1000, settleLeftMs))) : nextLookupDelayMs(attempts);
+    await sqlRows(Prisma.sql`
+      UPDATE recipient SET reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb,
+        reconcile_at = now() + make_interval(secs => ${delayMs / 1000})
+      WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`);
+    return 'WAIT';
+  }
+  if (decision === 'SENT' && lookup.kind === 'FOUND') return settleSent(deps, row, lookup, { ...evidence, decision }, attempts);
+  if (decision === 'NOT_SENT') return requeue(deps, row, { ...evidence, decision }, attempts);
+  return undecidable(row, { ...evidence, decision: 'UNDECIDABLE' }, attempts);
+}
+
+async function settleSent(deps: ReconcileDeps, row: DueRow, found: Extract<LookupResult, { kind: 'FOUND' }>, evidence: Evidence, attempts: number): Promise<string> {
+  const settled = await inTransaction(async (tx, after) => {
+    await lockProviderMessage(tx, found.keyId);
+    const rows = await tx.$queryRaw<Array<{ sent_at: Date; instance_id: string | null }>>`
+      UPDATE recipient r SET status = 'SENT', provider_message_id = ${found.keyId}, sent_at = COALESCE(r.sending_at, now()),
+        reconcile_at = NULL, reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb,
+        error = NULL, error_code = NULL, claim_token = NULL, updated_at = now()
+      WHERE r.id = ${row.id}::uuid AND r.status = 'UNKNOWN' AND r.reconcile_at IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM recipient o WHERE o.provider_message_id = ${found.keyId})
+      RETURNING r.sent_at, r.instance_id`;
+    const r = rows[0];
+    if (!r) return false;
+    await appendLog(tx, after, {
+      tenantId: row.tenant_id,
+      campaignId: row.campaign_id,
+      instanceId: r.instance_id,
+      contactId: row.contact_id,
+      recipientId: row.id,
+      type: 'OUTCOME_RECONCILED',
+      severity: 'WARNING',
+      message: `the send's outcome was unknown (${evidence.reason ?? 'answer lost'}); Evolution's message store shows it was sent`,
+      details: { decision: 'SENT', keyId: found.keyId, evidence } as unknown as Prisma.InputJsonValue,
+      actor: 'worker',
+    });
+    await applyInstanceDeltas(tx, r.instance_id, { ...emptyDeltas().instance, sent: 1 });
+    await bumpCampaign(tx, after, row.campaign_id, { unknown: -1, sent: 1 });
+    if (r.instance_id) {
+      const recipient = { id: row.id, tenantId: row.tenant_id, campaignId: row.campaign_id, instanceId: r.instance_id, contactId: row.contact_id, status: 'SENT', sentAt: r.sent_at, deliveredAt: null, readAt: null, playedAt: null, failedAt: null };
+      await applyParkedReceipts(tx, after, recipient, r.instance_id, found.keyId);
+    }
+    return r.instance_id;
+  });
+  if (settled === false) return 'GONE';
+  // The statuses Evolution stored for it are receipts too (those delivered by webhook change nothing again).
+  if (settled) {
+    for (const s of found.statuses) {
+      const status = parseProviderStatus(s);
+      if (status && status !== 'PENDING') {
+        await applyDeliveryReceipt({ tenantId: row.tenant_id, instanceId: settled, keyId: found.keyId, status, at: new Date() }).catch((err) =>
+          deps.log.warn({ err: (err as Error).message, recipientId: row.id }, 'a stored status of a reconciled send could not be applied'),
+        );
+      }
+    }
+  }
+  return 'SENT';
+}
+
+async function requeue(_deps: ReconcileDeps, row: DueRow, evidence: Evidence, attempts: number): Promise<string> {
+  const done = await inTransaction(async (tx, after) => {
+    const [campaign] = await tx.$queryRaw<Array<{ status: string }>>`
+      SELECT status::text FROM campaign WHERE id = ${row.campaign_id}::uuid FOR NO KEY UPDATE`;
+    if (!campaign) return null;
+    // A cancelled campaign sends nothing more: proven not sent, the recipient is skipped like the others.
+    const cancelled = campaign.status === 'CANCELLED';
+    const n = await tx.$executeRaw`
+      UPDATE recipient SET status = ${cancelled ? 'SKIPPED' : 'QUEUED'}::"RecipientStatus",
+        skipped_at = CASE WHEN ${cancelled} THEN now() ELSE skipped_at END,
+        error = CASE WHEN ${cancelled} THEN 'campaign cancelled' ELSE NULL END, error_code = NULL,
+        reconcile_at = NULL, reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb,
+        sending_at = NULL, claim_token = NULL, instance_id = NULL, request_key_id = NULL, confirmed_key_id = NULL,
+        not_before = NULL, queued_at = now(), updated_at = now()
+      WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`;
+    if (n === 0) return null;
+    await appendLog(tx, after, {
+      tenantId: row.tenant_id,
+      campaignId: row.campaign_id,
+      instanceId: row.instance_id,
+      contactId: row.contact_id,
+      recipientId: row.id,
+      type: 'OUTCOME_RECONCILED',
+      severity: 'WARNING',
+      message: cancelled
+        ? "the send's outcome was unknown; Evolution's message store shows it was not sent (the campaign is cancelled: skipped)"
+        : "the send's outcome was unknown; Evolution's message store shows it was not sent: queued again",
+      details: { decision: 'NOT_SENT', evidence } as unknown as Prisma.InputJsonValue,
+      actor: 'worker',
+    });
+    await bumpCampaign(tx, after, row.campaign_id, cancelled ? { unknown: -1, skipped: 1 } : { unknown: -1, remaining: 1 }, [
+      ...(campaign.status === 'COMPLETED' ? [Prisma.sql`status = 'RUNNING'`, Prisma.sql`completed_at = NULL`] : []),
+    ]);
+    return campaign.status;
+  });
+  return done === null ? 'GONE' : 'NOT_SENT';
+}
+
+async function undecidable(row: DueRow, evidence: Evidence, attempts: number): Promise<string> {
+  const changed = await inTransaction(async (tx, after) => {
+    const n = await tx.$executeRaw`
+      UPDATE recipient SET reconcile_at = NULL, reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb, updated_at = now()
+      WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`;
+    if (n === 0) return false;
+    await appendLog(tx, after, {
+      tenantId: row.tenant_id,
+      campaignId: row.campaign_id,
+      instanceId: row.instance_id,
+      contactId: row.contact_id,
+      recipientId: row.id,
+      type: 'OUTCOME_RECONCILED',
+      severity: 'ERROR',
+      message: `the send's outcome stays unknown: Evolution could not show whether it was sent (${undecidableWhy(evidence)}); resendUnknown sends it again knowingly`,
+      details: { decision: 'UNDECIDABLE', evidence } as unknown as Prisma.InputJsonValue,
+      actor: 'worker',
+    });
+    // Nothing counted changes, but the campaign may now be complete.
+    await bumpCampaign(tx, after, row.campaign_id, {});
+    return true;
+  });
+  return changed ? 'UNDECIDABLE' : 'GONE';
+}
+
+function undecidableWhy(e: Evidence): string {
+  const last = e.lookups?.[e.lookups.length - 1] ?? {};
+  if (last.result === 'ERROR') return `the last lookup failed: ${String(last.error ?? '')}`;
+  if (last.result === 'AMBIGUOUS') return `${String(last.candidates)} messages to that number could be it`;
+  if (last.control === 'MISSING') return 'its message store does not keep our messages (DATABASE_SAVE_DATA_NEW_MESSAGE off?)';
+  if (last.control === 'NO_REFERENCE') return 'no message of this instance is known to check its store with';
+  return 'no conclusive lookup';
+}

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkStalls } from '../../src/campaigns/stalls.js';
+import { readProgress } from '../../src/campaigns/progress.js';
+import { prisma } from '../../src/db/client.js';
+import { getQueue } from '../../src/queues/index.js';
+import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
+import { addSender, newTenant } from '../helpers/factories.js';
+import { type Stack, startStack, waitFor } from '../helpers/stack.js';
+import { insertContacts, logsOf, newRunningCampaign, numbers, uuidOf } from '../dispatch/helpers.js';
+
+async function workersReport(url: string) {
+  const res = await fetch(`${url}/health/workers`);
+  return { status: res.status, body: (await res.json()) as { status: string; stalled: string[]; workers: Array<{ pid: number; queues: string[] }>; queues: Record<string, unknown> } };
+}
+
+describe('worker processes are visible', () => {
+  let stack: Stack;
+  let runtime: WorkerRuntime | null = null;
+  beforeAll(async () => {
+    stack = await startStack({ workers: false });
+  });
+  afterAll(async () => {
+    await runtime?.close();
+    await stack.close();
+  });
+
+  it('with no worker alive, /health/workers says so, and a running campaign with work due shows it is stalled until a worker starts', async () => {
+    const none = await workersReport(stack.url);
+    expect(none.status).toBe(503);
+    expect(none.body.stalled).toContain('no worker process is alive');
+
+    const { tenantId, key } = await newTenant('Stalls');
+    const sender = await addSender(stack, key);
+    await insertContacts(tenantId, numbers(3, 81).map((phone) => ({ phone })));
+    const campaignId = await newRunningCampaign(tenantId, [uuidOf(sender.instanceId)]);
+    expect(await checkStalls()).toEqual({ stalled: 1, ended: 0 });
+    expect(await checkStalls()).toEqual({ stalled: 0, ended: 0 }); // once
+    const progress = await readProgress(prisma, tenantId, campaignId);
+    expect(progress?.stalledSince).not.toBeNull();
+    expect((await logsOf(campaignId, 'STALLED'))[0]).toMatchObject({ severity: 'CRITICAL' });
+
+    runtime = await startWorkers(undefined, { scheduleCheckMs: 300 });
+    const alive = await workersReport(stack.url);
+    expect(alive.status).toBe(200);
+    expect(alive.body.workers).toEqual([expect.objectContaining({ pid: process.pid, queues: expect.arrayContaining(['sends', 'webhooks']) })]);
+    expect(Object.keys(alive.body.queues).sort()).toEqual(['campaigns', 'imports', 'maintenance', 'sends', 'webhooks']);
+    // The worker's watchdog, or the API servers' watch, ends the stall.
+    await waitFor(async () => (await readProgress(prisma, tenantId, campaignId))?.stalledSince === null, 20_000);
+    expect(await logsOf(campaignId, 'STALL_ENDED')).toHaveLength(1);
+    await waitFor(async () => (await prisma.campaign.findUniqueOrThrow({ where: { id: campaignId } })).status === 'COMPLETED', 30_000);
+  });
+
+  it('recurring jobs that Redis lost are created again by a running worker, not only at its start', async () => {
+    if (!runtime) runtime = await startWorkers(undefined, { scheduleCheckMs: 300 });
+    const m = getQueue('maintenance');
+    expect(await m.getJobScheduler('reap-sending')).toBeTruthy();
+    await m.removeJobScheduler('reap-sending');
+    await m.removeJobScheduler('reconcile');
+    expect(await m.getJobScheduler('reap-sending')).toBeFalsy();
+    await waitFor(async () => Boolean((await m.getJobScheduler('reap-sending')) && (await m.getJobScheduler('reconcile'))), 10_000);
+  });
+
+  it('an orderly stop removes the heartbeat', async () => {
+    if (!runtime) runtime = await startWorkers(undefined, { scheduleCheckMs: 300 });
+    expect(await prisma.workerProcess.count()).toBe(1);
+    await runtime.close();
+    runtime = null;
+    expect(await prisma.workerProcess.count()).toBe(0);
+    expect((await workersReport(stack.url)).status).toBe(503);
+  });
+});
