@@ -2,7 +2,8 @@
  * `npm run test:faults`: the product's guarantees while what it stands on blinks. Starts its own
  * PostgreSQL cluster and Redis servers on free local ports (never the machine's), an API server and two
  * worker processes as in production, and the Evolution simulator; then, for each fault, runs a campaign
- * of FAULT_RECIPIENTS recipients over four instances paced at FAULT_PER_MINUTE each, injects the fault
+ * of FAULT_RECIPIENTS recipients over four instances limited to FAULT_PER_MINUTE each (sends at least
+ * FAULT_MIN_DELAY_MS apart), injects the fault
  * at about a third of the campaign, ends it, and checks:
  *
  * - no phone got the campaign twice (the simulator's record);
@@ -30,7 +31,10 @@ import { COUNTERS_AND_RECOUNT, type Proc, sleep, startProcess, stopProcess, wait
 import { freePort, type PrivatePostgres, type PrivateRedis, startPrivatePostgres, startPrivateRedis } from '../test/helpers/private-services.js';
 
 const RECIPIENTS = Number(process.env.FAULT_RECIPIENTS ?? 2400);
-const PER_MINUTE = Number(process.env.FAULT_PER_MINUTE ?? 600);
+/** Binding: 2,400 recipients over four instances need two minutes at 300/min each. */
+const PER_MINUTE = Number(process.env.FAULT_PER_MINUTE ?? 300);
+/** A send every 100 ms at most per instance: a minute's 300 go in its first 30 s, then the limit holds them. */
+const MIN_DELAY_MS = Number(process.env.FAULT_MIN_DELAY_MS ?? 100);
 const INSTANCES = 4;
 const DOWN_S = Number(process.env.FAULT_DOWN_S ?? 5);
 const HANG_S = Number(process.env.FAULT_HANG_S ?? 12);
@@ -93,6 +97,15 @@ async function main() {
 
   const rows: Row[] = [];
   let procs: Proc[] = [];
+  // Ctrl-C or a kill: stop the product's processes and the private services before leaving.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping`);
+      void Promise.all(procs.map((p) => stopProcess(p, 3000)))
+        .then(() => Promise.all(services.map((s) => s.stop().catch(() => undefined))))
+        .finally(() => process.exit(130));
+    });
+  }
   try {
     for (const fault of FAULTS) {
       const redis = fault === 'redis-restart-aof' ? redisAof : redisPlain;
@@ -198,7 +211,7 @@ async function scenario(fault: Fault, ctx: Ctx): Promise<Row> {
   for (let i = 0; i < INSTANCES; i++) {
     const name = `f-${fault}-${i}-${randomBytes(2).toString('hex')}`;
     const r = await gql(api, apiKey, `mutation($i: RegisterInstanceInput!) { registerInstance(input: $i) { ... on RegisterInstanceSuccess { data { id webhookUrl } } ... on Error { message } } }`, {
-      i: { serverId, name, limitPerMinute: PER_MINUTE, limitPerHour: 60_000, limitPerDay: 1_000_000, minDelayMs: 0, maxDelayMs: 0 },
+      i: { serverId, name, limitPerMinute: PER_MINUTE, limitPerHour: 60_000, limitPerDay: 1_000_000, minDelayMs: MIN_DELAY_MS, maxDelayMs: MIN_DELAY_MS },
     });
     const { id, webhookUrl } = r.registerInstance.data as { id: string; webhookUrl: string };
     sim.createInstance(name, { number: `55119000${String(i).padStart(5, '0')}`, state: 'open', webhook: { url: webhookUrl, events: ['MESSAGES_UPDATE', 'SEND_MESSAGE', 'CONNECTION_UPDATE'] } });
@@ -220,7 +233,7 @@ async function scenario(fault: Fault, ctx: Ctx): Promise<Row> {
   const simBefore = sim.sends.length;
   const started = Date.now();
   await gql(api, apiKey, `mutation($id: ID!) { startCampaign(id: $id) { __typename ... on Error { message } } }`, { id: campaignGlobalId });
-  log(`${fault}: campaign of ${RECIPIENTS} started (${INSTANCES} instances at ${PER_MINUTE}/min)`);
+  log(`${fault}: campaign of ${RECIPIENTS} started (${INSTANCES} instances at ${PER_MINUTE}/min, ${MIN_DELAY_MS} ms apart)`);
 
   const progress = async () => {
     const { rows } = await db.query<{ status: string; remaining: number; sent: number }>(
@@ -264,13 +277,23 @@ async function scenario(fault: Fault, ctx: Ctx): Promise<Row> {
   const remainingAtEnd = await waitFor(async () => (await progress())?.remaining, 60_000).catch(() => RECIPIENTS);
   const budgetMs = (COMPLETE_S + (remainingAtEnd / (PER_MINUTE * INSTANCES)) * 60) * 1000;
   let completeS: number | null = null;
+  const ticker = setInterval(() => {
+    void db
+      .query<{ status: string; n: number }>('SELECT status::text, count(*)::int AS n FROM recipient WHERE campaign_id = $1 GROUP BY 1 ORDER BY 1', [campaignId])
+      .then((r) => log(`${fault}: +${Math.round((Date.now() - faultEnd) / 1000)} s ${r.rows.map((x) => `${x.status} ${x.n}`).join(', ')}; simulator ${sim.sends.length - simBefore}`))
+      .catch(() => undefined);
+  }, 15_000);
   try {
     await waitFor(async () => (await progress())?.status === 'COMPLETED', budgetMs, 500);
     completeS = (Date.now() - faultEnd) / 1000;
     log(`${fault}: COMPLETED ${completeS.toFixed(1)} s after the fault's end`);
   } catch {
     const p = await progress().catch(() => null);
+    const why = await db.query<{ pause_reason: string | null }>('SELECT pause_reason FROM campaign WHERE id = $1', [campaignId]).catch(() => null);
+    if (why?.rows[0]?.pause_reason) log(`${fault}: the campaign says: ${why.rows[0].pause_reason}`);
     problems.push(`not COMPLETED within ${Math.round(budgetMs / 1000)} s of the fault's end (status ${p?.status}, ${p?.remaining} remaining)`);
+  } finally {
+    clearInterval(ticker);
   }
   const firstAfter = sim.sends.slice(sendsAtEnd).find((s) => Date.parse(s.at) >= faultEnd);
   const recoveryS = firstAfter ? (Date.parse(firstAfter.at) - faultEnd) / 1000 : null;
@@ -340,6 +363,13 @@ async function scenario(fault: Fault, ctx: Ctx): Promise<Row> {
   log(`${fault}: recipients ${JSON.stringify(byStatus)}; simulator sends ${sends.length}; total ${((Date.now() - started) / 1000).toFixed(0)} s`);
   for (const p of ctx.procs) {
     if (p.child.exitCode !== null || p.child.signalCode !== null) problems.push(`${p.name} exited (${p.child.exitCode ?? p.child.signalCode})`);
+    // What each process said at warn level and above, by message: what the fault looked like from inside.
+    const counts = new Map<string, number>();
+    for (const line of p.output.split('\n')) {
+      const m = line.match(/"level":(\d+).*"msg":"([^"]*)"/);
+      if (m && Number(m[1]) >= 40) counts.set(m[2] as string, (counts.get(m[2] as string) ?? 0) + 1);
+    }
+    if (counts.size) log(`${fault}: ${p.name} warnings: ${[...counts].map(([m, n]) => `${n}× ${m}`).join('; ').slice(0, 1500)}`);
   }
   return {
     fault,

@@ -3,6 +3,7 @@ import { sqlRows } from '../db/sql.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { clock } from '../lib/clock.js';
 import { localDay } from '../lib/local-time.js';
+import { LIMIT_WINDOW_GUARD_MS } from '../domain/instances.js';
 
 /** What PostgreSQL knows of an instance's recent sends, to rebuild its limiter state after Redis lost it. */
 export interface LimiterSeed {
@@ -28,7 +29,7 @@ export async function limiterSeedFromDatabase(instanceId: string): Promise<Limit
   const day = localDay(now, zone);
   const dayStartDt = DateTime.fromISO(day, { zone });
   const dayStart = (dayStartDt.isValid ? dayStartDt : DateTime.fromISO(day, { zone: 'UTC' })).toJSDate();
-  const hourAgo = new Date(now.getTime() - 3_600_000);
+  const hourAgo = new Date(now.getTime() - 3_600_000 - LIMIT_WINDOW_GUARD_MS);
   const from = dayStart < hourAgo ? dayStart : hourAgo;
   const rows = await sqlRows<{ member: string; at: Date }>(Prisma.sql`
     SELECT 'r:' || r.id AS member, r.sending_at AS at FROM recipient r

@@ -1,11 +1,13 @@
 import type { Redis } from 'ioredis';
 import { redisKey } from '../redis.js';
+import { LIMIT_WINDOW_GUARD_MS as WINDOW_GUARD_MS } from '../domain/instances.js';
 import { type LimiterSeed, limiterSeedFromDatabase } from './limiter-seed.js';
 
 /**
  * Per-instance send slots, reserved atomically in Redis so that any number of worker processes
  * together respect an instance's limits:
- * - at most `perMinute` sends in any sliding 60 s and `perHour` in any sliding hour,
+ * - at most `perMinute` sends in any sliding 60 s and `perHour` in any sliding hour (each window a
+ *   second longer, WINDOW_GUARD_MS),
  * - at most `perDay` in the instance's (tenant-local) calendar day,
  * - a random gap (minDelay…maxDelay, drawn by the caller) between two consecutive sends.
  * Slots are reserved in time order, up to `horizonMs` ahead; a reserved slot that goes unused is
@@ -15,6 +17,15 @@ import { type LimiterSeed, limiterSeedFromDatabase } from './limiter-seed.js';
  * says it is whole: without it the scripts answer -1 and the state is first rebuilt from PostgreSQL's
  * record of the sends (limiter-seed.ts), so that no window exceeds its limit after a loss.
  */
+/**
+ * The windows are a second longer than a minute and an hour: what they protect is counted by
+ * WhatsApp when Evolution handles the send, a little after our clock confirmed it, and by a varying
+ * delay. Within this guard two sends a window apart by our clock stay a window apart by Evolution's;
+ * an answer later than that moves the send's slot to it (restamp). LIMIT_WINDOW_GUARD_MS.
+ */
+const MINUTE = 60_000 + WINDOW_GUARD_MS;
+const HOUR = 3_600_000 + WINDOW_GUARD_MS;
+
 const RESERVE = `
 local slots, lastKey, dayKey, seeded = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('EXISTS', seeded) == 0 then return { -1, 0, {} } end
@@ -24,7 +35,7 @@ local perMin, perHour, perDay = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(A
 local horizon = tonumber(ARGV[5])
 local want = tonumber(ARGV[6])
 local prefix = ARGV[7]
-redis.call('ZREMRANGEBYSCORE', slots, '-inf', now - 3600000)
+redis.call('ZREMRANGEBYSCORE', slots, '-inf', now - ${HOUR})
 local last = tonumber(redis.call('GET', lastKey) or '0')
 local day = tonumber(redis.call('GET', dayKey) or '0')
 local reserved = {}
@@ -36,16 +47,16 @@ for n = 1, want do
   if last > 0 and last + gap > t then t = last + gap end
   for _ = 1, 4 do
     local moved = false
-    local cm = redis.call('ZCOUNT', slots, t - 59999, '+inf')
+    local cm = redis.call('ZCOUNT', slots, t - ${MINUTE - 1}, '+inf')
     if cm >= perMin then
-      local e = redis.call('ZRANGEBYSCORE', slots, t - 59999, '+inf', 'WITHSCORES', 'LIMIT', cm - perMin, 1)
-      t = tonumber(e[2]) + 60000
+      local e = redis.call('ZRANGEBYSCORE', slots, t - ${MINUTE - 1}, '+inf', 'WITHSCORES', 'LIMIT', cm - perMin, 1)
+      t = tonumber(e[2]) + ${MINUTE}
       moved = true
     end
-    local ch = redis.call('ZCOUNT', slots, t - 3599999, '+inf')
+    local ch = redis.call('ZCOUNT', slots, t - ${HOUR - 1}, '+inf')
     if ch >= perHour then
-      local e = redis.call('ZRANGEBYSCORE', slots, t - 3599999, '+inf', 'WITHSCORES', 'LIMIT', ch - perHour, 1)
-      t = tonumber(e[2]) + 3600000
+      local e = redis.call('ZRANGEBYSCORE', slots, t - ${HOUR - 1}, '+inf', 'WITHSCORES', 'LIMIT', ch - perHour, 1)
+      t = tonumber(e[2]) + ${HOUR}
       moved = true
     end
     if not moved then break end
@@ -98,8 +109,8 @@ for i = 4, #ARGV do
     if own and tonumber(own) >= from and tonumber(own) <= now then n = n - 1 end
     return n
   end
-  if others(now - 59999) >= perMin then break end
-  if others(now - 3599999) >= perHour then break end
+  if others(now - ${MINUTE - 1}) >= perMin then break end
+  if others(now - ${HOUR - 1}) >= perHour then break end
   redis.call('ZADD', slots, now, member)
   confirmed = confirmed + 1
 end
@@ -120,6 +131,13 @@ local day = tonumber(redis.call('GET', KEYS[3]) or '0')
 if tonumber(ARGV[2]) > day then redis.call('SET', KEYS[3], ARGV[2], 'PX', 3 * 86400000) end
 redis.call('SET', KEYS[4], '1', 'PX', 7200000)
 return 1
+`;
+
+/** Moves slots later (never earlier), only those still held: KEYS[1] slots; ARGV (score, member) pairs. */
+const RESTAMP = `
+local n = 0
+for i = 1, #ARGV, 2 do n = n + redis.call('ZADD', KEYS[1], 'XX', 'GT', 'CH', ARGV[i], ARGV[i + 1]) end
+return n
 `;
 
 /** Pairs per SEED call (an hour of a busy instance is tens of thousands of sends). */
@@ -147,6 +165,7 @@ type LimiterRedis = Redis & {
   wcReleaseMany(slots: string, day: string, ...members: string[]): Promise<number>;
   wcConfirmMany(slots: string, seeded: string, now: number, perMinute: number, perHour: number, ...members: string[]): Promise<number>;
   wcSeed(slots: string, last: string, day: string, seeded: string, ...args: Array<string | number>): Promise<number>;
+  wcRestamp(slots: string, ...args: Array<string | number>): Promise<number>;
 };
 
 export class InstanceLimiter {
@@ -167,6 +186,7 @@ export class InstanceLimiter {
       redis.defineCommand('wcReleaseMany', { numberOfKeys: 2, lua: RELEASE });
       redis.defineCommand('wcConfirmMany', { numberOfKeys: 2, lua: CONFIRM });
       redis.defineCommand('wcSeed', { numberOfKeys: 4, lua: SEED });
+      redis.defineCommand('wcRestamp', { numberOfKeys: 1, lua: RESTAMP });
     }
     this.redis = redis as LimiterRedis;
   }
@@ -262,6 +282,16 @@ export class InstanceLimiter {
       if (confirmed === -1) throw new Error(`the limiter state of instance ${instanceId} could not be rebuilt`);
     }
     return confirmed;
+  }
+
+  /**
+   * Moves used slots to a later time (`at`): a send answered late may have been handled by Evolution
+   * as late as its answer, and counts from then. Slots are never moved earlier. Returns how many moved.
+   */
+  async restamp(instanceId: string, slots: ReadonlyArray<{ slot: string; at: number }>): Promise<number> {
+    if (slots.length === 0) return 0;
+    const [slotsKey] = this.keys(instanceId, '');
+    return this.redis.wcRestamp(slotsKey, ...slots.flatMap((s) => [s.at, s.slot]));
   }
 
   /** Gives back a slot that was not used, so it does not count against the limits. */

@@ -3,6 +3,7 @@ import { completeIfDone, autoPauseCampaign } from '../campaigns/lifecycle.js';
 import { appendLog } from '../campaigns/logs.js';
 import { bumpCampaign } from '../campaigns/progress.js';
 import { prisma, type Tx } from '../db/client.js';
+import { whileDatabaseRecovers } from '../db/outage.js';
 import { sqlExecute, sqlRows } from '../db/sql.js';
 import { type AfterCommit, inTransaction } from '../db/transaction.js';
 import { checkInstanceHealth } from '../health/service.js';
@@ -18,6 +19,7 @@ import type { Logger } from '../lib/logger.js';
 import { redisKey } from '../redis.js';
 import { applyInstanceDeltas, applyParkedReceipts, emptyDeltas, lockProviderMessage } from '../receipts/apply.js';
 import { inOpenZones, openZones, type SendCampaign, type SendInstance, sendCampaign, sendInstance } from './context.js';
+import { markUnreachable } from './outage.js';
 import type { InstanceLimiter } from './limiter.js';
 import type { SendPermits } from './permits.js';
 import { giveBackPhones, type PhoneHold, takePhones } from './phone-locks.js';
@@ -146,7 +148,7 @@ async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupRe
       ), i AS (
         SELECT id FROM whatsapp_instance
         WHERE id = ${instanceId}::uuid AND NOT manually_paused AND auto_paused_at IS NULL
-          AND connection_state NOT IN ('CLOSE', 'REFUSED')
+          AND connection_state NOT IN ('CLOSE', 'REFUSED') AND (unreachable_until IS NULL OR unreachable_until <= now())
       ), picked AS (
         SELECT r.id, r.seq FROM recipient r
         WHERE r.campaign_id = (SELECT id FROM c) AND EXISTS (SELECT 1 FROM i)
@@ -179,9 +181,13 @@ async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupRe
   }
 }
 
-/** Puts claimed recipients back in the queue, as if they had never been claimed. */
+/** Puts claimed recipients back in the queue, as if they had never been claimed (across a database blink too). */
 async function unclaim(recipientIds: string[], notBefore: Date | null) {
   if (recipientIds.length === 0) return;
+  await whileDatabaseRecovers(() => unclaimOnce(recipientIds, notBefore), { what: 'putting recipients back', maxMs: 60_000 });
+}
+
+async function unclaimOnce(recipientIds: string[], notBefore: Date | null) {
   await sqlExecute(Prisma.sql`
     UPDATE recipient SET status = 'QUEUED', sending_at = NULL, claim_token = NULL, instance_id = NULL, attempts = GREATEST(0, attempts - 1),
       request_key_id = NULL, not_before = ${notBefore}, updated_at = now()
@@ -385,26 +391,40 @@ async function startChunk(
   const holds: PhoneHold[] = [];
   let want = confirmed;
   let exhausted = false;
-  for (let round = 0; round < 3 && want > 0 && !exhausted; round++) {
-    const rows = round === 0 ? first.slice(0, confirmed) : await claimNext(campaignId, instanceId, job.id, open, campaign.timezone, want, instance.sendsUnderMessageId);
-    exhausted = rows.length < want;
-    const candidates = rows.map((r) => ({ tenantId, phone: r.phone, holder: r.id }));
-    const taken = await takePhones(deps.redis, candidates, deps.phoneLockMs);
-    const busy: string[] = [];
-    rows.forEach((r, i) => {
-      if (taken[i]) {
-        claimed.push(r);
-        holds.push(candidates[i] as PhoneHold);
-      } else busy.push(r.id);
-    });
-    await unclaim(busy, new Date(clock.ms() + 2000));
-    want = busy.length;
+  let pending: ClaimedRow[] = first.slice(0, confirmed);
+  try {
+    for (let round = 0; round < 3 && want > 0 && !exhausted; round++) {
+      const rows = round === 0 ? pending : await claimNext(campaignId, instanceId, job.id, open, campaign.timezone, want, instance.sendsUnderMessageId);
+      pending = rows;
+      exhausted = rows.length < want;
+      const candidates = rows.map((r) => ({ tenantId, phone: r.phone, holder: r.id }));
+      const taken = await takePhones(deps.redis, candidates, deps.phoneLockMs);
+      const busy: string[] = [];
+      rows.forEach((r, i) => {
+        if (taken[i]) {
+          claimed.push(r);
+          holds.push(candidates[i] as PhoneHold);
+        } else busy.push(r.id);
+      });
+      pending = rows.filter((r) => busy.includes(r.id));
+      await unclaim(busy, new Date(clock.ms() + 2000));
+      pending = [];
+      want = busy.length;
+    }
+  } catch (err) {
+    // Nothing was called yet (Redis or the database failed between the claim and the calls): every
+    // recipient this chunk holds goes back to the queue, rather than wait SENDING for the reaper.
+    await giveBackPhones(deps.redis, holds).catch(() => undefined);
+    await unclaim([...claimed, ...pending].map((r) => r.id), null).catch((e) => deps.log.warn({ err: (e as Error).message }, 'claimed recipients could not be put back; the reaper will'));
+    throw err;
   }
   for (const s of chunk.slice(0, claimed.length)) used.add(s);
   tally.add('nothing-to-send', confirmed - claimed.length);
   held.giveBack(chunk.length - claimed.length);
   if (claimed.length === 0) return { go: !exhausted, sending: null };
-  return { go: !exhausted, sending: callAndRecord(deps, campaign, instance, claimed, holds, tally, held) };
+  // Slot i was confirmed for claimed[i].
+  const slotOf = new Map(claimed.map((r, i) => [r.id, chunk[i] as string]));
+  return { go: !exhausted, sending: callAndRecord(deps, campaign, instance, claimed, holds, tally, held, slotOf) };
 }
 
 async function callAndRecord(
@@ -415,19 +435,28 @@ async function callAndRecord(
   holds: PhoneHold[],
   tally: Tally,
   held: HeldPermits,
+  slotOf: Map<string, string>,
 ) {
   try {
     const done: CallResult[] = [];
+    const late: Array<{ slot: string; at: number }> = [];
     const calls = await Promise.allSettled(
       claimed.map(async (c) => {
         try {
-          done.push(await call(campaign, instance, c));
+          const r = await call(campaign, instance, c);
+          done.push(r);
+          const slot = slotOf.get(c.id);
+          if (slot && r.outcome.durationMs > SLOW_ANSWER_MS && (r.outcome.kind === 'sent' || r.outcome.kind === 'unknown')) late.push({ slot, at: clock.ms() });
         } finally {
           held.giveBack(1);
         }
       }),
     );
-    await recordOutcomes(deps, campaign, instance, done);
+    // A send counts against the limits from when Evolution may have handled it: for a slow answer,
+    // up to when it came (a hung Evolution handles what it held all at once when it wakes up).
+    if (late.length) await deps.limiter.restamp(instance.id, late).catch(() => undefined);
+    // The calls were made: their outcomes must be recorded, even across a database restart.
+    await whileDatabaseRecovers(() => recordOutcomes(deps, campaign, instance, done), { log: deps.log, what: 'recording sends' });
     for (const r of done) tally.add(r.outcome.kind);
     // A call that threw (not an Evolution outcome: those are values) leaves its recipient SENDING
     // for the reaper, which makes it UNKNOWN unless a send.message proof says it left.
@@ -548,6 +577,9 @@ async function recordOutcome(
     }
 
     case 'unavailable': {
+      // No answer at all (connection refused, DNS): the server is away, not this message. It waits
+      // for the server without using an attempt; the campaign is not paused for it.
+      if (outcome.httpStatus === null) return waitForServer(deps, campaign, instance, claimed, base, outcome.message);
       if (claimed.attempts < campaign.maxAttempts) {
         const at = new Date(clock.ms() + backoffMs(claimed.attempts));
         await unclaimForRetry(claimed.id, at, outcome.message);
@@ -574,7 +606,10 @@ async function recordOutcome(
       await failed(deps, base, claimed, text, 'REJECTED', `Evolution refused the message (${outcome.httpStatus}): ${outcome.message}`);
       return checkErrorThreshold(campaign);
 
-    case 'unknown':
+    case 'unknown': {
+      // A broken connection or no answer in time says as much about the server as about this send.
+      const transport = outcome.httpStatus === null;
+      if (transport) await markUnreachable(instance.id).catch(() => undefined);
       await inTransaction(async (tx, after) => {
         if ((await settleUnknownOutcome(tx, after, { ...base, campaignId: campaign.id }, outcome.message, text)) !== 'unknown') return;
         await appendLog(tx, after, {
@@ -584,11 +619,36 @@ async function recordOutcome(
           message: `the send may or may not have reached WhatsApp (${outcome.message}); it is not sent again, but checked against Evolution's message store`,
           response: { message: outcome.message },
         });
-        await applyInstanceDeltas(tx, instance.id, { ...emptyDeltas().instance, errors: true });
-        await bumpCampaign(tx, after, campaign.id, { unknown: 1, remaining: -1 }, [Prisma.sql`consecutive_errors = consecutive_errors + 1`]);
+        await applyInstanceDeltas(tx, instance.id, { ...emptyDeltas().instance, errors: !transport });
+        // Unknown outcomes of an outage do not pause the campaign: the error threshold is for sends
+        // WhatsApp or Evolution refused, not for a server that went away.
+        await bumpCampaign(tx, after, campaign.id, { unknown: 1, remaining: -1 }, transport ? [] : [Prisma.sql`consecutive_errors = consecutive_errors + 1`]);
       });
       return checkErrorThreshold(campaign);
+    }
   }
+}
+
+/**
+ * The instance's Evolution did not answer: the recipient goes back to the queue as if never claimed
+ * (no attempt used) until the server may be asked again, and the campaign says so once per outage.
+ */
+async function waitForServer(deps: DispatchDeps, campaign: SendCampaign, instance: SendInstance, claimed: ClaimedRow, base: LogBase, reason: string) {
+  const { until, started } = await markUnreachable(instance.id);
+  await unclaim([claimed.id], until);
+  if (started) {
+    await inTransaction(async (tx, after) => {
+      await appendLog(tx, after, {
+        ...base,
+        type: 'ERROR',
+        severity: 'WARNING',
+        message: `Evolution does not answer for instance ${instance.name} (${reason}): its sends wait and are tried again as it comes back; none is lost`,
+        response: { message: reason },
+        details: { cause: 'unreachable', retryAt: until.toISOString() },
+      });
+    });
+  }
+  await deps.requestPump(campaign.tenantId, campaign.id, until.getTime() - clock.ms());
 }
 
 async function unclaimForRetry(recipientId: string, at: Date, error: string) {
@@ -606,6 +666,9 @@ async function finish(tx: Tx, recipientId: string, status: 'FAILED', code: strin
     WHERE id = ${recipientId}::uuid AND status = 'SENDING'`;
   return n > 0;
 }
+
+/** An answer slower than this moves the send's slot to when it came (see callAndRecord). */
+const SLOW_ANSWER_MS = 1000;
 
 /** The first look in Evolution's message store, a few seconds after a send's outcome was lost. */
 const FIRST_LOOKUP_MS = 5000;

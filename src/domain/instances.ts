@@ -84,3 +84,9 @@ export function effectiveLimits(s: LimitSettings, now: Date) {
     maxDelayMs: Math.max(s.minDelayMs, s.maxDelayMs),
   };
 }
+
+/**
+ * The limiter's minute and hour are this much longer than a minute and an hour: a send reaches
+ * Evolution (which is what WhatsApp counts) a little after our clock confirmed it (src/dispatch/limiter.ts).
+ */
+export const LIMIT_WINDOW_GUARD_MS = 1000;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jwtVerify } from 'jose';
 import type { z } from 'zod';
 import { prisma } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/outage.js';
 import { parseProviderStatus } from '../domain/receipts.js';
 import { incomingSender } from '../domain/replies.js';
 import { eventSuffix } from '../evolution/wire.js';
@@ -173,6 +174,12 @@ export async function handleEvolutionWebhook(
       if (err.status >= 500) log.warn({ code: err.code }, 'webhook refused');
       else log.info({ code: err.code, status: err.status }, 'webhook rejected');
       reply(res, err.status, { error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) } });
+      return;
+    }
+    if (isDatabaseUnavailable(err)) {
+      // The database is away (restarting): Evolution delivers the event again later.
+      log.warn({ err: (err as Error).message }, 'webhook refused: the database is unavailable');
+      reply(res, 503, { error: { code: 'UNAVAILABLE', message: 'could not accept the event now; retry' } });
       return;
     }
     log.error({ err }, 'webhook handler failed');

@@ -16,9 +16,10 @@ describe('instance limiter (Redis)', () => {
   it('reserves slots so that no 60 s holds more than the per-minute limit', async () => {
     const id = randomUUID();
     const r = await limiter.reserve(id, limits, 5, { now: t0, horizonMs: 200_000, localDay: '2026-06-01' });
-    expect(r.slots.map((s) => s.at - t0)).toEqual([0, 0, 60_000, 60_000, 120_000]);
+    // A minute here is 61 s: the limiter's guard (LIMIT_WINDOW_GUARD_MS) for the delay until Evolution handles a send.
+    expect(r.slots.map((s) => s.at - t0)).toEqual([0, 0, 61_000, 61_000, 122_000]);
     const more = await limiter.reserve(id, limits, 1, { now: t0, horizonMs: 10_000, localDay: '2026-06-01' });
-    expect(more).toMatchObject({ slots: [], stoppedBy: 'horizon', nextAt: t0 + 120_000 });
+    expect(more).toMatchObject({ slots: [], stoppedBy: 'horizon', nextAt: t0 + 122_000 });
   });
 
   it('the daily limit counts per local day, and a released slot is given back', async () => {
@@ -35,7 +36,7 @@ describe('instance limiter (Redis)', () => {
   it('at send time, a slot reserved before earlier sends ran late is refused rather than crowd the minute', async () => {
     const id = randomUUID();
     const [a, b, c] = (await limiter.reserve(id, limits, 3, { now: t0, horizonMs: 70_000, localDay: '2026-06-01' })).slots;
-    expect(c!.at).toBe(t0 + 60_000);
+    expect(c!.at).toBe(t0 + 61_000);
     // a and b were due at t0 but their jobs ran 50 s late: they are recorded at that time.
     expect(await limiter.confirm(id, a!.id, limits, t0 + 50_000)).toBe(true);
     expect(await limiter.confirm(id, b!.id, limits, t0 + 50_000)).toBe(true);
@@ -44,8 +45,19 @@ describe('instance limiter (Redis)', () => {
     expect(await limiter.release(id, c!.id, '2026-06-01')).toBe(true);
     // A new reservation starts from the actual sends.
     const next = await limiter.reserve(id, limits, 1, { now: t0 + 60_000, horizonMs: 70_000, localDay: '2026-06-01' });
-    expect(next.slots[0]?.at).toBe(t0 + 110_000);
-    expect(await limiter.confirm(id, next.slots[0]!.id, limits, t0 + 110_000)).toBe(true);
+    expect(next.slots[0]?.at).toBe(t0 + 111_000);
+    expect(await limiter.confirm(id, next.slots[0]!.id, limits, t0 + 111_000)).toBe(true);
+  });
+
+  it('a send answered late counts from its answer: its slot moves later, never earlier', async () => {
+    const id = randomUUID();
+    const [a, b] = (await limiter.reserve(id, limits, 2, { now: t0, horizonMs: 1000, localDay: '2026-06-01' })).slots;
+    expect(await limiter.confirmMany(id, [a!.id, b!.id], limits, t0)).toBe(2);
+    // a was answered 10 s later (Evolution hung): it counts from then; an earlier time changes nothing.
+    expect(await limiter.restamp(id, [{ slot: a!.id, at: t0 + 10_000 }, { slot: b!.id, at: t0 - 5000 }, { slot: 'gone', at: t0 }])).toBe(1);
+    // At t0 + 65 s, b's minute is over but a's is not: one send fits, not two.
+    const next = (await limiter.reserve(id, limits, 2, { now: t0 + 65_000, horizonMs: 1000, localDay: '2026-06-01' })).slots;
+    expect(next.map((s) => s.at - t0)).toEqual([65_000]);
   });
 
   it('confirms several slots in order up to the first the minute refuses, and gives back several at once', async () => {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isDatabaseUnavailable, whileDatabaseRecovers } from '../../src/db/outage.js';
 import { NameAsTextClient, poolConfigFromUrl } from '../../src/db/pg-client.js';
 import { type PrivatePostgres, startPrivatePostgres } from '../helpers/private-services.js';
 import { waitFor } from '../helpers/stack.js';
@@ -56,6 +57,34 @@ describe("the product's database connections across a PostgreSQL restart", () =>
       // The pool hands out working connections again, by itself.
       const row = await waitFor(async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows[0], 20_000, 200);
       expect(row.n).toBe(0);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a write that must not be lost is tried again while the database is down, and made once it is back', async () => {
+    const pool = new pg.Pool(poolConfigFromUrl(postgres.url(), 2));
+    pool.on('error', () => undefined);
+    try {
+      await pool.query('CREATE TABLE IF NOT EXISTS w (n int)');
+      await postgres.down();
+      const refused = await pool.query('SELECT 1').catch((err: unknown) => err);
+      expect(isDatabaseUnavailable(refused)).toBe(true);
+      let tries = 0;
+      const write = whileDatabaseRecovers(
+        async () => {
+          tries++;
+          await pool.query('INSERT INTO w VALUES (7)');
+        },
+        { what: 'a test write', maxMs: 30_000 },
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      await postgres.up();
+      await write;
+      expect(tries).toBeGreaterThan(1);
+      expect((await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM w WHERE n = 7')).rows[0]?.n).toBe(1);
+      // A statement the database refuses is not retried.
+      await expect(whileDatabaseRecovers(() => pool.query('SELECT * FROM no_such_table'), { what: 'a bad statement' })).rejects.toThrow(/no_such_table/);
     } finally {
       await pool.end();
     }

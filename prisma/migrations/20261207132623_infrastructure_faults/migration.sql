@@ -16,6 +16,10 @@ ALTER TABLE "evolution_server" ADD COLUMN     "version" TEXT,
 ADD COLUMN     "version_checked_at" TIMESTAMPTZ(3);
 
 -- AlterTable
+ALTER TABLE "whatsapp_instance" ADD COLUMN     "unreachable_since" TIMESTAMPTZ(3),
+ADD COLUMN     "unreachable_until" TIMESTAMPTZ(3);
+
+-- AlterTable
 ALTER TABLE "recipient" ADD COLUMN     "evidence" JSONB,
 ADD COLUMN     "reconcile_at" TIMESTAMPTZ(3),
 ADD COLUMN     "reconcile_attempts" INTEGER NOT NULL DEFAULT 0,
