@@ -5,6 +5,7 @@ import { type DocumentNode, type ExecutionArgs, GraphQLError, getOperationAST, K
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { AUTH_MESSAGES, authenticateApiKey } from './auth/api-keys.js';
 import { config } from './config/index.js';
@@ -22,6 +23,7 @@ import { handleEvolutionWebhook } from './webhooks/route.js';
 import { handleLinkClick } from './links/click.js';
 import { handleCampaignExport } from './exports/route.js';
 import { handleContactImport } from './contacts/import-route.js';
+import { createMetrics } from './metrics.js';
 import { QUEUE_NAMES } from './queues/definitions.js';
 import { getQueue } from './queues/index.js';
 import { inboxStats } from './webhooks/inbox.js';
@@ -201,6 +203,7 @@ export function createApp(opts: { responseCacheTtlMs?: number } = {}): App {
   });
 
   let readyRedis: Redis | null = null;
+  let metrics: Registry | null = null;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] as string;
     if (path === '/graphql' || path.startsWith('/graphql/')) {
@@ -233,6 +236,18 @@ export function createApp(opts: { responseCacheTtlMs?: number } = {}): App {
       return void handleEvolutionWebhook(req, res, { secret: webhook[1] as string, suffix: webhook[2] ?? null }, log);
     }
     if (path === '/health') return send(res, 200, { status: 'ok' });
+    if (path === '/metrics') {
+      metrics ??= createMetrics();
+      const registry = metrics;
+      void withTimeout(registry.metrics(), 5000).then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(text);
+        },
+        (err) => send(res, 503, { error: { code: 'UNAVAILABLE', message: `metrics could not be read: ${(err as Error).message}` } }),
+      );
+      return;
+    }
     if (path === '/health/workers') {
       void workersReport().then(
         (r) => send(res, r.status, r.body),

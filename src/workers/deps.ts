@@ -17,7 +17,7 @@ export function dispatchDeps(redis: Redis, log: Logger): PumpDeps & FollowUpDeps
   // The limiter's state had to be rebuilt: Redis lost its keys, phone locks included, for as long as a send can last.
   const limiter = new InstanceLimiter(redis, undefined, (instanceId, seed) => {
     doubtPhoneLocks(phoneLockMs);
-    log.warn({ instanceId, sendsLastHour: seed.sends.length, sendsToday: seed.dayCount }, 'limiter state rebuilt from the database');
+    log.info({ instanceId, sendsLastHour: seed.sends.length, sendsToday: seed.dayCount }, 'limiter state rebuilt from the database (Redis held none: first use, or Redis lost it)');
   });
   return {
     redis,

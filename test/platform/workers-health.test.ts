@@ -8,6 +8,13 @@ import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { insertContacts, logsOf, newRunningCampaign, numbers, uuidOf } from '../dispatch/helpers.js';
 
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  if (!line) throw new Error(`no ${name} in /metrics`);
+  return Number(line.split(' ')[1]);
+}
+
 async function workersReport(url: string) {
   const res = await fetch(`${url}/health/workers`);
   return { status: res.status, body: (await res.json()) as { status: string; stalled: string[]; workers: Array<{ pid: number; queues: string[] }>; queues: Record<string, unknown> } };
@@ -28,6 +35,7 @@ describe('worker processes are visible', () => {
     const none = await workersReport(stack.url);
     expect(none.status).toBe(503);
     expect(none.body.stalled).toContain('no worker process is alive');
+    expect(await metric(stack.url, 'wc_workers_alive')).toBe(0);
 
     const { tenantId, key } = await newTenant('Stalls');
     const sender = await addSender(stack, key);
@@ -38,12 +46,14 @@ describe('worker processes are visible', () => {
     const progress = await readProgress(prisma, tenantId, campaignId);
     expect(progress?.stalledSince).not.toBeNull();
     expect((await logsOf(campaignId, 'STALLED'))[0]).toMatchObject({ severity: 'CRITICAL' });
+    expect(await metric(stack.url, 'wc_campaigns_stalled')).toBe(1);
 
     runtime = await startWorkers(undefined, { scheduleCheckMs: 300 });
     const alive = await workersReport(stack.url);
     expect(alive.status).toBe(200);
     expect(alive.body.workers).toEqual([expect.objectContaining({ pid: process.pid, queues: expect.arrayContaining(['sends', 'webhooks']) })]);
     expect(Object.keys(alive.body.queues).sort()).toEqual(['campaigns', 'imports', 'maintenance', 'sends', 'webhooks']);
+    expect(await metric(stack.url, 'wc_workers_alive')).toBe(1);
     // The worker's watchdog, or the API servers' watch, ends the stall.
     await waitFor(async () => (await readProgress(prisma, tenantId, campaignId))?.stalledSince === null, 20_000);
     expect(await logsOf(campaignId, 'STALL_ENDED')).toHaveLength(1);
