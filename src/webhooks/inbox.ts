@@ -169,8 +169,7 @@ export class InboxConsumer {
         client.on('notification', () => this.wake?.());
         await client.query(`LISTEN ${CHANNEL}`);
         this.listener = client;
-        if (!this.running) break;
-        await ended;
+        if (this.running) await ended;
       } catch {
         // the database is away: the poll still runs; try to listen again shortly
       }

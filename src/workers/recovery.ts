@@ -3,6 +3,8 @@ import { prisma } from '../db/client.js';
 import { jobId } from '../queues/definitions.js';
 import { enqueue, getQueue } from '../queues/index.js';
 
+const SCHEDULED_AHEAD_MS = 5 * 60_000;
+
 /**
  * Work that only a BullMQ job carries, re-derived from PostgreSQL, so that Redis losing its jobs (a
  * restart without persistence, a failover to an empty replica) delays it instead of losing it.
@@ -10,8 +12,9 @@ import { enqueue, getQueue } from '../queues/index.js';
  * under its usual id, so a job still in Redis makes this a no-op.
  */
 export async function restoreLostJobs(): Promise<{ scheduledStarts: number; imports: number }> {
+  // Starts due within the next few minutes (or already past): a later one is restored as it comes near.
   const scheduled = await prisma.campaign.findMany({
-    where: { status: 'SCHEDULED', scheduledAt: { not: null } },
+    where: { status: 'SCHEDULED', scheduledAt: { not: null, lte: new Date(Date.now() + SCHEDULED_AHEAD_MS) } },
     select: { id: true, tenantId: true, scheduledAt: true },
   });
   for (const c of scheduled) await enqueueScheduledStart(c.tenantId, c.id, c.scheduledAt as Date);

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scheduleCampaign } from '../../src/campaigns/lifecycle.js';
 import { checkStalls } from '../../src/campaigns/stalls.js';
+import { restoreLostJobs } from '../../src/workers/recovery.js';
 import { readProgress } from '../../src/campaigns/progress.js';
 import { prisma } from '../../src/db/client.js';
 import { getQueue } from '../../src/queues/index.js';
 import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
-import { insertContacts, logsOf, newRunningCampaign, numbers, uuidOf } from '../dispatch/helpers.js';
+import { insertContacts, logsOf, newCampaign, newRunningCampaign, numbers, uuidOf } from '../dispatch/helpers.js';
 
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -68,6 +70,25 @@ describe('worker processes are visible', () => {
     await m.removeJobScheduler('reconcile');
     expect(await m.getJobScheduler('reap-sending')).toBeFalsy();
     await waitFor(async () => Boolean((await m.getJobScheduler('reap-sending')) && (await m.getJobScheduler('reconcile'))), 10_000);
+  });
+
+  it('a scheduled start whose job Redis lost is queued again from the campaign row', async () => {
+    const { tenantId, key } = await newTenant('Lost schedule');
+    const sender = await addSender(stack, key);
+    await insertContacts(tenantId, numbers(1, 83).map((phone) => ({ phone })));
+    const campaignId = await newCampaign(tenantId, [uuidOf(sender.instanceId)]);
+    const at = new Date(Date.now() + 120_000);
+    await scheduleCampaign(tenantId, campaignId, 'test', at);
+    const jobId = `start-${campaignId}-${at.getTime()}`;
+    const queue = getQueue('campaigns');
+    await waitFor(async () => Boolean(await queue.getJob(jobId)), 5000);
+    await (await queue.getJob(jobId))?.remove();
+    expect(await queue.getJob(jobId)).toBeFalsy();
+    expect((await restoreLostJobs()).scheduledStarts).toBeGreaterThanOrEqual(1);
+    const job = await queue.getJob(jobId);
+    expect(job?.data).toMatchObject({ campaignId, scheduledAt: at.toISOString() });
+    expect(await job?.isDelayed()).toBe(true);
+    await job?.remove();
   });
 
   it('an orderly stop removes the heartbeat', async () => {
