@@ -134,6 +134,10 @@ async function lookUp(instance: SendInstance, row: DueRow): Promise<LookupResult
   const sendingS = Math.floor((row.sending_at ?? row.updated_at).getTime() / 1000);
   const nowS = Math.floor(clock.ms() / 1000);
   if (row.request_key_id) {
+    // A receipt that names the key id we chose proves the send, store or no store.
+    const [receipt] = await sqlRows<{ n: number }>(Prisma.sql`
+      SELECT count(*)::int AS n FROM pending_receipt WHERE key_id = ${row.request_key_id} AND instance_id = ${instance.id}::uuid`);
+    if ((receipt?.n ?? 0) > 0) return { kind: 'FOUND', keyId: row.request_key_id, statuses: [], by: 'receipt' };
     const r = await instance.client.findMessages(instance.name, { key: { id: row.request_key_id } });
     if (!r.ok) return { kind: 'ERROR', message: `findMessages: ${r.httpStatus ?? ''} ${r.message}`.trim() };
     const byId = pickMatch(r.records.map(toCandidate), { requestKeyId: row.request_key_id, text: null, fromS: 0, toS: nowS, taken: new Set() });
@@ -198,7 +202,10 @@ async function record(deps: ReconcileDeps, row: DueRow, lookup: LookupResult, co
     earlierMisses,
   });
   const entry: Record<string, unknown> = { at: new Date(now).toISOString(), result: lookup.kind };
-  if (lookup.kind === 'FOUND') entry.keyId = lookup.keyId;
+  if (lookup.kind === 'FOUND') {
+    entry.keyId = lookup.keyId;
+    if (lookup.by) entry.by = lookup.by;
+  }
   if (lookup.kind === 'AMBIGUOUS') entry.candidates = lookup.candidates;
   if (lookup.kind === 'ERROR') entry.error = lookup.message;
   if (control) entry.control = control;

@@ -750,14 +750,21 @@ async function settleConfirmedSend(
   reason: string,
   text: string | null,
 ): Promise<boolean> {
-  const [proof] = await tx.$queryRaw<Array<{ key: string | null }>>`
-    SELECT confirmed_key_id AS key FROM recipient WHERE id = ${base.recipientId}::uuid AND status = 'SENDING'`;
+  // The proof: a send.message for it, or, for a send made under a key id we chose (Evolution 2.4.0+),
+  // any receipt that names that key id (parked, since no recipient held it yet).
+  const [proof] = await tx.$queryRaw<Array<{ key: string | null; by: string }>>`
+    SELECT COALESCE(r.confirmed_key_id, p.key_id) AS key, CASE WHEN r.confirmed_key_id IS NOT NULL THEN 'send.message' ELSE 'a delivery receipt' END AS by
+    FROM recipient r
+    LEFT JOIN LATERAL (
+      SELECT key_id FROM pending_receipt WHERE r.request_key_id IS NOT NULL AND key_id = r.request_key_id AND instance_id = r.instance_id LIMIT 1
+    ) p ON true
+    WHERE r.id = ${base.recipientId}::uuid AND r.status = 'SENDING'`;
   if (!proof?.key) return false;
   await lockProviderMessage(tx, proof.key);
   const rows = await tx.$queryRaw<Array<{ sent_at: Date; instance_id: string | null }>>`
-    UPDATE recipient SET status = 'SENT', provider_message_id = confirmed_key_id, sent_at = COALESCE(sending_at, now()),
+    UPDATE recipient SET status = 'SENT', provider_message_id = ${proof.key}, sent_at = COALESCE(sending_at, now()),
       rendered_text = COALESCE(${text}, rendered_text), claim_token = NULL, error = NULL, error_code = NULL, updated_at = now()
-    WHERE id = ${base.recipientId}::uuid AND status = 'SENDING' AND confirmed_key_id = ${proof.key}
+    WHERE id = ${base.recipientId}::uuid AND status = 'SENDING' AND (confirmed_key_id = ${proof.key} OR request_key_id = ${proof.key})
       -- A proof naming a key id another message already holds proves nothing about this one.
       AND NOT EXISTS (SELECT 1 FROM recipient o WHERE o.provider_message_id = ${proof.key})
     RETURNING sent_at, instance_id`;
@@ -769,8 +776,8 @@ async function settleConfirmedSend(
     instanceId,
     type: 'MESSAGE_SENT',
     severity: 'WARNING',
-    message: `the send's own answer was lost (${reason}), but Evolution confirmed it left (send.message)`,
-    details: { keyId: proof.key, confirmedBy: 'send.message' },
+    message: `the send's own answer was lost (${reason}), but Evolution confirmed it left (${proof.by})`,
+    details: { keyId: proof.key, confirmedBy: proof.by },
   });
   await applyInstanceDeltas(tx, instanceId, { ...emptyDeltas().instance, sent: 1 });
   await bumpCampaign(tx, after, base.campaignId, { sent: 1, remaining: -1 });

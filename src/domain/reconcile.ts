@@ -6,8 +6,8 @@
 
 /** What one lookup of the message in Evolution's store found. */
 export type LookupResult =
-  /** The message is there: it was sent. */
-  | { kind: 'FOUND'; keyId: string; statuses: string[] }
+  /** The message is there (or a receipt named the key id we chose): it was sent. */
+  | { kind: 'FOUND'; keyId: string; statuses: string[]; by?: 'receipt' }
   /** Not there. */
   | { kind: 'NOT_FOUND' }
   /** Messages of ours to that chat in the window, none of which can be told to be this one. */

@@ -34,13 +34,13 @@ describe('unknown send outcomes, resolved against Evolution', () => {
     await stack.close();
   });
 
-  /** A sender whose webhook carries no send.message (nothing but the store can prove a send). */
-  async function sender(key: string) {
+  /** A sender whose webhook carries no send.message (by default): no webhook proves a send but a receipt. */
+  async function sender(key: string, events = ['MESSAGES_UPDATE', 'CONNECTION_UPDATE']) {
     const s = await addSender(stack, key);
     const set = await fetch(`${stack.sim.url}/webhook/set/${s.name}`, {
       method: 'POST',
       headers: { apikey: SIM_API_KEY, 'content-type': 'application/json' },
-      body: JSON.stringify({ webhook: { enabled: true, url: s.webhookUrl, events: ['MESSAGES_UPDATE', 'CONNECTION_UPDATE'] } }),
+      body: JSON.stringify({ webhook: { enabled: true, url: s.webhookUrl, events } }),
     });
     expect(set.status).toBe(201);
     return s;
@@ -90,7 +90,8 @@ describe('unknown send outcomes, resolved against Evolution', () => {
 
   it('with Evolution 2.4.0, sends go under a key id chosen in the claim, and an unknown one is found by it', async () => {
     const { tenantId, key } = await newTenant('Chosen key ids');
-    const s = await sender(key);
+    // No receipts either (they would prove the send first): only the store can tell.
+    const s = await sender(key, ['CONNECTION_UPDATE']);
     stack.sim.configure({ version: '2.4.0' });
     const server = await prisma.evolutionServer.findFirstOrThrow({ where: { tenantId } });
     expect(await refreshServerVersion(server.id)).toBe('2.4.0');
@@ -106,14 +107,36 @@ describe('unknown send outcomes, resolved against Evolution', () => {
 
     await waitFor(async () => (await campaignRow(campaignId)).status === 'COMPLETED', 30_000);
     const rows = await prisma.recipient.findMany({ where: { campaignId }, orderBy: { seq: 'asc' } });
-    for (const r of rows) {
-      expect(r.providerMessageId, r.phone).toBe(r.requestKeyId);
-      expect(['SENT', 'DELIVERED']).toContain(r.status);
-    }
+    for (const r of rows) expect(r.providerMessageId, r.phone).toBe(r.requestKeyId);
+    // The one found in the store has the statuses the store holds (no webhook brought any).
+    expect(rows.find((r) => r.id === unknown.id)?.status).toBe('DELIVERED');
+    expect(rows.find((r) => r.id !== unknown.id)?.status).toBe('SENT');
     const sent = sendsTo(stack.sim.sends, [slow, fine]);
     expect(sent.map((x) => x.keyId).sort()).toEqual(rows.map((r) => r.requestKeyId).sort());
     const [entry] = await logsOf(campaignId, 'OUTCOME_RECONCILED');
     expect(entry?.details).toMatchObject({ decision: 'SENT', keyId: unknown.requestKeyId });
+    await expectCountersMatchRecount(campaignId);
+  });
+
+  it('with Evolution 2.4.0 and no message store, a receipt naming the chosen key id proves a send whose answer was lost', async () => {
+    const { tenantId, key } = await newTenant('Receipt proof');
+    const s = await sender(key);
+    stack.sim.configure({ version: '2.4.0', storeMessages: false });
+    const server = await prisma.evolutionServer.findFirstOrThrow({ where: { tenantId } });
+    expect(await refreshServerVersion(server.id)).toBe('2.4.0');
+    forgetInstance(uuidOf(s.instanceId));
+    const [slow] = numbers(1, 93) as [string];
+    await insertContacts(tenantId, [{ phone: slow }]);
+    stack.sim.configure({ hangNumbers: [digits(slow)], hangMs: 7000 });
+    const campaignId = await newRunningCampaign(tenantId, [uuidOf(s.instanceId)]);
+
+    await waitFor(async () => (await campaignRow(campaignId)).status === 'COMPLETED', 30_000);
+    const r = await prisma.recipient.findFirstOrThrow({ where: { campaignId } });
+    expect(r.providerMessageId).toBe(r.requestKeyId);
+    expect(['SENT', 'DELIVERED']).toContain(r.status);
+    expect(await logsOf(campaignId, 'OUTCOME_UNKNOWN')).toHaveLength(0);
+    expect((await logsOf(campaignId, 'MESSAGE_SENT'))[0]?.message).toMatch(/timed out.*confirmed it left \(a delivery receipt\)/);
+    expect(sendsTo(stack.sim.sends, [slow])).toHaveLength(1);
     await expectCountersMatchRecount(campaignId);
   });
 });
