@@ -62,10 +62,18 @@ interface Evidence {
 export interface ReconcileDeps {
   log: Logger;
   requestPump(tenantId: string, campaignId: string, delayMs?: number): Promise<void>;
+  /** Asks for a follow-up pass (one proven not sent goes again). */
+  requestFollowUps?(delayMs?: number): Promise<void>;
 }
 
-/** One pass: every due unknown outcome (up to PASS_MAX) looked up and decided, or given a later look. */
+/** One pass: every due unknown outcome (up to PASS_MAX each of sends and follow-ups) looked up and decided, or given a later look. */
 export async function reconcileDue(deps: ReconcileDeps): Promise<string> {
+  const sends = await reconcileSends(deps);
+  const followUps = await reconcileFollowUps(deps);
+  return `sends: ${sends}; follow-ups: ${followUps}`;
+}
+
+async function reconcileSends(deps: ReconcileDeps): Promise<string> {
   // Taken with a lease, so two passes (two workers) never look up the same rows at once.
   const rows = await sqlRows<DueRow>(Prisma.sql`
     UPDATE recipient r SET reconcile_at = now() + make_interval(secs => ${LEASE_MS / 1000})
@@ -130,7 +138,9 @@ async function takenKeys(keys: string[], recipientId: string): Promise<Set<strin
 }
 
 /** Looks the send's message up: by the key id chosen before the call, or in the recipient's chat around the send. */
-async function lookUp(instance: SendInstance, row: DueRow): Promise<LookupResult> {
+type LookupSubject = Pick<DueRow, 'id' | 'phone' | 'sending_at' | 'updated_at' | 'rendered_text' | 'request_key_id'>;
+
+async function lookUp(instance: SendInstance, row: LookupSubject): Promise<LookupResult> {
   const sendingS = Math.floor((row.sending_at ?? row.updated_at).getTime() / 1000);
   const nowS = Math.floor(clock.ms() / 1000);
   if (row.request_key_id) {
@@ -166,7 +176,7 @@ async function lookUp(instance: SendInstance, row: DueRow): Promise<LookupResult
  * Whether this instance's Evolution keeps messages: a message of ours known to have been sent from it
  * (the latest of the same campaign, else any) must be found by the same lookup.
  */
-async function controlLookup(instance: SendInstance, row: DueRow): Promise<ControlResult> {
+async function controlLookup(instance: SendInstance, row: Pick<DueRow, 'campaign_id'>): Promise<ControlResult> {
   const [ref] = await sqlRows<{ key: string }>(Prisma.sql`
     SELECT provider_message_id AS key FROM (
       (SELECT provider_message_id, 1 AS pref FROM recipient
@@ -345,4 +355,115 @@ function undecidableWhy(e: Evidence): string {
   if (last.control === 'MISSING') return 'its message store does not keep our messages (DATABASE_SAVE_DATA_NEW_MESSAGE off?)';
   if (last.control === 'NO_REFERENCE') return 'no message of this instance is known to check its store with';
   return 'no conclusive lookup';
+}
+
+interface FollowUpDueRow {
+  id: string;
+  tenant_id: string;
+  campaign_id: string;
+  recipient_id: string;
+  contact_id: string;
+  instance_id: string | null;
+  phone: string;
+  sending_at: Date | null;
+  updated_at: Date;
+  rendered_text: string | null;
+  request_key_id: null;
+  reconcile_attempts: number;
+  evidence: Evidence | null;
+}
+
+/**
+ * Follow-ups whose outcome is unknown, resolved by the same lookups and rules as campaign sends:
+ * found, SENT; proven missing, PENDING again (the next follow-up pass sends it); undecided at the
+ * deadline, UNKNOWN with the evidence.
+ */
+async function reconcileFollowUps(deps: ReconcileDeps): Promise<string> {
+  const rows = await sqlRows<FollowUpDueRow>(Prisma.sql`
+    UPDATE follow_up f SET reconcile_at = now() + make_interval(secs => ${LEASE_MS / 1000})
+    FROM (SELECT id FROM follow_up WHERE reconcile_at <= now() AND status = 'UNKNOWN' ORDER BY reconcile_at LIMIT ${PASS_MAX} FOR UPDATE SKIP LOCKED) d, contact ct
+    WHERE f.id = d.id AND ct.id = f.contact_id
+    RETURNING f.id, f.tenant_id, f.campaign_id, f.recipient_id, f.contact_id, f.instance_id, ct.phone, f.claimed_at AS sending_at,
+              f.created_at AS updated_at, f.rendered_text, NULL::text AS request_key_id, f.reconcile_attempts, f.evidence`);
+  if (rows.length === 0) return 'nothing due';
+  const tally: Record<string, number> = {};
+  let requeued = false;
+  for (const row of rows) {
+    try {
+      const instance = row.instance_id ? await sendInstance(row.tenant_id, row.instance_id).catch(() => null) : null;
+      const lookup: LookupResult = instance ? await lookUp(instance, row) : { kind: 'ERROR', message: 'the instance is gone' };
+      const control = lookup.kind === 'NOT_FOUND' && instance ? await controlLookup(instance, row) : null;
+      const decision = await recordFollowUp(row, lookup, control);
+      tally[decision] = (tally[decision] ?? 0) + 1;
+      if (decision === 'NOT_SENT') requeued = true;
+    } catch (err) {
+      deps.log.warn({ err: (err as Error).message, followUpId: row.id }, 'could not reconcile an unknown follow-up; trying later');
+      await sqlRows(Prisma.sql`
+        UPDATE follow_up SET reconcile_at = now() + make_interval(secs => ${nextLookupDelayMs(row.reconcile_attempts + 1) / 1000})
+        WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`).catch(() => undefined);
+      tally.error = (tally.error ?? 0) + 1;
+    }
+  }
+  if (requeued && deps.requestFollowUps) await deps.requestFollowUps().catch(() => undefined);
+  return Object.entries(tally)
+    .map(([k, n]) => `${k.toLowerCase()} ${n}`)
+    .join(', ');
+}
+
+async function recordFollowUp(row: FollowUpDueRow, lookup: LookupResult, control: ControlResult | null): Promise<string> {
+  const now = clock.ms();
+  const sinceSendMs = now - (row.sending_at ?? row.updated_at).getTime();
+  const earlierMisses = (row.evidence?.lookups ?? []).filter((l) => l.result === 'NOT_FOUND' && l.control === 'FOUND').length;
+  const decision = decide({ lookup, control, sinceSendMs, settleMs: config.evolutionTimeoutMs + config.reconcileGraceMs, maxMs: config.reconcileMaxMs, earlierMisses });
+  const entry: Record<string, unknown> = { at: new Date(now).toISOString(), result: lookup.kind };
+  if (lookup.kind === 'FOUND') entry.keyId = lookup.keyId;
+  if (lookup.kind === 'ERROR') entry.error = lookup.message;
+  if (control) entry.control = control;
+  const attempts = row.reconcile_attempts + 1;
+  const evidence = { ...withLookup(row.evidence, entry), ...(decision === 'WAIT' ? {} : { decision }) };
+  if (decision === 'WAIT') {
+    const delayMs = lookup.kind === 'NOT_FOUND' && control === 'FOUND' ? CONFIRM_LOOKUP_MS : nextLookupDelayMs(attempts);
+    await sqlRows(Prisma.sql`
+      UPDATE follow_up SET reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb, reconcile_at = now() + make_interval(secs => ${delayMs / 1000})
+      WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`);
+    return 'WAIT';
+  }
+  const done = await inTransaction(async (tx, after) => {
+    let n: number;
+    if (decision === 'SENT' && lookup.kind === 'FOUND') {
+      await lockProviderMessage(tx, lookup.keyId);
+      n = await tx.$executeRaw`
+        UPDATE follow_up SET status = 'SENT', provider_message_id = ${lookup.keyId}, sent_at = COALESCE(claimed_at, now()), error = NULL,
+          reconcile_at = NULL, reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb
+        WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM follow_up o WHERE o.provider_message_id = ${lookup.keyId})
+          AND NOT EXISTS (SELECT 1 FROM recipient r WHERE r.provider_message_id = ${lookup.keyId})`;
+      if (n) await applyInstanceDeltas(tx, row.instance_id, { ...emptyDeltas().instance, sent: 1 });
+    } else if (decision === 'NOT_SENT') {
+      n = await tx.$executeRaw`
+        UPDATE follow_up SET status = 'PENDING', claim_token = NULL, claimed_at = NULL, error = NULL,
+          reconcile_at = NULL, reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb
+        WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`;
+    } else {
+      n = await tx.$executeRaw`
+        UPDATE follow_up SET reconcile_at = NULL, reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb
+        WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`;
+    }
+    if (!n) return false;
+    const outcome = decision === 'SENT' ? 'it was sent' : decision === 'NOT_SENT' ? 'it was not sent: it goes again' : `it stays unknown (${undecidableWhy(evidence)})`;
+    await appendLog(tx, after, {
+      tenantId: row.tenant_id,
+      campaignId: row.campaign_id,
+      instanceId: row.instance_id,
+      contactId: row.contact_id,
+      recipientId: row.recipient_id,
+      type: 'OUTCOME_RECONCILED',
+      severity: decision === 'UNDECIDABLE' ? 'ERROR' : 'WARNING',
+      message: `a follow-up's outcome was unknown; Evolution's message store shows ${outcome}`,
+      details: { followUpId: row.id, decision, evidence } as unknown as Prisma.InputJsonValue,
+      actor: 'worker',
+    });
+    return true;
+  });
+  return done ? decision : 'GONE';
 }

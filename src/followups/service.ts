@@ -33,6 +33,10 @@ const HORIZON_MS = 5000;
 const BATCH = 500;
 /** A scheduled follow-up whose job never ran (lost with its worker) is scheduled again after this. */
 const SCHEDULED_STALE_MS = 10 * 60_000;
+/** An unknown outcome is looked up in Evolution's message store (src/dispatch/reconcile.ts), first this soon. */
+const UNKNOWN_RECONCILE = (reason: string) => Prisma.sql`
+  reconcile_at = now() + interval '5 seconds', reconcile_attempts = 0,
+  evidence = jsonb_build_object('reason', ${reason}::text, 'sendingAt', claimed_at, 'lookups', '[]'::jsonb)`;
 /** A certainly-not-sent failure (Evolution 5xx, unreachable) is tried again this much later. */
 const RETRY_LATER_MS = 3_600_000;
 
@@ -342,13 +346,14 @@ async function recordFollowUp(
       }
       case 'unknown': {
         const n = await tx.$executeRaw`
-          UPDATE follow_up SET status = 'UNKNOWN', error = ${outcome.message}, rendered_text = ${text}, claim_token = NULL WHERE ${mine}`;
+          UPDATE follow_up SET status = 'UNKNOWN', error = ${outcome.message}, rendered_text = ${text}, claim_token = NULL, ${UNKNOWN_RECONCILE(outcome.message)}
+          WHERE ${mine}`;
         if (!n) return;
         await appendLog(tx, after, {
           ...base,
           type: 'OUTCOME_UNKNOWN',
           severity: 'ERROR',
-          message: `follow-up ${f.step} to ${f.phone} may or may not have reached WhatsApp (${outcome.message}); it will not be sent again`,
+          message: `follow-up ${f.step} to ${f.phone} may or may not have reached WhatsApp (${outcome.message}); it is not sent again, but checked against Evolution's message store`,
           details: { followUpId: f.id, step: f.step },
         });
         return;
@@ -361,7 +366,7 @@ async function recordFollowUp(
 async function markFollowUpUnknown(id: string, token: string, instanceId: string | null, reason: string): Promise<boolean> {
   return inTransaction(async (tx, after) => {
     const rows = await tx.$queryRaw<Array<{ tenant_id: string; campaign_id: string; recipient_id: string; contact_id: string; instance_id: string | null }>>`
-      UPDATE follow_up SET status = 'UNKNOWN', error = ${reason}, claim_token = NULL
+      UPDATE follow_up SET status = 'UNKNOWN', error = ${reason}, claim_token = NULL, ${UNKNOWN_RECONCILE(reason)}
       WHERE id = ${id}::uuid AND status = 'SENDING' AND claim_token = ${token}
       RETURNING tenant_id, campaign_id, recipient_id, contact_id, instance_id`;
     const r = rows[0];
@@ -374,7 +379,7 @@ async function markFollowUpUnknown(id: string, token: string, instanceId: string
       instanceId: instanceId ?? r.instance_id,
       type: 'OUTCOME_UNKNOWN',
       severity: 'ERROR',
-      message: `${reason}; the follow-up's outcome is unknown and it will not be sent again`,
+      message: `${reason}; the follow-up's outcome is unknown: not sent again, but checked against Evolution's message store`,
       details: { followUpId: id },
       actor: 'worker',
     });

@@ -57,7 +57,7 @@ export function maintenanceProcessor(deps: FollowUpDeps) {
       case 'maintenance:ab-evaluate':
         return evaluateAbTests(logger);
       case 'maintenance:reconcile':
-        return reconcileDue({ log: logger, requestPump });
+        return reconcileDue({ log: logger, requestPump, requestFollowUps: (ms) => deps.requestFollowUps(ms) });
       default: {
         // A job name added to the queue's map without a case here is a compile error, not a silent no-op.
         const unhandled: never = name;
