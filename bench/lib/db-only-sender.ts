@@ -9,8 +9,8 @@
 // core-ms over that time, every process included; selfMs: this process's own CPU time).
 import { randomBytes } from 'node:crypto';
 import { prisma } from '../../src/db/client.js';
-import { type AcceptedSend, recordAcceptedSends } from '../../src/dispatch/record-sent.js';
-import { claimNext } from '../../src/dispatch/send.js';
+import { type AcceptedSend, recordAcceptedSends } from '../../src/recipients/record-sent.js';
+import { claimNext } from '../../src/recipients/claim.js';
 import { logger } from '../../src/lib/logger.js';
 import { closePubsub } from '../../src/realtime/pubsub.js';
 import { machineBusyMs } from './measure.js';

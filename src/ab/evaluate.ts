@@ -1,3 +1,4 @@
+import { releaseHoldOut } from '../recipients/audience.js';
 import { variantFigures, type VariantFigures } from '../analytics/campaign.js';
 import { appendLog } from '../campaigns/logs.js';
 import { bumpCampaign } from '../campaigns/progress.js';
@@ -93,9 +94,7 @@ async function release(tenantId: string, campaignId: string, r: Release): Promis
         ORDER BY sort_order LIMIT 1`;
       if (!winner) throw ValidationError.field(['variant'], `the campaign has no variant ${r.variant}`);
 
-      const released = await tx.$executeRaw`
-        UPDATE recipient SET status = 'QUEUED', message_id = ${winner.id}::uuid, queued_at = now(), updated_at = now()
-        WHERE campaign_id = ${campaignId}::uuid AND status = 'PENDING' AND message_id IS NULL`;
+      const released = await releaseHoldOut(tx, campaignId, winner.id);
 
       const figures = r.samples.map((s) => ({ variant: s.variant, delivered: s.trials, successes: s.successes, rate: rateOf(s) }));
       const confidence = r.confidence === null ? null : Math.round(r.confidence * 10000) / 10000;

@@ -2,7 +2,6 @@ import type { DbOrTx, Tx } from '../db/client.js';
 import { prisma } from '../db/client.js';
 import { type AfterCommit, inTransaction } from '../db/transaction.js';
 import { allowedFrom, type CampaignAction, type CampaignStatus, nextStatus } from '../domain/campaign-state.js';
-import { GOLDEN, variantLowerBounds } from '../domain/ab-split.js';
 import { usableForStart } from '../domain/instances.js';
 import { nextOccurrence } from '../domain/recurrence.js';
 import { CampaignNotReadyError, InvalidTransitionError, NotFoundError, ValidationError } from '../errors.js';
@@ -13,7 +12,8 @@ import { enqueue } from '../queues/index.js';
 import { requestCampaignPump } from '../queues/pump.js';
 import { jobId } from '../queues/definitions.js';
 import { parseStoredRules } from '../domain/segment-rules.js';
-import { type Audience, audienceSql, reachableSql } from './audience.js';
+import { freezeAudience, requeueRetryable, requeueUnknownKnowingly, skipWaiting } from '../recipients/audience.js';
+import { type Audience, audienceSql } from './audience.js';
 import { appendLog } from './logs.js';
 import { COPY_INCLUDE, campaignCopy } from './service.js';
 import { bumpCampaign } from './progress.js';
@@ -104,34 +104,19 @@ export async function startCampaign(tenantId: string, campaignId: string, actor:
       }
 
       const audience = await storedAudience(tx, campaign);
-      const messageIds = messages.map((m) => m.id);
-      const tenantZone = settings.tenant.timezone;
-      const zone = settings.timezoneMode === 'CONTACT' ? Prisma.sql`COALESCE(c.timezone, ${tenantZone})` : Prisma.sql`${tenantZone}::text`;
       const ab = settings.abEnabled && messages.length > 1;
-      const share = ab ? Math.min(0.999, Math.max(0, settings.abTestShare)) : 0;
-      // Mirrors domain/ab-split.ts: test membership and rank k by seq, variant by the Weyl sequence.
-      const inTest = share > 0 ? Prisma.sql`floor(a.seq * ${share}::float8) > floor((a.seq - 1) * ${share}::float8)` : Prisma.sql`true`;
-      const rank = share > 0 ? Prisma.sql`floor(a.seq * ${share}::float8)` : Prisma.sql`a.seq`;
-      const bucket = Prisma.sql`width_bucket(((${rank} - 1) * ${GOLDEN}::float8) - floor((${rank} - 1) * ${GOLDEN}::float8), ${variantLowerBounds(messages.map((m) => m.abWeight))}::float8[])`;
-      const message = ab ? Prisma.sql`(${messageIds}::uuid[])[${bucket}]` : Prisma.sql`(${messageIds}::uuid[])[((a.seq - 1) % ${messageIds.length}) + 1]`;
-      const variant = ab ? Prisma.sql`(${messages.map((m) => m.abVariant ?? '')}::text[])[${bucket}]` : Prisma.sql`NULL::text`;
-      const frozen = await tx.$executeRaw`
-        INSERT INTO recipient (tenant_id, campaign_id, contact_id, seq, phone, timezone, status, message_id, ab_variant, queued_at, updated_at)
-        SELECT ${tenantId}::uuid, ${campaignId}::uuid, a.id, a.seq, a.phone, a.zone,
-               CASE WHEN ${inTest} THEN 'QUEUED' ELSE 'PENDING' END::"RecipientStatus",
-               CASE WHEN ${inTest} THEN ${message} END,
-               CASE WHEN ${inTest} THEN NULLIF(${variant}, '') END,
-               CASE WHEN ${inTest} THEN now() END, now()
-        FROM (
-          SELECT c.id, c.phone, ${zone} AS zone, row_number() OVER (ORDER BY c.created_at, c.id)::int AS seq
-          FROM contact c
-          WHERE c.tenant_id = ${tenantId}::uuid AND ${reachableSql()} AND (${audienceSql(audience)})
-        ) a
-        ON CONFLICT (campaign_id, contact_id) DO NOTHING`;
+      const messageIds = messages.map((m) => m.id);
+      const { frozen, heldOut } = await freezeAudience(tx, {
+        tenantId,
+        campaignId,
+        audience: audienceSql(audience),
+        messages,
+        contactZones: settings.timezoneMode === 'CONTACT',
+        tenantZone: settings.tenant.timezone,
+        abTestShare: ab ? settings.abTestShare : null,
+      });
       if (frozen === 0) throw new CampaignNotReadyError('EMPTY_AUDIENCE', 'the audience has no contact that can receive messages');
-      const [held] = ab && share > 0
-        ? await tx.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status = 'PENDING'`
-        : [{ n: 0 }];
+      const held = { n: heldOut };
 
       const progress = await bumpCampaign(tx, after, campaignId, { targeted: frozen, remaining: frozen }, [
         Prisma.sql`status = 'RUNNING'`,
@@ -285,9 +270,7 @@ export async function resumeCampaign(tenantId: string, campaignId: string, actor
 export async function cancelCampaign(tenantId: string, campaignId: string, actor: string) {
   await inTransaction(async (tx, after) => {
     await lockForTransition(tx, tenantId, campaignId, 'cancel');
-    const skipped = await tx.$executeRaw`
-      UPDATE recipient SET status = 'SKIPPED', skipped_at = now(), error = 'campaign cancelled', updated_at = now()
-      WHERE campaign_id = ${campaignId}::uuid AND status IN ('PENDING', 'QUEUED')`;
+    const skipped = await skipWaiting(tx, campaignId, 'campaign cancelled');
     const progress = await bumpCampaign(tx, after, campaignId, { skipped, remaining: -skipped }, [
       Prisma.sql`status = 'CANCELLED'`,
       Prisma.sql`cancelled_at = now()`,
@@ -437,11 +420,7 @@ export async function startScheduled(tenantId: string, campaignId: string, sched
 export async function resendUnknown(tenantId: string, campaignId: string, actor: string): Promise<number> {
   return inTransaction(async (tx, after) => {
     const { campaign } = await lockForTransition(tx, tenantId, campaignId, 'retry');
-    const requeued = await tx.$executeRaw`
-      UPDATE recipient SET status = 'QUEUED', error = NULL, error_code = NULL, not_before = NULL, claim_token = NULL,
-        sending_at = NULL, instance_id = NULL, request_key_id = NULL, confirmed_key_id = NULL, queued_at = now(), updated_at = now(),
-        evidence = COALESCE(evidence, '{}'::jsonb) || jsonb_build_object('resentBy', ${actor}::text, 'resentAt', now())
-      WHERE campaign_id = ${campaignId}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NULL AND provider_message_id IS NULL`;
+    const requeued = await requeueUnknownKnowingly(tx, campaignId, actor);
     if (requeued === 0) return 0;
     const reopen = campaign.status === 'COMPLETED';
     const progress = await bumpCampaign(tx, after, campaignId, { unknown: -requeued, remaining: requeued }, [
@@ -474,11 +453,7 @@ export const RETRYABLE_ERROR_CODES = ['UNAVAILABLE', 'REJECTED'] as const;
 export async function retryFailed(tenantId: string, campaignId: string, actor: string): Promise<number> {
   return inTransaction(async (tx, after) => {
     const { campaign } = await lockForTransition(tx, tenantId, campaignId, 'retry');
-    const requeued = await tx.$executeRaw`
-      UPDATE recipient SET status = 'QUEUED', attempts = 0, error = NULL, error_code = NULL, failed_at = NULL,
-        not_before = NULL, claim_token = NULL, sending_at = NULL, queued_at = now(), updated_at = now()
-      WHERE campaign_id = ${campaignId}::uuid AND status = 'FAILED' AND sent_at IS NULL
-        AND error_code = ANY(${[...RETRYABLE_ERROR_CODES]}::text[])`;
+    const requeued = await requeueRetryable(tx, campaignId, RETRYABLE_ERROR_CODES);
     if (requeued === 0) return 0;
     const reopen = campaign.status === 'COMPLETED';
     const progress = await bumpCampaign(tx, after, campaignId, { failed: -requeued, remaining: requeued }, [

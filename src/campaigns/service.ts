@@ -1,3 +1,4 @@
+import { reassignWaitingMessages } from '../recipients/audience.js';
 import { prisma, type Tx } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
 import { EDITABLE_STATUSES, type CampaignStatus } from '../domain/campaign-state.js';
@@ -309,12 +310,7 @@ export async function updateCampaign(tenantId: string, id: string, input: Campai
       });
       if (started) {
         // Recipients still waiting get the new variations, in rotation.
-        const ids = created.map((c) => c.id);
-        if (ids.length > 0) {
-          await tx.$executeRaw`
-            UPDATE recipient SET message_id = (${ids}::uuid[])[((seq - 1) % ${ids.length}) + 1]
-            WHERE campaign_id = ${id}::uuid AND status IN ('QUEUED', 'PENDING')`;
-        }
+        await reassignWaitingMessages(tx, id, created.map((c) => c.id));
       }
       await tx.campaignMessage.deleteMany({ where: { campaignId: id, id: { notIn: created.map((c) => c.id) } } });
       changed.push('messages');

@@ -1,9 +1,9 @@
-import { appendLogs } from '../campaigns/logs.js';
 import { bumpCampaign, type CounterDeltas } from '../campaigns/progress.js';
-import { prisma, type Tx } from '../db/client.js';
-import { type AfterCommit, inTransaction } from '../db/transaction.js';
+import { prisma } from '../db/client.js';
+import { inTransaction } from '../db/transaction.js';
 import { normalizePhone } from '../domain/phone.js';
 import { parseStoredRules, type SegmentRules } from '../domain/segment-rules.js';
+import { withdrawContacts } from '../recipients/audience.js';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../errors.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { rulesSql } from '../segments/sql.js';
@@ -89,38 +89,6 @@ export async function tagContacts(tenantId: string, ref: ContactSelection, tags:
         UPDATE contact SET tags = ARRAY(SELECT DISTINCT t FROM unnest(tags || ${tags}::text[]) AS t ORDER BY t), updated_at = now()
         WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${ids}::uuid[]) AND NOT (tags @> ${tags}::text[])`;
   return { matched: ids.length, changed: n, ids };
-}
-
-/**
- * Recipients of these contacts that are still waiting are skipped (set-based, counters per
- * campaign), and their pending follow-ups cancelled: an opted-out or blocked contact never receives.
- */
-export async function withdrawContacts(tx: Tx, after: AfterCommit, tenantId: string, contactIds: string[], reason: string, actor: string) {
-  if (contactIds.length === 0) return 0;
-  const skipped = await tx.$queryRaw<Array<{ id: string; campaign_id: string; contact_id: string }>>`
-    UPDATE recipient SET status = 'SKIPPED', skipped_at = now(), error = ${reason}, updated_at = now()
-    WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${contactIds}::uuid[]) AND status IN ('PENDING', 'QUEUED')
-    RETURNING id, campaign_id, contact_id`;
-  await tx.$executeRaw`
-    UPDATE follow_up SET status = 'CANCELLED', cancelled_at = now()
-    WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${contactIds}::uuid[]) AND status IN ('PENDING', 'SCHEDULED')`;
-  const byCampaign = new Map<string, number>();
-  for (const s of skipped) byCampaign.set(s.campaign_id, (byCampaign.get(s.campaign_id) ?? 0) + 1);
-  await appendLogs(
-    tx,
-    after,
-    skipped.map((s) => ({
-      tenantId,
-      campaignId: s.campaign_id,
-      contactId: s.contact_id,
-      recipientId: s.id,
-      type: 'CONTACT_REMOVED' as const,
-      message: `recipient skipped: ${reason}`,
-      actor,
-    })),
-  );
-  for (const [campaignId, n] of [...byCampaign].sort()) await bumpCampaign(tx, after, campaignId, { skipped: n, remaining: -n });
-  return skipped.length;
 }
 
 export async function setContactFlag(tenantId: string, ref: ContactSelection, flag: 'optOut' | 'optIn' | 'block' | 'unblock', actor: string) {

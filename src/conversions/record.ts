@@ -1,3 +1,4 @@
+import { markConverted } from '../recipients/engagement.js';
 import { appendLog } from '../campaigns/logs.js';
 import { bumpCampaign } from '../campaigns/progress.js';
 import { prisma } from '../db/client.js';
@@ -130,24 +131,19 @@ export async function recordConversion(tenantId: string, input: ConversionInput,
       }
       return toRecorded(existing, false);
     }
-    const [r] = await tx.$queryRaw<Array<{ first: boolean }>>`
-      WITH old AS (SELECT id, converted_at FROM recipient WHERE id = ${target.id}::uuid FOR UPDATE)
-      UPDATE recipient r SET converted_at = LEAST(COALESCE(old.converted_at, ${occurredAt}), ${occurredAt}),
-        conversion_value = r.conversion_value + ${value ?? 0}::numeric, updated_at = now()
-      FROM old WHERE r.id = old.id
-      RETURNING old.converted_at IS NULL AS first`;
+    const first = await markConverted(tx, target.id, occurredAt, value);
     await appendLog(tx, after, {
       tenantId,
       campaignId: target.campaign_id,
       type: 'CONVERSION',
       message: value === null ? 'conversion recorded' : `conversion recorded (value ${value.toFixed(2)})`,
-      details: { conversionId: created.id, value, occurredAt: occurredAt.toISOString(), externalId, first: r?.first ?? false },
+      details: { conversionId: created.id, value, occurredAt: occurredAt.toISOString(), externalId, first },
       instanceId: target.instance_id,
       contactId: target.contact_id,
       recipientId: target.id,
       actor,
     });
-    await bumpCampaign(tx, after, target.campaign_id, { converted: r?.first ? 1 : 0 }, [
+    await bumpCampaign(tx, after, target.campaign_id, { converted: first ? 1 : 0 }, [
       Prisma.sql`conversion_value = conversion_value + ${value ?? 0}::numeric`,
     ]);
     return toRecorded(created, true);

@@ -4,7 +4,6 @@ import { EvolutionClient } from '../evolution/client.js';
 import { MESSAGE_ID_SINCE, versionAtLeast } from '../evolution/wire.js';
 import { LIMIT_SETTINGS_SELECT, type LimitSettings } from '../domain/instances.js';
 import { campaignWindow, isAlwaysOpen, isOpen, type WindowRules, zoneOr } from '../domain/window.js';
-import { Prisma } from '../generated/prisma/client.js';
 import { decryptSecret } from '../lib/crypto.js';
 import { TtlCache } from '../lib/ttl-cache.js';
 
@@ -129,13 +128,6 @@ export async function openZones(campaign: SendCampaign, now: Date): Promise<stri
   if (campaign.alwaysOpen) return null;
   const zones = await campaignZones(campaign.id, campaign.timezone);
   return zones.filter((z) => isOpen(campaign.window, now, zoneOr(z, campaign.timezone)));
-}
-
-/** SQL condition: the recipient (alias r) is in one of the open zones. */
-export function inOpenZones(open: string[] | null, tenantZone: string): Prisma.Sql {
-  if (open === null) return Prisma.sql`TRUE`;
-  if (open.length === 0) return Prisma.sql`FALSE`;
-  return Prisma.sql`COALESCE(r.timezone, ${tenantZone}) = ANY(${open}::text[])`;
 }
 
 export function forgetInstance(instanceId: string) {

@@ -1,21 +1,21 @@
 import type { Queue } from 'bullmq';
 import { autoPauseCampaign, completeIfDone } from '../campaigns/lifecycle.js';
-import { appendLog } from '../campaigns/logs.js';
-import { bumpCampaign } from '../campaigns/progress.js';
 import { prisma } from '../db/client.js';
 import { sqlExecute, sqlRows } from '../db/sql.js';
-import { inTransaction } from '../db/transaction.js';
-import { effectiveLimits, type LimitSettings, unusableReason } from '../domain/instances.js';
-import { intelligentWeight, planRotation, type RotationMode } from '../domain/rotation.js';
+import { effectiveLimits, unusableReason } from '../domain/instances.js';
+import { campaignLimits, countPicks, nextPumpDelayMs, sendsToSchedule, shortfallShare } from '../domain/pacing.js';
+import { planRotation, type RotationMode } from '../domain/rotation.js';
 import { nextOpening, zoneOr } from '../domain/window.js';
 import { Prisma } from '../generated/prisma/client.js';
+import { inOpenZones } from '../recipients/claim.js';
 import { clock } from '../lib/clock.js';
 import { randomToken } from '../lib/crypto.js';
 import { localDay } from '../lib/local-time.js';
 import { jobId } from '../queues/definitions.js';
 import { redisKey } from '../redis.js';
+import { noteDailyLimits, noteRotation, type PumpInstance, windowClosed, windowOpened } from './pump-notes.js';
 import { batchSlots, type ReservedSlot } from './batches.js';
-import { inOpenZones, openZones, type SendCampaign, sendCampaign } from './context.js';
+import { openZones, type SendCampaign, sendCampaign } from './context.js';
 import { type DispatchDeps, outstandingKey, tenantOutstandingKey } from './send.js';
 
 /** How far ahead slots are reserved and send jobs scheduled. */
@@ -75,17 +75,6 @@ export async function pumpCampaign(deps: PumpDeps, tenantId: string, campaignId:
   }
 }
 
-type PumpInstance = LimitSettings & {
-  id: string;
-  name: string;
-  manuallyPaused: boolean;
-  pausedReason: string | null;
-  autoPausedAt: Date | null;
-  connectionState: string;
-  healthScore: number;
-  sentToday: number;
-  deliveredToday: number;
-};
 
 /** The campaign's pacing settings, one row per instance of it (instance columns NULL when it has none). */
 type PumpRow = {
@@ -170,8 +159,14 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   const tenantOutstanding = Number(tenantOutstandingRaw?.[1] ?? 0);
   const [running] = await sqlRows<{ n: number }>(Prisma.sql`
     SELECT count(*)::int AS n FROM campaign WHERE tenant_id = ${tenantId}::uuid AND status = 'RUNNING'`);
-  const campaignCap = Math.min(deps.lookahead, Math.ceil(deps.tenantLookahead / Math.max(1, running?.n ?? 1)));
-  const demand = Math.min(readyCount - outstanding, campaignCap - outstanding, deps.tenantLookahead - tenantOutstanding);
+  const demand = sendsToSchedule({
+    ready: readyCount,
+    outstanding,
+    tenantOutstanding,
+    lookahead: deps.lookahead,
+    tenantLookahead: deps.tenantLookahead,
+    runningCampaigns: running?.n ?? 1,
+  });
   if (demand <= 0) {
     await deps.requestPump(tenantId, campaignId, HORIZON_MS / 2);
     return { scheduled: 0 };
@@ -189,8 +184,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
 
   const day = localDay(now, ctx.timezone);
   const { picks, cursor } = planRotation(campaign.rotationMode as RotationMode, usable, demand, campaign.rotationCursor);
-  const wanted = new Map<string, number>();
-  for (const id of picks) wanted.set(id, (wanted.get(id) ?? 0) + 1);
+  const wanted = countPicks(picks);
 
   const jobs: ReservedSlot[] = [];
   let earliestNext = Number.POSITIVE_INFINITY;
@@ -201,12 +195,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   const limitsOf = (id: string) => {
     const i = byId.get(id);
     if (!i) throw new Error(`instance ${id} vanished`);
-    const l = effectiveLimits(i, now);
-    return {
-      ...l,
-      minDelayMs: Math.max(l.minDelayMs, campaign.minDelayMs ?? 0),
-      maxDelayMs: Math.max(l.maxDelayMs, campaign.maxDelayMs ?? 0, campaign.minDelayMs ?? 0),
-    };
+    return campaignLimits(effectiveLimits(i, now), campaign);
   };
   const reserve = async (instanceId: string, count: number) => {
     const limits = limitsOf(instanceId);
@@ -224,7 +213,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   // An instance that hit its limits hands its share to those that still have room.
   for (let k = 0; shortfall > 0 && k < withRoom.length; k++) {
     const instanceId = withRoom[k] as string;
-    const r = await reserve(instanceId, Math.ceil(shortfall / (withRoom.length - k)));
+    const r = await reserve(instanceId, shortfallShare(shortfall, k, withRoom.length));
     shortfall -= r.slots.length;
   }
 
@@ -257,8 +246,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
     await deps.requestPump(tenantId, campaignId, MAX_IDLE_WAIT_MS);
     return 'limits-reached';
   }
-  const wait = Number.isFinite(earliestNext) ? Math.max(100, earliestNext - nowMs - HORIZON_MS / 2) : HORIZON_MS / 2;
-  await deps.requestPump(tenantId, campaignId, Math.min(wait, HORIZON_MS / 2));
+  await deps.requestPump(tenantId, campaignId, nextPumpDelayMs(Number.isFinite(earliestNext) ? earliestNext : null, nowMs, HORIZON_MS));
   return { scheduled: jobs.length };
 }
 
@@ -301,158 +289,4 @@ async function idle(deps: PumpDeps, ctx: SendCampaign, zones: Prisma.Sql, resume
   }
   await waitFor((left?.sending ?? 0) > 0 ? 1000 : HOLD_OUT_WAIT_MS);
   return 'waiting';
-}
-
-/** Records that the campaign waits for its window (once per closing) and when it resumes. */
-async function windowClosed(tenantId: string, campaignId: string, resumesAt: Date, zones: string[]) {
-  await inTransaction(async (tx, after) => {
-    const [row] = await tx.$queryRaw<Array<{ status: string; resumes_at: Date | null }>>`
-      SELECT status, resumes_at FROM campaign WHERE id = ${campaignId}::uuid FOR NO KEY UPDATE`;
-    if (!row || row.status !== 'RUNNING' || row.resumes_at?.getTime() === resumesAt.getTime()) return;
-    const progress = await bumpCampaign(tx, after, campaignId, {}, [Prisma.sql`resumes_at = ${resumesAt}`]);
-    if (row.resumes_at) return;
-    await appendLog(tx, after, {
-      tenantId,
-      campaignId,
-      type: 'WINDOW_CLOSED',
-      message: `outside the sending window: sending resumes at ${resumesAt.toISOString()}`,
-      details: { resumesAt: resumesAt.toISOString(), zones },
-      progress: progress ? { ...progress } : undefined,
-      actor: 'worker',
-    });
-  });
-}
-
-async function windowOpened(tenantId: string, campaignId: string) {
-  await inTransaction(async (tx, after) => {
-    const [row] = await tx.$queryRaw<Array<{ status: string; resumes_at: Date | null }>>`
-      SELECT status, resumes_at FROM campaign WHERE id = ${campaignId}::uuid FOR NO KEY UPDATE`;
-    if (!row || row.status !== 'RUNNING' || !row.resumes_at) return;
-    const progress = await bumpCampaign(tx, after, campaignId, {}, [Prisma.sql`resumes_at = NULL`]);
-    await appendLog(tx, after, {
-      tenantId,
-      campaignId,
-      type: 'WINDOW_OPENED',
-      message: 'the sending window opened: sending resumes',
-      details: { plannedAt: row.resumes_at.toISOString() },
-      progress: progress ? { ...progress } : undefined,
-      actor: 'worker',
-    });
-  });
-}
-
-interface RotationSnapshot {
-  mode: RotationMode;
-  instances: string[];
-}
-
-function parseSnapshot(v: unknown): RotationSnapshot | null {
-  if (!v || typeof v !== 'object') return null;
-  const s = v as Partial<RotationSnapshot>;
-  return Array.isArray(s.instances) && typeof s.mode === 'string' ? { mode: s.mode, instances: s.instances.map(String) } : null;
-}
-
-/**
- * Logs which instances the rotation uses: `instance_selected` when one enters it (at the first pump
- * too) and `rotation_changed` when the set or the mode changes after that, with the reason each
- * leaving instance left. The snapshot on the campaign row makes each change logged once.
- */
-async function noteRotation(
-  tenantId: string,
-  campaignId: string,
-  mode: RotationMode,
-  stored: unknown,
-  all: PumpInstance[],
-  usable: PumpInstance[],
-) {
-  const ids = usable.map((i) => i.id).sort();
-  const previous = parseSnapshot(stored);
-  if (previous && previous.mode === mode && previous.instances.join(',') === ids.join(',')) return;
-  const before = new Set(previous?.instances ?? []);
-  const added = usable.filter((i) => !before.has(i.id));
-  const removed = [...before].filter((id) => !ids.includes(id));
-  const byId = new Map(all.map((i) => [i.id, i]));
-  const nameOf = (id: string) => byId.get(id)?.name ?? id;
-  const weight = (i: PumpInstance) => (mode === 'INTELLIGENT' ? intelligentWeight(i) : null);
-  await inTransaction(async (tx, after) => {
-    const snapshot: RotationSnapshot = { mode, instances: ids };
-    await tx.$executeRaw`UPDATE campaign SET rotation_snapshot = ${JSON.stringify(snapshot)}::jsonb WHERE id = ${campaignId}::uuid`;
-    if (previous) {
-      const gone = removed.map((id) => ({ id, name: nameOf(id), reason: byId.has(id) ? unusableReason(byId.get(id) as PumpInstance) : 'removed from the campaign' }));
-      const parts = [
-        ...gone.map((g) => `${g.name} left (${g.reason ?? 'unknown'})`),
-        ...added.map((a) => `${a.name} joined`),
-        ...(previous.mode !== mode ? [`mode ${previous.mode} → ${mode}`] : []),
-      ];
-      await appendLog(tx, after, {
-        tenantId,
-        campaignId,
-        type: 'ROTATION_CHANGED',
-        severity: gone.length ? 'WARNING' : 'INFO',
-        message: `rotation changed: ${parts.join('; ')}; ${ids.length} instance(s) send now`,
-        details: {
-          mode,
-          previousMode: previous.mode,
-          added: added.map((a) => ({ id: a.id, name: a.name })),
-          removed: gone,
-          instances: usable.map((i) => ({ id: i.id, name: i.name, weight: weight(i) })),
-        },
-        actor: 'worker',
-      });
-    }
-    for (const i of added) {
-      await appendLog(tx, after, {
-        tenantId,
-        campaignId,
-        instanceId: i.id,
-        type: 'INSTANCE_SELECTED',
-        message: `instance ${i.name} selected to send (${mode.toLowerCase()} rotation${weight(i) !== null ? `, weight ${weight(i)}` : ''})`,
-        details: { mode, weight: weight(i), healthScore: i.healthScore, sentToday: i.sentToday, deliveredToday: i.deliveredToday },
-        health: { score: i.healthScore, sentToday: i.sentToday, deliveredToday: i.deliveredToday },
-        actor: 'worker',
-      });
-    }
-  });
-}
-
-/** One `limit_reached` entry per instance and local day (and one when every instance is out). */
-async function noteDailyLimits(
-  deps: PumpDeps,
-  tenantId: string,
-  campaignId: string,
-  day: string,
-  limited: Array<{ id: string; name: string; perDay: number }>,
-  everyInstance: boolean,
-) {
-  const fresh: typeof limited = [];
-  for (const i of limited) {
-    if (await deps.redis.set(redisKey('limit-logged', campaignId, i.id, day), '1', 'PX', 2 * 86_400_000, 'NX')) fresh.push(i);
-  }
-  const allFresh = everyInstance && (await deps.redis.set(redisKey('limit-logged', campaignId, 'all', day), '1', 'PX', 2 * 86_400_000, 'NX'));
-  if (fresh.length === 0 && !allFresh) return;
-  await inTransaction(async (tx, after) => {
-    for (const i of fresh) {
-      await appendLog(tx, after, {
-        tenantId,
-        campaignId,
-        instanceId: i.id,
-        type: 'LIMIT_REACHED',
-        severity: 'WARNING',
-        message: `instance ${i.name} reached its daily limit (${i.perDay}) for ${day}; its share moves to the other instances`,
-        details: { day, perDay: i.perDay },
-        actor: 'worker',
-      });
-    }
-    if (allFresh) {
-      await appendLog(tx, after, {
-        tenantId,
-        campaignId,
-        type: 'LIMIT_REACHED',
-        severity: 'WARNING',
-        message: `every instance reached its daily limit for ${day}: sending continues on the next day`,
-        details: { day, instances: limited.map((i) => ({ id: i.id, name: i.name, perDay: i.perDay })) },
-        actor: 'worker',
-      });
-    }
-  });
 }

@@ -9,7 +9,6 @@
  * Every decision is logged (OUTCOME_RECONCILED) with the evidence it rests on.
  */
 import { appendLog } from '../campaigns/logs.js';
-import { bumpCampaign } from '../campaigns/progress.js';
 import { config } from '../config/index.js';
 import { sqlRows } from '../db/sql.js';
 import { inTransaction } from '../db/transaction.js';
@@ -20,8 +19,19 @@ import type { StoredMessageRecord } from '../evolution/wire.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
-import { applyInstanceDeltas, applyParkedReceipts, emptyDeltas, lockProviderMessage } from '../receipts/apply.js';
-import { applyDeliveryReceipt } from '../receipts/batch.js';
+import { noInstanceDeltas, applyInstanceDeltas } from '../recipients/effects.js';
+import { applyDeliveryReceipt } from '../recipients/receipt-batch.js';
+import { lockProviderMessage } from '../recipients/receipts.js';
+import {
+  awaitNextLookup,
+  type DueRow,
+  type Evidence,
+  markUndecidable,
+  postponeLookup,
+  requeueNotSent,
+  settleFoundSend,
+  takeDueUnknowns,
+} from '../recipients/reconcile.js';
 import { sendInstance, type SendInstance } from './context.js';
 
 /** The most unknown outcomes one pass looks up. */
@@ -34,30 +44,6 @@ const EVIDENCE_LOOKUPS = 12;
 const CONFIRM_LOOKUP_MS = 5000;
 /** A send's message is searched from a little before its claim (Evolution's clock may differ). */
 const CLOCK_SKEW_S = 30;
-
-interface DueRow {
-  id: string;
-  tenant_id: string;
-  campaign_id: string;
-  contact_id: string;
-  instance_id: string | null;
-  phone: string;
-  sending_at: Date | null;
-  rendered_text: string | null;
-  request_key_id: string | null;
-  reconcile_attempts: number;
-  evidence: Evidence | null;
-  updated_at: Date;
-}
-
-interface Evidence {
-  reason?: string;
-  sendingAt?: string | null;
-  requestKeyId?: string | null;
-  lookups?: Array<Record<string, unknown>>;
-  decision?: string;
-  [k: string]: unknown;
-}
 
 export interface ReconcileDeps {
   log: Logger;
@@ -75,12 +61,7 @@ export async function reconcileDue(deps: ReconcileDeps): Promise<string> {
 
 async function reconcileSends(deps: ReconcileDeps): Promise<string> {
   // Taken with a lease, so two passes (two workers) never look up the same rows at once.
-  const rows = await sqlRows<DueRow>(Prisma.sql`
-    UPDATE recipient r SET reconcile_at = now() + make_interval(secs => ${LEASE_MS / 1000})
-    FROM (SELECT id FROM recipient WHERE reconcile_at <= now() AND status = 'UNKNOWN' ORDER BY reconcile_at LIMIT ${PASS_MAX} FOR UPDATE SKIP LOCKED) d
-    WHERE r.id = d.id
-    RETURNING r.id, r.tenant_id, r.campaign_id, r.contact_id, r.instance_id, r.phone, r.sending_at, r.rendered_text, r.request_key_id,
-              r.reconcile_attempts, r.evidence, r.updated_at`);
+  const rows = await takeDueUnknowns(PASS_MAX, LEASE_MS);
   if (rows.length === 0) return 'nothing due';
   const byInstance = new Map<string, DueRow[]>();
   for (const r of rows) {
@@ -104,9 +85,7 @@ async function reconcileSends(deps: ReconcileDeps): Promise<string> {
           if (decision !== 'WAIT') decided.set(row.campaign_id, row.tenant_id);
         } catch (err) {
           deps.log.warn({ err: (err as Error).message, recipientId: row.id }, 'could not reconcile an unknown outcome; trying later');
-          await sqlRows(Prisma.sql`
-            UPDATE recipient SET reconcile_at = now() + make_interval(secs => ${nextLookupDelayMs(row.reconcile_attempts + 1) / 1000})
-            WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`).catch(() => undefined);
+          await postponeLookup(row.id, nextLookupDelayMs(row.reconcile_attempts + 1)).catch(() => undefined);
           tally.error = (tally.error ?? 0) + 1;
         }
       }
@@ -227,49 +206,16 @@ async function record(deps: ReconcileDeps, row: DueRow, lookup: LookupResult, co
     const settleLeftMs = config.evolutionTimeoutMs + config.reconcileGraceMs - sinceSendMs;
     const missing = lookup.kind === 'NOT_FOUND' && control === 'FOUND';
     const delayMs = missing ? (settleLeftMs <= 0 ? CONFIRM_LOOKUP_MS : Math.min(nextLookupDelayMs(attempts), Math.max(1000, settleLeftMs))) : nextLookupDelayMs(attempts);
-    await sqlRows(Prisma.sql`
-      UPDATE recipient SET reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb,
-        reconcile_at = now() + make_interval(secs => ${delayMs / 1000})
-      WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`);
+    await awaitNextLookup(row.id, attempts, evidence, delayMs);
     return 'WAIT';
   }
   if (decision === 'SENT' && lookup.kind === 'FOUND') return settleSent(deps, row, lookup, { ...evidence, decision }, attempts);
-  if (decision === 'NOT_SENT') return requeue(deps, row, { ...evidence, decision }, attempts);
-  return undecidable(row, { ...evidence, decision: 'UNDECIDABLE' }, attempts);
+  if (decision === 'NOT_SENT') return requeueNotSent(row, { ...evidence, decision }, attempts);
+  return markUndecidable(row, { ...evidence, decision: 'UNDECIDABLE' }, attempts, undecidableWhy);
 }
 
 async function settleSent(deps: ReconcileDeps, row: DueRow, found: Extract<LookupResult, { kind: 'FOUND' }>, evidence: Evidence, attempts: number): Promise<string> {
-  const settled = await inTransaction(async (tx, after) => {
-    await lockProviderMessage(tx, found.keyId);
-    const rows = await tx.$queryRaw<Array<{ sent_at: Date; instance_id: string | null }>>`
-      UPDATE recipient r SET status = 'SENT', provider_message_id = ${found.keyId}, sent_at = COALESCE(r.sending_at, now()),
-        reconcile_at = NULL, reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb,
-        error = NULL, error_code = NULL, claim_token = NULL, updated_at = now()
-      WHERE r.id = ${row.id}::uuid AND r.status = 'UNKNOWN' AND r.reconcile_at IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM recipient o WHERE o.provider_message_id = ${found.keyId})
-      RETURNING r.sent_at, r.instance_id`;
-    const r = rows[0];
-    if (!r) return false;
-    await appendLog(tx, after, {
-      tenantId: row.tenant_id,
-      campaignId: row.campaign_id,
-      instanceId: r.instance_id,
-      contactId: row.contact_id,
-      recipientId: row.id,
-      type: 'OUTCOME_RECONCILED',
-      severity: 'WARNING',
-      message: `the send's outcome was unknown (${evidence.reason ?? 'answer lost'}); Evolution's message store shows it was sent`,
-      details: { decision: 'SENT', keyId: found.keyId, evidence } as unknown as Prisma.InputJsonValue,
-      actor: 'worker',
-    });
-    await applyInstanceDeltas(tx, r.instance_id, { ...emptyDeltas().instance, sent: 1 });
-    await bumpCampaign(tx, after, row.campaign_id, { unknown: -1, sent: 1 });
-    if (r.instance_id) {
-      const recipient = { id: row.id, tenantId: row.tenant_id, campaignId: row.campaign_id, instanceId: r.instance_id, contactId: row.contact_id, status: 'SENT', sentAt: r.sent_at, deliveredAt: null, readAt: null, playedAt: null, failedAt: null };
-      await applyParkedReceipts(tx, after, recipient, r.instance_id, found.keyId);
-    }
-    return r.instance_id;
-  });
+  const settled = await settleFoundSend(row, found.keyId, evidence, attempts);
   if (settled === false) return 'GONE';
   // The statuses Evolution stored for it are receipts too (those delivered by webhook change nothing again).
   if (settled) {
@@ -285,70 +231,7 @@ async function settleSent(deps: ReconcileDeps, row: DueRow, found: Extract<Looku
   return 'SENT';
 }
 
-async function requeue(_deps: ReconcileDeps, row: DueRow, evidence: Evidence, attempts: number): Promise<string> {
-  const done = await inTransaction(async (tx, after) => {
-    const [campaign] = await tx.$queryRaw<Array<{ status: string }>>`
-      SELECT status::text FROM campaign WHERE id = ${row.campaign_id}::uuid FOR NO KEY UPDATE`;
-    if (!campaign) return null;
-    // A cancelled campaign sends nothing more: proven not sent, the recipient is skipped like the others.
-    const cancelled = campaign.status === 'CANCELLED';
-    const n = await tx.$executeRaw`
-      UPDATE recipient SET status = ${cancelled ? 'SKIPPED' : 'QUEUED'}::"RecipientStatus",
-        skipped_at = CASE WHEN ${cancelled} THEN now() ELSE skipped_at END,
-        error = CASE WHEN ${cancelled} THEN 'campaign cancelled' ELSE NULL END, error_code = NULL,
-        reconcile_at = NULL, reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb,
-        sending_at = NULL, claim_token = NULL, instance_id = NULL, request_key_id = NULL, confirmed_key_id = NULL,
-        not_before = NULL, queued_at = now(), updated_at = now()
-      WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`;
-    if (n === 0) return null;
-    await appendLog(tx, after, {
-      tenantId: row.tenant_id,
-      campaignId: row.campaign_id,
-      instanceId: row.instance_id,
-      contactId: row.contact_id,
-      recipientId: row.id,
-      type: 'OUTCOME_RECONCILED',
-      severity: 'WARNING',
-      message: cancelled
-        ? "the send's outcome was unknown; Evolution's message store shows it was not sent (the campaign is cancelled: skipped)"
-        : "the send's outcome was unknown; Evolution's message store shows it was not sent: queued again",
-      details: { decision: 'NOT_SENT', evidence } as unknown as Prisma.InputJsonValue,
-      actor: 'worker',
-    });
-    await bumpCampaign(tx, after, row.campaign_id, cancelled ? { unknown: -1, skipped: 1 } : { unknown: -1, remaining: 1 }, [
-      ...(campaign.status === 'COMPLETED' ? [Prisma.sql`status = 'RUNNING'`, Prisma.sql`completed_at = NULL`] : []),
-    ]);
-    return campaign.status;
-  });
-  return done === null ? 'GONE' : 'NOT_SENT';
-}
-
-async function undecidable(row: DueRow, evidence: Evidence, attempts: number): Promise<string> {
-  const changed = await inTransaction(async (tx, after) => {
-    const n = await tx.$executeRaw`
-      UPDATE recipient SET reconcile_at = NULL, reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb, updated_at = now()
-      WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`;
-    if (n === 0) return false;
-    await appendLog(tx, after, {
-      tenantId: row.tenant_id,
-      campaignId: row.campaign_id,
-      instanceId: row.instance_id,
-      contactId: row.contact_id,
-      recipientId: row.id,
-      type: 'OUTCOME_RECONCILED',
-      severity: 'ERROR',
-      message: `the send's outcome stays unknown: Evolution could not show whether it was sent (${undecidableWhy(evidence)}); resendUnknown sends it again knowingly`,
-      details: { decision: 'UNDECIDABLE', evidence } as unknown as Prisma.InputJsonValue,
-      actor: 'worker',
-    });
-    // Nothing counted changes, but the campaign may now be complete.
-    await bumpCampaign(tx, after, row.campaign_id, {});
-    return true;
-  });
-  return changed ? 'UNDECIDABLE' : 'GONE';
-}
-
-function undecidableWhy(e: Evidence): string {
+export function undecidableWhy(e: Evidence): string {
   const last = e.lookups?.[e.lookups.length - 1] ?? {};
   if (last.result === 'ERROR') return `the last lookup failed: ${String(last.error ?? '')}`;
   if (last.result === 'AMBIGUOUS') return `${String(last.candidates)} messages to that number could be it`;
@@ -438,7 +321,7 @@ async function recordFollowUp(row: FollowUpDueRow, lookup: LookupResult, control
         WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM follow_up o WHERE o.provider_message_id = ${lookup.keyId})
           AND NOT EXISTS (SELECT 1 FROM recipient r WHERE r.provider_message_id = ${lookup.keyId})`;
-      if (n) await applyInstanceDeltas(tx, row.instance_id, { ...emptyDeltas().instance, sent: 1 });
+      if (n) await applyInstanceDeltas(tx, row.instance_id, { ...noInstanceDeltas(), sent: 1 });
     } else if (decision === 'NOT_SENT') {
       n = await tx.$executeRaw`
         UPDATE follow_up SET status = 'PENDING', claim_token = NULL, claimed_at = NULL, error = NULL,

@@ -26,8 +26,9 @@ import { localDay } from '../lib/local-time.js';
 import { jobId } from '../queues/definitions.js';
 import { sendCampaign, sendInstance } from '../dispatch/context.js';
 import { giveBackPhones, type PhoneHold, takePhones } from '../dispatch/phone-locks.js';
-import { type DispatchDeps, requestFor, requestSummary } from '../dispatch/send.js';
-import { applyInstanceDeltas, emptyDeltas } from '../receipts/apply.js';
+import type { DispatchDeps } from '../dispatch/send.js';
+import { requestFor, requestSummary } from '../evolution/requests.js';
+import { applyInstanceDeltas, noInstanceDeltas } from '../recipients/effects.js';
 
 const HORIZON_MS = 5000;
 const BATCH = 500;
@@ -302,7 +303,7 @@ async function recordFollowUp(
             claim_token = NULL
           WHERE ${mine}`;
         if (!n) return;
-        await applyInstanceDeltas(tx, instanceId, { ...emptyDeltas().instance, sent: 1 }, [Prisma.sql`consecutive_errors = 0`, Prisma.sql`last_success_at = now()`]);
+        await applyInstanceDeltas(tx, instanceId, { ...noInstanceDeltas(), sent: 1, succeeded: true });
         await appendLog(tx, after, {
           ...base,
           type: 'FOLLOW_UP_SENT',

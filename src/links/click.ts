@@ -1,3 +1,4 @@
+import { markClicked } from '../recipients/engagement.js';
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bumpCampaign } from '../campaigns/progress.js';
@@ -38,9 +39,7 @@ export async function recordClick(code: string, meta: ClickMeta): Promise<string
     await tx.$executeRaw`
       INSERT INTO link_click (tenant_id, campaign_id, recipient_id, code, user_agent, ip_hash)
       VALUES (${link.tenant_id}::uuid, ${link.campaign_id}::uuid, ${link.recipient_id}::uuid, ${code}, ${meta.userAgent?.slice(0, 500) ?? null}, ${meta.ipHash})`;
-    const first = await tx.$executeRaw`
-      UPDATE recipient SET clicked_at = now(), updated_at = now() WHERE id = ${link.recipient_id}::uuid AND clicked_at IS NULL`;
-    if (first > 0) await bumpCampaign(tx, after, link.campaign_id, { clicked: 1 });
+    if (await markClicked(tx, link.recipient_id)) await bumpCampaign(tx, after, link.campaign_id, { clicked: 1 });
     return link.url;
   });
 }

@@ -1,6 +1,7 @@
 import { appendLog } from '../campaigns/logs.js';
 import { bumpCampaign } from '../campaigns/progress.js';
-import { withdrawContacts } from '../contacts/service.js';
+import { withdrawContacts } from '../recipients/audience.js';
+import { markReplied } from '../recipients/engagement.js';
 import { inTransaction } from '../db/transaction.js';
 import { excerpt, incomingSender, incomingText, isOptOut, messageTime, phoneCandidates } from '../domain/replies.js';
 
@@ -78,10 +79,7 @@ export async function processIncomingMessage(job: IncomingJob, d: IncomingMessag
       UPDATE follow_up SET status = 'CANCELLED', cancelled_at = now()
       WHERE tenant_id = ${job.tenantId}::uuid AND contact_id = ${contact.id}::uuid AND status IN ('PENDING', 'SCHEDULED')`;
 
-    const firstReply = recipient
-      ? (await tx.$executeRaw`
-          UPDATE recipient SET replied_at = ${at}, updated_at = now() WHERE id = ${recipient.id}::uuid AND replied_at IS NULL`) === 1
-      : false;
+    const firstReply = recipient ? await markReplied(tx, recipient.id, at) : false;
 
     const outcome: string[] = [];
     if (optOut && !contact.opted_out) {

@@ -1,6 +1,5 @@
 import type { z } from 'zod';
 import { appendLog } from '../campaigns/logs.js';
-import { bumpCampaign } from '../campaigns/progress.js';
 import { prisma } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
 import { parseProviderStatus } from '../domain/receipts.js';
@@ -9,8 +8,9 @@ import { jidUser } from '../evolution/wire.js';
 import type { ConnectionState } from '../generated/prisma/client.js';
 import type { Logger } from '../lib/logger.js';
 import { publish } from '../realtime/pubsub.js';
-import { applyParkedReceipts, findRecipientByKey, lockProviderMessage } from '../receipts/apply.js';
-import { applyDeliveryReceipt } from '../receipts/batch.js';
+import { confirmSentByWebhook } from '../recipients/outcomes.js';
+import { applyDeliveryReceipt } from '../recipients/receipt-batch.js';
+import { findRecipientByKey, lockProviderMessage } from '../recipients/receipts.js';
 import { processIncomingMessage } from '../replies/process.js';
 import type { connectionUpdateSchema, HandledEventData, messageRawSchema, messagesUpdateSchema, qrcodeUpdatedSchema } from './schemas.js';
 
@@ -75,62 +75,7 @@ async function sendMessage(job: WebhookJob, d: z.infer<typeof messageRawSchema>)
     await lockProviderMessage(tx, keyId);
     if (await findRecipientByKey(tx, job.tenantId, keyId)) return 'confirmed';
     if (!d.key.remoteJid.endsWith('@s.whatsapp.net')) return 'not matched';
-    // Usually the send's HTTP response is still on its way: keep the proof on the recipient, so that
-    // if that send then ends unknown (timeout, crash) it is known to have left (see markUnknown).
-    const inFlight = await tx.$executeRaw`
-      UPDATE recipient SET confirmed_key_id = ${keyId}
-      WHERE id = (
-        SELECT id FROM recipient
-        WHERE instance_id = ${job.instanceId}::uuid AND phone = ANY(${phones}::text[]) AND tenant_id = ${job.tenantId}::uuid
-          AND status = 'SENDING' AND provider_message_id IS NULL
-          -- a send made under a key id we chose is proven by that key id only
-          AND (request_key_id IS NULL OR request_key_id = ${keyId})
-        ORDER BY sending_at DESC LIMIT 1 FOR UPDATE)`;
-    if (inFlight > 0) return 'proof kept for a send in flight';
-    const rows = await tx.$queryRaw<Array<{ id: string; campaign_id: string; contact_id: string; sent_at: Date }>>`
-      WITH found AS (
-        SELECT id FROM recipient
-        WHERE instance_id = ${job.instanceId}::uuid AND phone = ANY(${phones}::text[]) AND tenant_id = ${job.tenantId}::uuid
-          AND status = 'UNKNOWN' AND provider_message_id IS NULL AND (request_key_id IS NULL OR request_key_id = ${keyId})
-        ORDER BY sending_at DESC LIMIT 1 FOR UPDATE)
-      UPDATE recipient r SET status = 'SENT', provider_message_id = ${keyId}, sent_at = COALESCE(r.sending_at, now()),
-        error = NULL, error_code = NULL, updated_at = now(), reconcile_at = NULL,
-        evidence = COALESCE(r.evidence, '{}'::jsonb) || jsonb_build_object('decision', 'SENT', 'confirmedBy', 'send.message', 'keyId', ${keyId}::text)
-      FROM found WHERE r.id = found.id
-      RETURNING r.id, r.campaign_id, r.contact_id, r.sent_at`;
-    const r = rows[0];
-    if (!r) return 'not matched';
-    await tx.$executeRaw`
-      UPDATE whatsapp_instance SET sent_today = sent_today + 1, total_sent = total_sent + 1, updated_at = now()
-      WHERE id = ${job.instanceId}::uuid`;
-    await appendLog(tx, after, {
-      tenantId: job.tenantId,
-      campaignId: r.campaign_id,
-      instanceId: job.instanceId,
-      contactId: r.contact_id,
-      recipientId: r.id,
-      type: 'MESSAGE_SENT',
-      severity: 'WARNING',
-      message: 'outcome was unknown; Evolution confirmed the send (send.message)',
-      details: { keyId },
-      actor: 'webhook',
-    });
-    await bumpCampaign(tx, after, r.campaign_id, { unknown: -1, sent: 1 });
-    const recipient = {
-      id: r.id,
-      tenantId: job.tenantId,
-      campaignId: r.campaign_id,
-      instanceId: job.instanceId,
-      contactId: r.contact_id,
-      status: 'SENT',
-      sentAt: r.sent_at,
-      deliveredAt: null,
-      readAt: null,
-      playedAt: null,
-      failedAt: null,
-    };
-    const applied = await applyParkedReceipts(tx, after, recipient, job.instanceId, keyId);
-    return applied ? `reconciled unknown send, ${applied} parked receipt(s) applied` : 'reconciled unknown send';
+    return confirmSentByWebhook(tx, after, { tenantId: job.tenantId, instanceId: job.instanceId, keyId, phones });
   });
 }
 

@@ -4,7 +4,7 @@ import { config } from '../config/index.js';
 import { prisma } from '../db/client.js';
 import { checkStalls } from '../campaigns/stalls.js';
 import { reconcileDue } from '../dispatch/reconcile.js';
-import { markAllUnknown } from '../dispatch/send.js';
+import { markAllUnknown } from '../recipients/outcomes.js';
 import { type FollowUpDeps, runFollowUps } from '../followups/service.js';
 import { healthMaintenance, resetDailyCounters } from '../health/service.js';
 import { logger } from '../lib/logger.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../../src/db/client.js';
-import { type AcceptedSend, recordAcceptedSends } from '../../src/dispatch/record-sent.js';
-import { claimNext } from '../../src/dispatch/send.js';
+import { type AcceptedSend, recordAcceptedSends } from '../../src/recipients/record-sent.js';
+import { claimNext } from '../../src/recipients/claim.js';
 import { logger } from '../../src/lib/logger.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack } from '../helpers/stack.js';

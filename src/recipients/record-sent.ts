@@ -1,4 +1,4 @@
-import type { LogEntry } from '../campaigns/logs.js';
+import { appendLogs, type LogEntry } from '../campaigns/logs.js';
 import { bumpCampaign, PROGRESS_COLUMNS, toProgressEvent } from '../campaigns/progress.js';
 import type { Tx } from '../db/client.js';
 import { ROLLBACK, sqlRows, sqlTransaction } from '../db/sql.js';
@@ -8,7 +8,8 @@ import type { SendOutcome } from '../evolution/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { type GroupResult, KeyedBatcher } from '../lib/keyed-batcher.js';
 import type { Logger } from '../lib/logger.js';
-import { addChangeDeltas, applyInstanceDeltas, changeLogs, emptyDeltas, updateRecipientForChange } from '../receipts/apply.js';
+import { applyInstanceDeltas, emptyDeltas } from './effects.js';
+import { addChangeDeltas, changeLogs, updateRecipientForChange } from './receipts.js';
 
 /** A send Evolution accepted, waiting to be recorded. */
 export interface AcceptedSend {
@@ -243,50 +244,9 @@ async function recordInTx(tx: Tx, after: AfterCommit, tenantId: string, campaign
     if (combined) await updateRecipientForChange(tx, s.recipientId, combined);
   }
   // The send succeeded: an ERROR receipt among these does not make it a consecutive error.
-  await applyInstanceDeltas(tx, instanceId, deltas.instance, [Prisma.sql`consecutive_errors = 0`]);
+  await applyInstanceDeltas(tx, instanceId, { ...deltas.instance, succeeded: true });
   if (deltas.instance.health || deltas.instance.failed) after.publish('instance:health', { tenantId, instanceId });
-  await insertLogs(tx, after, receiptLogs);
+  await appendLogs(tx, after, receiptLogs);
   // The second update's event carries both changes (the first one's is superseded).
   if ((await bumpCampaign(tx, after, campaignId, deltas.campaign)) === null) after.publish('campaign:progress', toProgressEvent(row));
-}
-
-/**
- * Log entries in one plain statement (one JSON parameter; Prisma builds no per-row query), in the
- * order given, each streamed once committed. The same rows as `appendLogs` writes.
- */
-export async function insertLogs(tx: Tx, after: AfterCommit | null, entries: readonly LogEntry[]): Promise<void> {
-  if (entries.length === 0) return;
-  const json = JSON.stringify(
-    entries.map((e) => ({
-      tenant_id: e.tenantId,
-      campaign_id: e.campaignId ?? null,
-      type: e.type,
-      severity: e.severity ?? 'INFO',
-      message: e.message,
-      details: e.details ?? null,
-      instance_id: e.instanceId ?? null,
-      contact_id: e.contactId ?? null,
-      recipient_id: e.recipientId ?? null,
-      duration_ms: e.durationMs ?? null,
-      request: e.request ?? null,
-      response: e.response ?? null,
-      http_status: e.httpStatus ?? null,
-      progress: e.progress ?? null,
-      health: e.health ?? null,
-      actor: e.actor ?? null,
-    })),
-  );
-  const rows = await tx.$queryRaw<Array<{ id: bigint; tenant_id: string; campaign_id: string | null; type: string; severity: string }>>`
-    INSERT INTO campaign_log (tenant_id, campaign_id, type, severity, message, details, instance_id, contact_id, recipient_id,
-      duration_ms, request, response, http_status, progress, health, actor)
-    SELECT tenant_id, campaign_id, type, severity, message, details, instance_id, contact_id, recipient_id,
-      duration_ms, request, response, http_status, progress, health, actor
-    FROM jsonb_to_recordset(${json}::jsonb) AS x(tenant_id uuid, campaign_id uuid, type "LogType", severity "LogSeverity", message text,
-      details jsonb, instance_id uuid, contact_id uuid, recipient_id uuid, duration_ms int, request jsonb, response jsonb, http_status int,
-      progress jsonb, health jsonb, actor text)
-    RETURNING id, tenant_id, campaign_id, type::text, severity::text`;
-  if (!after) return;
-  for (const r of rows) {
-    if (r.campaign_id) after.publish('campaign:log', { tenantId: r.tenant_id, campaignId: r.campaign_id, logIds: [r.id.toString()], severity: r.severity, type: r.type });
-  }
 }

@@ -5,16 +5,8 @@ import { type AfterCommit, inTransaction } from '../db/transaction.js';
 import { clampHealth, healthDelta } from '../domain/health.js';
 import { applyReceipt, type ProviderStatus, type ReceiptChange } from '../domain/receipts.js';
 import { logger } from '../lib/logger.js';
-import {
-  addChangeDeltas,
-  afterChange,
-  applyInstanceDeltas,
-  changeLogs,
-  emptyDeltas,
-  RECEIPT_COLUMNS,
-  type ReceiptRecipient,
-  toReceiptRecipient,
-} from './apply.js';
+import { applyInstanceDeltas, emptyDeltas } from './effects.js';
+import { addChangeDeltas, afterChange, changeLogs, RECEIPT_COLUMNS, type ReceiptRecipient, toReceiptRecipient } from './receipts.js';
 
 export interface ReceiptInput {
   tenantId: string;

@@ -1,5 +1,5 @@
-import { appendLogs, type LogEntry } from '../campaigns/logs.js';
-import { bumpCampaign, type CounterDeltas } from '../campaigns/progress.js';
+import type { LogEntry } from '../campaigns/logs.js';
+import type { CounterDeltas } from '../campaigns/progress.js';
 import type { Tx } from '../db/client.js';
 import type { AfterCommit } from '../db/transaction.js';
 import { healthDelta } from '../domain/health.js';
@@ -12,7 +12,7 @@ import {
   type ReceiptState,
 } from '../domain/receipts.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { requestHealthCheck } from '../health/check.js';
+import { type Deltas, emptyDeltas, recordEffects } from './effects.js';
 
 export interface ReceiptRecipient extends ReceiptState {
   id: string;
@@ -56,6 +56,11 @@ export function toReceiptRecipient(r: RecipientRow): ReceiptRecipient {
   };
 }
 
+/** The receipt state of a recipient that was just recorded SENT at `sentAt`. */
+export function justSent(r: Omit<ReceiptRecipient, keyof ReceiptState>, sentAt: Date): ReceiptRecipient {
+  return { ...r, status: 'SENT', sentAt, deliveredAt: null, readAt: null, playedAt: null, failedAt: null };
+}
+
 /** Serialises everything that touches one provider message id (its send result and its receipts). */
 export async function lockProviderMessage(tx: Tx, keyId: string) {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${keyId}, 42))`;
@@ -66,15 +71,6 @@ export async function findRecipientByKey(tx: Tx, tenantId: string, keyId: string
     SELECT ${RECEIPT_COLUMNS} FROM recipient
     WHERE provider_message_id = ${keyId} AND tenant_id = ${tenantId}::uuid FOR UPDATE`;
   return rows[0] ? toReceiptRecipient(rows[0]) : null;
-}
-
-export interface Deltas {
-  campaign: CounterDeltas;
-  instance: { sent: number; delivered: number; read: number; failed: number; health: number; errors: boolean };
-}
-
-export function emptyDeltas(): Deltas {
-  return { campaign: {}, instance: { sent: 0, delivered: 0, read: 0, failed: 0, health: 0, errors: false } };
 }
 
 function add(d: CounterDeltas, key: keyof CounterDeltas, n: number) {
@@ -144,36 +140,6 @@ export async function updateRecipientForChange(tx: Tx, recipientId: string, chan
   await tx.$executeRaw`UPDATE recipient SET ${Prisma.join(sets, ', ')} WHERE id = ${recipientId}::uuid`;
 }
 
-/** The column a raw `column = …` assignment sets. */
-function assignedColumn(sql: Prisma.Sql): string | null {
-  return /^\s*"?(\w+)"?\s*=/.exec(sql.strings[0] ?? '')?.[1] ?? null;
-}
-
-/**
- * Instance counters and health for a batch of deltas, in one UPDATE. The score moves by the summed
- * delta and is clamped to 0–100. `extra` assignments win over the ones derived from the deltas for
- * the same column (PostgreSQL refuses a column assigned twice).
- */
-export async function applyInstanceDeltas(tx: Tx, instanceId: string | null, d: Deltas['instance'], extra: Prisma.Sql[] = []) {
-  if (!instanceId) return;
-  const taken = new Set(extra.map(assignedColumn));
-  const sets: Prisma.Sql[] = [...extra];
-  const derived: Prisma.Sql[] = [];
-  if (d.errors) derived.push(Prisma.sql`consecutive_errors = consecutive_errors + 1`);
-  else if (d.delivered || d.read) derived.push(Prisma.sql`consecutive_errors = 0`, Prisma.sql`last_success_at = now()`);
-  for (const s of derived) if (!taken.has(assignedColumn(s))) sets.push(s);
-  if (d.sent) sets.push(Prisma.sql`sent_today = sent_today + ${d.sent}`, Prisma.sql`total_sent = total_sent + ${d.sent}`);
-  if (d.delivered) sets.push(Prisma.sql`delivered_today = delivered_today + ${d.delivered}`, Prisma.sql`total_delivered = total_delivered + ${d.delivered}`);
-  if (d.read) sets.push(Prisma.sql`read_today = read_today + ${d.read}`, Prisma.sql`total_read = total_read + ${d.read}`);
-  if (d.failed) sets.push(Prisma.sql`failed_today = GREATEST(0, failed_today + ${d.failed})`, Prisma.sql`total_failed = total_failed + ${d.failed}`);
-  if (d.health) {
-    sets.push(Prisma.sql`health_score = LEAST(100, GREATEST(0, health_score + ${d.health}))`, Prisma.sql`last_health_update_at = now()`);
-  }
-  if (sets.length === 0) return;
-  await tx.$executeRaw`UPDATE whatsapp_instance SET ${Prisma.join(sets, ', ')}, updated_at = now() WHERE id = ${instanceId}::uuid`;
-  if (d.health < 0) await requestHealthCheck(instanceId);
-}
-
 /**
  * Applies one receipt to a locked recipient: recipient, instance health, log and campaign counters
  * change together, in the caller's transaction. Returns the change, or null when the receipt changes
@@ -194,12 +160,14 @@ export async function applyReceiptToRecipient(
   await updateRecipientForChange(tx, r.id, change);
   const deltas = emptyDeltas();
   addChangeDeltas(deltas, change);
-  await applyInstanceDeltas(tx, r.instanceId, deltas.instance);
-  await appendLogs(tx, after, changeLogs(r, change, status, keyId, actor));
-  if (r.instanceId && (deltas.instance.health || deltas.instance.failed)) {
-    after.publish('instance:health', { tenantId: r.tenantId, instanceId: r.instanceId });
-  }
-  await bumpCampaign(tx, after, r.campaignId, deltas.campaign);
+  await recordEffects(tx, after, {
+    tenantId: r.tenantId,
+    instanceId: r.instanceId,
+    instance: deltas.instance,
+    logs: changeLogs(r, change, status, keyId, actor),
+    campaignId: r.campaignId,
+    counters: deltas.campaign,
+  });
   return change;
 }
 

@@ -1,0 +1,43 @@
+import type { EvolutionMediaType, SendMediaBody, SendTextBody } from './wire.js';
+
+/** The requests a send makes to Evolution (campaign sends and follow-ups alike), and their log summary. */
+
+function phoneDigits(e164: string) {
+  return e164.replace(/\D/g, '');
+}
+
+/** What a send's request is built from: the recipient's phone and its message's media columns. */
+export interface MediaColumns {
+  phone: string;
+  media_type: 'IMAGE' | 'VIDEO' | 'AUDIO' | 'DOCUMENT' | null;
+  media_url: string | null;
+  media_mimetype: string | null;
+  media_file_name: string | null;
+}
+
+/** The Evolution request for a send; `messageId` (2.4.0+) makes Evolution send under that key id. */
+export function requestFor(claimed: MediaColumns, text: string, messageId: string | null = null): { endpoint: 'sendText' | 'sendMedia'; body: SendTextBody | SendMediaBody } {
+  const number = phoneDigits(claimed.phone);
+  const id = messageId ? { messageId } : {};
+  if (claimed.media_type && claimed.media_url) {
+    return {
+      endpoint: 'sendMedia',
+      body: {
+        number,
+        mediatype: claimed.media_type.toLowerCase() as EvolutionMediaType,
+        media: claimed.media_url,
+        ...(claimed.media_mimetype ? { mimetype: claimed.media_mimetype } : {}),
+        ...(claimed.media_file_name ? { fileName: claimed.media_file_name } : {}),
+        ...(text && claimed.media_type !== 'AUDIO' ? { caption: text } : {}),
+        ...id,
+      },
+    };
+  }
+  return { endpoint: 'sendText', body: { number, text, ...id } };
+}
+
+export function requestSummary(endpoint: string, body: SendTextBody | SendMediaBody) {
+  return 'text' in body
+    ? { endpoint, number: body.number, textLength: body.text.length }
+    : { endpoint, number: body.number, mediatype: body.mediatype, media: body.media.slice(0, 200), fileName: body.fileName ?? null };
+}
