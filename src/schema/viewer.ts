@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import { tenantStats } from '../analytics/tenant-stats.js';
 import { createApiKey, revokeTenantApiKey } from '../auth/api-keys.js';
 import { prisma } from '../db/client.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { ApiKeyRole } from '../generated/prisma/client.js';
-import { tenantStats } from '../stats/tenant.js';
 import { addHoliday, deleteHoliday, updateTenantSettings } from '../tenants/service.js';
 import { builder } from './builder.js';
 import { OrderDirectionEnum, reloadQuery } from './shared.js';
