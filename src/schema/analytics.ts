@@ -5,7 +5,6 @@ import {
   type DurationStats,
   type ErrorCount,
   engagementSlots,
-  type Figures,
   type InstanceFigures,
   instanceFigures,
   type SeriesPoint,
@@ -20,20 +19,22 @@ import {
   variantFigures,
   variationFigures,
 } from '../analytics/campaign.js';
-import { checkPeriod, instanceRanking, optOuts, tenantTotals, tenantTrend, type InstanceRank, type Period, type TenantTotals } from '../analytics/tenant.js';
+import { checkPeriod, instanceRanking, optOuts, RANKING_KEYS, tenantTotals, tenantTrend, type InstanceRank, type Period, type TenantTotals } from '../analytics/tenant.js';
 import { recordConversion, type RecordedConversion } from '../conversions/record.js';
 import { prisma } from '../db/client.js';
 import { type AbDecision, type AbMetric, decideAbTest, rateOf, type VariantSample } from '../domain/ab-test.js';
-import { fillSlots, type FunnelCounts, MAX_SERIES_BUCKETS, rate, ratesOf, roi, TIME_BUCKETS, type TimeBucket, TREND_BUCKETS, type TrendBucket } from '../domain/analytics.js';
+import { fillSlots, MAX_SERIES_BUCKETS, roi, TIME_BUCKETS, type TimeBucket, TREND_BUCKETS, type TrendBucket } from '../domain/analytics.js';
 import { weekdayName } from '../domain/campaign-settings.js';
+import { type Counts, countsFromFields, PROGRESS_RATE_KEYS, rate, STEP_KEYS, TOTAL_KEYS } from '../domain/counters.js';
 import { healthStatus } from '../domain/health.js';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../errors.js';
 import { EXPORT_LINK_TTL_SECONDS, reportUrl } from '../exports/token.js';
 import type { CampaignMessage, WhatsAppInstance } from '../generated/prisma/client.js';
 import { builder } from './builder.js';
-import { AbMetricEnum, COUNTER_SELECT, CampaignMessageRef, CampaignRef, counters, WeekdayEnum } from './campaign.js';
+import { AbMetricEnum, CampaignMessageRef, CampaignRef, WeekdayEnum } from './campaign.js';
 import { ContactRef } from './contact.js';
 import type { Context } from './context.js';
+import { COUNTER_SELECT, counterFields, FiguresRef, FunnelRef, RatesRef, rateFields } from './counters.js';
 import { HealthStatusEnum, WhatsAppInstanceRef } from './sender.js';
 
 // ───────────── per-request batching: a list of campaigns costs one query per figure ─────────────
@@ -71,69 +72,7 @@ async function withMessages<R extends { message_id: string | null }>(tenantId: s
   return new Map([...byCampaign].map(([cid, rows]) => [cid, rows.map((r) => ({ ...r, message: r.message_id ? (byId.get(r.message_id) ?? null) : null }))]));
 }
 
-// ───────────── shared shapes ─────────────
-
-type Counters = FunnelCounts & { targeted: number; failed: number; skipped: number; unknown: number; remaining: number };
-
-const FiguresRef = builder.objectRef<Figures>('AnalyticsFigures').implement({
-  description: 'Recipients that reached each step (a step counts once its timestamp is set; failed counts the FAILED status), with the rates.',
-  fields: (t) => ({
-    targeted: t.exposeInt('targeted'),
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    replied: t.exposeInt('replied'),
-    clicked: t.exposeInt('clicked'),
-    converted: t.exposeInt('converted'),
-    failed: t.exposeInt('failed'),
-    deliveryRate: t.float({ nullable: true, description: 'delivered / sent', resolve: (f) => rate(f.delivered, f.sent) }),
-    readRate: t.float({ nullable: true, description: 'read / delivered', resolve: (f) => rate(f.read, f.delivered) }),
-    replyRate: t.float({ nullable: true, description: 'replied / delivered', resolve: (f) => rate(f.replied, f.delivered) }),
-    clickRate: t.float({ nullable: true, description: 'clicked / delivered', resolve: (f) => rate(f.clicked, f.delivered) }),
-    conversionRate: t.float({ nullable: true, description: 'converted / delivered', resolve: (f) => rate(f.converted, f.delivered) }),
-  }),
-});
-
-function figuresOf(r: Figures): Figures {
-  return {
-    targeted: r.targeted,
-    sent: r.sent,
-    delivered: r.delivered,
-    read: r.read,
-    replied: r.replied,
-    clicked: r.clicked,
-    converted: r.converted,
-    failed: r.failed,
-  };
-}
-
-const FunnelRef = builder.objectRef<Counters>('AnalyticsFunnel').implement({
-  description: "The campaign's funnel from its transactional counters (always equal to a recount of its recipients).",
-  fields: (t) => ({
-    targeted: t.exposeInt('targeted'),
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    replied: t.exposeInt('replied'),
-    clicked: t.exposeInt('clicked'),
-    converted: t.exposeInt('converted'),
-    failed: t.exposeInt('failed'),
-    skipped: t.exposeInt('skipped'),
-    unknown: t.exposeInt('unknown'),
-    remaining: t.exposeInt('remaining', { description: 'Queued, being sent, or held back for an A/B winner.' }),
-  }),
-});
-
-const RatesRef = builder.objectRef<ReturnType<typeof ratesOf>>('AnalyticsRates').implement({
-  description: 'Delivery = delivered / sent; read, reply, click and conversion = that step / delivered. Null when the denominator is 0.',
-  fields: (t) => ({
-    deliveryRate: t.exposeFloat('deliveryRate', { nullable: true }),
-    readRate: t.exposeFloat('readRate', { nullable: true }),
-    replyRate: t.exposeFloat('replyRate', { nullable: true }),
-    clickRate: t.exposeFloat('clickRate', { nullable: true }),
-    conversionRate: t.exposeFloat('conversionRate', { nullable: true }),
-  }),
-});
+// ───────────── shared shapes (those of counters and rates are in counters.ts) ─────────────
 
 const RevenueRef = builder.objectRef<{ cost: number | null; conversionValue: number; converted: number }>('AnalyticsRevenue').implement({
   fields: (t) => ({
@@ -150,7 +89,7 @@ interface AnalyticsSource {
   campaignId: string;
   tenantId: string;
   timezone: string;
-  counters: Counters;
+  counters: Counts;
   cost: number | null;
   conversionValue: number;
   abMetric: AbMetric;
@@ -160,7 +99,7 @@ const InstanceAnalyticsRef = builder.objectRef<InstanceFigures & { instance: Wha
   description: "One sender's share of the campaign.",
   fields: (t) => ({
     instance: t.field({ type: WhatsAppInstanceRef, nullable: true, description: 'Null once the instance was deleted.', resolve: (r) => r.instance }),
-    figures: t.field({ type: FiguresRef, resolve: (r) => figuresOf(r) }),
+    figures: t.field({ type: FiguresRef, resolve: (r) => r }),
     averageSendMs: t.float({ nullable: true, resolve: (r) => (r.avg_send_ms === null ? null : Math.round(r.avg_send_ms * 10) / 10) }),
     healthScore: t.float({ nullable: true, description: "The instance's health score now.", resolve: (r) => r.instance?.healthScore ?? null }),
     healthStatus: t.field({ type: HealthStatusEnum, nullable: true, resolve: (r) => (r.instance ? healthStatus(r.instance.healthScore) : null) }),
@@ -173,7 +112,7 @@ const VariationAnalyticsRef = builder.objectRef<VariationFigures & { message: Ca
   description: 'One variation: every recipient that got it (an A/B winner includes the hold-out it was sent to).',
   fields: (t) => ({
     message: t.field({ type: CampaignMessageRef, nullable: true, resolve: (r) => r.message }),
-    figures: t.field({ type: FiguresRef, resolve: (r) => figuresOf(r) }),
+    figures: t.field({ type: FiguresRef, resolve: (r) => r }),
   }),
 });
 
@@ -187,7 +126,7 @@ const AbVariantRef = builder.objectRef<VariantResult>('AbVariantFigures').implem
   fields: (t) => ({
     variant: t.exposeString('variant'),
     message: t.field({ type: CampaignMessageRef, nullable: true, resolve: (r) => r.message }),
-    figures: t.field({ type: FiguresRef, resolve: (r) => figuresOf(r) }),
+    figures: t.field({ type: FiguresRef, resolve: (r) => r }),
     sample: t.int({ description: "Delivered messages: the test's sample.", resolve: (r) => r.sample.trials }),
     successes: t.int({ description: "Delivered messages that reached the test's metric.", resolve: (r) => r.sample.successes }),
     metricRate: t.float({ description: 'successes / sample', resolve: (r) => Math.round(rateOf(r.sample) * 10000) / 10000 }),
@@ -218,13 +157,7 @@ const SeriesPointRef = builder.objectRef<SeriesPoint>('AnalyticsTimeSeriesPoint'
   description: 'Recipients whose step happened in the bucket (clicked and converted: their first).',
   fields: (t) => ({
     start: t.field({ type: 'DateTime', description: "Start of the bucket (minute, hour, or local midnight in the tenant's zone).", resolve: (p) => p.bucket }),
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    failed: t.exposeInt('failed'),
-    replied: t.exposeInt('replied'),
-    clicked: t.exposeInt('clicked'),
-    converted: t.exposeInt('converted'),
+    ...counterFields(t, STEP_KEYS),
   }),
 });
 
@@ -260,12 +193,18 @@ const TimelineRef = builder.objectRef<TimelineEntry>('CampaignTimelineEntry').im
   }),
 });
 
+/** Deliveries and reads per hour (0–23) or ISO weekday (1–7) in the tenant's zone, every slot listed. */
+async function engagement(a: AnalyticsSource, ctx: Context, slot: 'hour' | 'isodow', first: number, last: number) {
+  const rows = await batched(ctx, `${slot}:${a.timezone}`, (ids) => engagementSlots(a.tenantId, ids, a.timezone, slot)).load(a.campaignId);
+  return fillSlots(rows, first, last, (n) => ({ campaign_id: a.campaignId, slot: n, delivered: 0, read: 0 }));
+}
+
 const CampaignAnalyticsRef = builder.objectRef<AnalyticsSource>('CampaignAnalytics').implement({
   description: 'Figures of one campaign. Each field is computed only when asked for.',
   fields: (t) => ({
     timezone: t.exposeString('timezone', { description: 'The zone hours, weekdays and days are read in (the tenant’s).' }),
     funnel: t.field({ type: FunnelRef, resolve: (a) => a.counters }),
-    rates: t.field({ type: RatesRef, resolve: (a) => ratesOf(a.counters) }),
+    rates: t.field({ type: RatesRef, resolve: (a) => a.counters }),
     revenue: t.field({ type: RevenueRef, resolve: (a) => ({ cost: a.cost, conversionValue: a.conversionValue, converted: a.counters.converted }) }),
     instances: t.field({
       type: [InstanceAnalyticsRef],
@@ -285,18 +224,12 @@ const CampaignAnalyticsRef = builder.objectRef<AnalyticsSource>('CampaignAnalyti
     byHourOfDay: t.field({
       type: [HourRef],
       description: "Deliveries and reads by hour of the day in the tenant's time zone (24 entries).",
-      resolve: async (a, _args, ctx) => {
-        const rows = await batched(ctx, `hours:${a.timezone}`, (ids) => engagementSlots(a.tenantId, ids, a.timezone, 'hour')).load(a.campaignId);
-        return fillSlots(rows, 0, 23, (slot) => ({ campaign_id: a.campaignId, slot, delivered: 0, read: 0 }));
-      },
+      resolve: (a, _args, ctx) => engagement(a, ctx, 'hour', 0, 23),
     }),
     byWeekday: t.field({
       type: [WeekdayRef],
       description: "Deliveries and reads by weekday in the tenant's time zone (7 entries, Monday first).",
-      resolve: async (a, _args, ctx) => {
-        const rows = await batched(ctx, `weekdays:${a.timezone}`, (ids) => engagementSlots(a.tenantId, ids, a.timezone, 'isodow')).load(a.campaignId);
-        return fillSlots(rows, 1, 7, (slot) => ({ campaign_id: a.campaignId, slot, delivered: 0, read: 0 }));
-      },
+      resolve: (a, _args, ctx) => engagement(a, ctx, 'isodow', 1, 7),
     }),
     timeSeries: t.field({
       type: [SeriesPointRef],
@@ -454,7 +387,7 @@ builder.prismaObjectFields(CampaignRef, (t) => ({
       timezone: c.tenant.timezone,
       cost: c.cost === null ? null : Number(c.cost),
       conversionValue: Number(c.conversionValue),
-      counters: counters(c),
+      counters: countsFromFields(c),
     }),
   }),
   abTestResult: t.field({
@@ -477,17 +410,8 @@ const TenantTotalsRef = builder.objectRef<TenantTotals>('TenantAnalyticsTotals')
   description: "Sums of the period's campaigns' counters.",
   fields: (t) => ({
     campaigns: t.exposeInt('campaigns'),
-    targeted: t.exposeInt('targeted'),
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    replied: t.exposeInt('replied'),
-    clicked: t.exposeInt('clicked'),
-    converted: t.exposeInt('converted'),
-    failed: t.exposeInt('failed'),
-    skipped: t.exposeInt('skipped'),
-    unknown: t.exposeInt('unknown'),
-    rates: t.field({ type: RatesRef, resolve: (x) => ratesOf(x) }),
+    ...counterFields(t, TOTAL_KEYS),
+    rates: t.field({ type: RatesRef, resolve: (x) => x }),
     cost: t.exposeFloat('cost', { nullable: true, description: 'Sum of the costs of the campaigns that have one.' }),
     conversionValue: t.exposeFloat('conversion_value'),
     roi: t.float({
@@ -509,14 +433,8 @@ const TrendPointRef = builder.objectRef<TenantTotals & { bucket: Date }>('Tenant
 const InstanceRankRef = builder.objectRef<InstanceRank & { instance: WhatsAppInstance | null }>('InstanceRanking').implement({
   fields: (t) => ({
     instance: t.field({ type: WhatsAppInstanceRef, nullable: true, resolve: (r) => r.instance }),
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    failed: t.exposeInt('failed'),
-    replied: t.exposeInt('replied'),
-    deliveryRate: t.float({ nullable: true, resolve: (r) => rate(r.delivered, r.sent) }),
-    readRate: t.float({ nullable: true, resolve: (r) => rate(r.read, r.delivered) }),
-    replyRate: t.float({ nullable: true, resolve: (r) => rate(r.replied, r.delivered) }),
+    ...counterFields(t, RANKING_KEYS),
+    ...rateFields(t, PROGRESS_RATE_KEYS, { describe: false }),
   }),
 });
 

@@ -9,7 +9,6 @@ import {
   startCampaign,
   unscheduleCampaign,
 } from '../campaigns/lifecycle.js';
-import { percentDone } from '../campaigns/progress.js';
 import {
   type CampaignInput,
   createCampaign,
@@ -20,12 +19,13 @@ import {
 } from '../campaigns/service.js';
 import { prisma } from '../db/client.js';
 import { formatTime, WEEKDAYS, weekdayName } from '../domain/campaign-settings.js';
+import { countsFromFields } from '../domain/counters.js';
 import { parseStoredRules } from '../domain/segment-rules.js';
 import { CampaignNotReadyError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../errors.js';
 import { AbMetric, AudienceType, CampaignObjective, CampaignStatus, MediaType, type Prisma, Recurrence, RotationMode, TimezoneMode } from '../generated/prisma/client.js';
-import type { ProgressCounters } from '../realtime/topics.js';
 import { builder } from './builder.js';
 import { ContactRef } from './contact.js';
+import { COUNTER_SELECT, CountersRef } from './counters.js';
 import { rulesFromInput, SegmentRef, SegmentRulesInput, SegmentRulesRef } from './segment.js';
 import { WhatsAppInstanceRef } from './sender.js';
 import { OrderDirectionEnum, reloadQuery } from './shared.js';
@@ -42,66 +42,6 @@ export const TimezoneModeEnum = builder.enumType(TimezoneMode, {
 });
 export const AbMetricEnum = builder.enumType(AbMetric, { name: 'AbMetric' });
 export const WeekdayEnum = builder.enumType('Weekday', { values: WEEKDAYS });
-
-function rate(numerator: number, denominator: number): number | null {
-  return denominator > 0 ? Math.round((numerator / denominator) * 10000) / 10000 : null;
-}
-
-export const CountersRef = builder.objectRef<ProgressCounters>('CampaignCounters').implement({
-  description: 'Counters kept in the same transaction as the recipient changes they count: always equal to a recount.',
-  fields: (t) => ({
-    targeted: t.exposeInt('targeted', { description: 'Recipients frozen at start.' }),
-    sent: t.exposeInt('sent', { description: 'Accepted by WhatsApp (including those later reported failed).' }),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    replied: t.exposeInt('replied'),
-    clicked: t.exposeInt('clicked'),
-    converted: t.exposeInt('converted'),
-    failed: t.exposeInt('failed'),
-    skipped: t.exposeInt('skipped'),
-    unknown: t.exposeInt('unknown', { description: 'Sends whose outcome is unknown (timeout or crash mid-call); never retried automatically.' }),
-    remaining: t.exposeInt('remaining', { description: 'Still queued or being sent.' }),
-    percentDone: t.float({ resolve: (c) => percentDone(c) }),
-    deliveryRate: t.float({ nullable: true, description: 'delivered / sent', resolve: (c) => rate(c.delivered, c.sent) }),
-    readRate: t.float({ nullable: true, description: 'read / delivered', resolve: (c) => rate(c.read, c.delivered) }),
-    replyRate: t.float({ nullable: true, description: 'replied / delivered', resolve: (c) => rate(c.replied, c.delivered) }),
-  }),
-});
-
-/** The counter columns of a campaign row, for fields that need them (select mode). */
-export const COUNTER_SELECT = {
-  targetedCount: true,
-  sentCount: true,
-  deliveredCount: true,
-  readCount: true,
-  repliedCount: true,
-  clickedCount: true,
-  convertedCount: true,
-  failedCount: true,
-  skippedCount: true,
-  unknownCount: true,
-  remainingCount: true,
-} as const;
-
-type CounterColumns = { [K in keyof typeof COUNTER_SELECT]: number };
-
-/** A campaign row's counter columns as the counters of its progress. */
-export function counters(c: CounterColumns): ProgressCounters {
-  return {
-    targeted: c.targetedCount,
-    sent: c.sentCount,
-    delivered: c.deliveredCount,
-    read: c.readCount,
-    replied: c.repliedCount,
-    clicked: c.clickedCount,
-    converted: c.convertedCount,
-    failed: c.failedCount,
-    skipped: c.skippedCount,
-    unknown: c.unknownCount,
-    remaining: c.remainingCount,
-  };
-}
-
 
 export const CampaignMessageRef = builder.prismaObject('CampaignMessage', {
   // Select mode: only the columns the query's fields need are loaded (see docs/decisions.md).
@@ -268,7 +208,7 @@ export const CampaignRef = builder.prismaNode('Campaign', {
     followUps: t.relation('followUpRules', { query: { orderBy: { step: 'asc' } } }),
     cost: t.float({ nullable: true, select: { cost: true }, description: 'What the campaign cost (for ROI).', resolve: (c) => (c.cost === null ? null : Number(c.cost)) }),
     parentCampaign: t.relation('parent', { nullable: true, description: 'The campaign this recurring occurrence follows.' }),
-    counters: t.field({ type: CountersRef, select: COUNTER_SELECT, resolve: (c) => counters(c) }),
+    counters: t.field({ type: CountersRef, select: COUNTER_SELECT, resolve: (c) => countsFromFields(c) }),
     createdBy: t.exposeString('createdBy', { nullable: true }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
     pausedAt: t.expose('pausedAt', { type: 'DateTime', nullable: true }),

@@ -5,6 +5,7 @@ import './viewer.js';
 import './sender.js';
 import './contact.js';
 import './segment.js';
+import './counters.js';
 import './campaign.js';
 import './plan.js';
 import './log.js';
