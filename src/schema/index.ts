@@ -7,6 +7,7 @@ import './contact.js';
 import './segment.js';
 import './counters.js';
 import './campaign.js';
+import './campaign-mutations.js';
 import './plan.js';
 import './log.js';
 import './live.js';
