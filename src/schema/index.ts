@@ -12,6 +12,9 @@ import './plan.js';
 import './log.js';
 import './live.js';
 import './analytics.js';
+import './ab-test.js';
+import './tenant-analytics.js';
+import './conversion.js';
 
 export const schema = builder.toSchema();
 /** What codegen writes to schema.graphql. */
