@@ -1,5 +1,7 @@
+import { coalescedCounts, recount, stepEvents } from '../campaigns/counter-sql.js';
 import { prisma } from '../db/client.js';
 import { MAX_SERIES_BUCKETS, TIME_BUCKETS, type TimeBucket } from '../domain/analytics.js';
+import { type Counts, FIGURE_KEYS, type FigureKey, STEP_KEYS, type StepKey } from '../domain/counters.js';
 import { ValidationError } from '../errors.js';
 import { Prisma } from '../generated/prisma/client.js';
 
@@ -10,27 +12,13 @@ import { Prisma } from '../generated/prisma/client.js';
  * and every query is scoped by the tenant as well as by the campaigns.
  */
 
-export interface Figures {
-  targeted: number;
-  sent: number;
-  delivered: number;
-  read: number;
-  replied: number;
-  clicked: number;
-  converted: number;
-  failed: number;
-}
+/** Recipients that reached each step (src/domain/counters.ts): a recount, per instance, variation or variant. */
+export type Figures = Counts<FigureKey>;
 
-/** The recipient aggregates behind `Figures` (a step counts when its timestamp is set; failed by status). */
-const FIGURE_COLUMNS = Prisma.sql`
-  count(*)::int AS targeted,
-  count(r.sent_at)::int AS sent,
-  count(r.delivered_at)::int AS delivered,
-  count(r.read_at)::int AS read,
-  count(r.replied_at)::int AS replied,
-  count(r.clicked_at)::int AS clicked,
-  count(r.converted_at)::int AS converted,
-  count(*) FILTER (WHERE r.status = 'FAILED')::int AS failed`;
+/** The recipient aggregates behind `Figures`, over recipients `r`. */
+const FIGURE_COLUMNS = recount(FIGURE_KEYS, 'r');
+/** The figures of the outer-joined aggregate `a`, 0 where it has no row. */
+const JOINED_FIGURES = coalescedCounts(FIGURE_KEYS, 'a');
 
 function group<T extends { campaign_id: string }>(ids: readonly string[], rows: T[]): Map<string, T[]> {
   const out = new Map<string, T[]>(ids.map((id) => [id, []]));
@@ -72,9 +60,7 @@ export async function instanceFigures(tenantId: string, ids: readonly string[]):
       UNION SELECT campaign_id, instance_id FROM logs
     )
     SELECT k.campaign_id, k.instance_id,
-           COALESCE(a.targeted, 0) AS targeted, COALESCE(a.sent, 0) AS sent, COALESCE(a.delivered, 0) AS delivered,
-           COALESCE(a.read, 0) AS read, COALESCE(a.replied, 0) AS replied, COALESCE(a.clicked, 0) AS clicked,
-           COALESCE(a.converted, 0) AS converted, COALESCE(a.failed, 0) AS failed, a.avg_send_ms,
+           ${JOINED_FIGURES}, a.avg_send_ms,
            COALESCE(l.health_issues, 0) AS health_issues, COALESCE(l.pauses, 0) AS pauses
     FROM keys k
     LEFT JOIN agg a ON a.campaign_id = k.campaign_id AND a.instance_id = k.instance_id
@@ -92,9 +78,7 @@ export interface VariationFigures extends Figures {
 export async function variationFigures(tenantId: string, ids: readonly string[]): Promise<Map<string, VariationFigures[]>> {
   const rows = await prisma.$queryRaw<VariationFigures[]>`
     SELECT m.campaign_id, m.id AS message_id,
-           COALESCE(a.targeted, 0) AS targeted, COALESCE(a.sent, 0) AS sent, COALESCE(a.delivered, 0) AS delivered,
-           COALESCE(a.read, 0) AS read, COALESCE(a.replied, 0) AS replied, COALESCE(a.clicked, 0) AS clicked,
-           COALESCE(a.converted, 0) AS converted, COALESCE(a.failed, 0) AS failed
+           ${JOINED_FIGURES}
     FROM campaign_message m
     LEFT JOIN (
       SELECT r.message_id, ${FIGURE_COLUMNS}
@@ -141,9 +125,7 @@ export async function variantFigures(tenantId: string, ids: readonly string[]): 
       ORDER BY campaign_id, ab_variant, sort_order
     )
     SELECT COALESCE(a.campaign_id, v.campaign_id) AS campaign_id, COALESCE(a.variant, v.variant) AS variant, v.message_id,
-           COALESCE(a.targeted, 0) AS targeted, COALESCE(a.sent, 0) AS sent, COALESCE(a.delivered, 0) AS delivered,
-           COALESCE(a.read, 0) AS read, COALESCE(a.replied, 0) AS replied, COALESCE(a.clicked, 0) AS clicked,
-           COALESCE(a.converted, 0) AS converted, COALESCE(a.failed, 0) AS failed,
+           ${JOINED_FIGURES},
            COALESCE(a.read_delivered, 0) AS read_delivered, COALESCE(a.replied_delivered, 0) AS replied_delivered,
            COALESCE(a.clicked_delivered, 0) AS clicked_delivered, COALESCE(a.converted_delivered, 0) AS converted_delivered
     FROM agg a FULL JOIN variants v ON v.campaign_id = a.campaign_id AND v.variant = a.variant
@@ -151,11 +133,13 @@ export async function variantFigures(tenantId: string, ids: readonly string[]): 
   return group(ids, rows);
 }
 
-export interface SlotCounts {
+/** The steps counted by hour of day and weekday. */
+const ENGAGEMENT_KEYS = ['delivered', 'read'] as const satisfies readonly StepKey[];
+const ENGAGEMENT_EVENTS = stepEvents(ENGAGEMENT_KEYS, 'r');
+
+export interface SlotCounts extends Counts<(typeof ENGAGEMENT_KEYS)[number]> {
   campaign_id: string;
   slot: number;
-  delivered: number;
-  read: number;
 }
 
 /**
@@ -170,26 +154,19 @@ export async function engagementSlots(
 ): Promise<Map<string, SlotCounts[]>> {
   const part = Prisma.raw(slot === 'hour' ? "'hour'" : "'isodow'");
   const rows = await prisma.$queryRaw<SlotCounts[]>`
-    SELECT r.campaign_id, date_part(${part}, v.at AT TIME ZONE ${timezone})::int AS slot,
-           count(*) FILTER (WHERE v.kind = 'd')::int AS delivered,
-           count(*) FILTER (WHERE v.kind = 'r')::int AS read
-    FROM recipient r CROSS JOIN LATERAL (VALUES ('d', r.delivered_at), ('r', r.read_at)) AS v(kind, at)
+    SELECT r.campaign_id, date_part(${part}, v.at AT TIME ZONE ${timezone})::int AS slot, ${ENGAGEMENT_EVENTS.counts}
+    FROM recipient r CROSS JOIN LATERAL (VALUES ${ENGAGEMENT_EVENTS.values}) AS v(kind, at)
     WHERE r.campaign_id = ANY(${ids}::uuid[]) AND r.tenant_id = ${tenantId}::uuid AND v.at IS NOT NULL
     GROUP BY 1, 2 ORDER BY 1, 2`;
   return group(ids, rows);
 }
 
-export interface SeriesPoint {
+export interface SeriesPoint extends Counts<StepKey> {
   campaign_id: string;
   bucket: Date;
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
-  replied: number;
-  clicked: number;
-  converted: number;
 }
+
+const SERIES_EVENTS = stepEvents(STEP_KEYS, 'r');
 
 export interface SeriesRange {
   bucket: TimeBucket;
@@ -206,17 +183,8 @@ export async function timeSeries(tenantId: string, ids: readonly string[], timez
   if (range.from && range.to && range.from >= range.to) throw ValidationError.field(['to'], 'must be after from');
   const unit = Prisma.raw(`'${TIME_BUCKETS[range.bucket]}'`);
   const rows = await prisma.$queryRaw<SeriesPoint[]>`
-    SELECT r.campaign_id, date_trunc(${unit}, v.at AT TIME ZONE ${timezone}) AT TIME ZONE ${timezone} AS bucket,
-           count(*) FILTER (WHERE v.kind = 's')::int AS sent,
-           count(*) FILTER (WHERE v.kind = 'd')::int AS delivered,
-           count(*) FILTER (WHERE v.kind = 'r')::int AS read,
-           count(*) FILTER (WHERE v.kind = 'f')::int AS failed,
-           count(*) FILTER (WHERE v.kind = 'p')::int AS replied,
-           count(*) FILTER (WHERE v.kind = 'c')::int AS clicked,
-           count(*) FILTER (WHERE v.kind = 'v')::int AS converted
-    FROM recipient r CROSS JOIN LATERAL (VALUES
-      ('s', r.sent_at), ('d', r.delivered_at), ('r', r.read_at), ('f', r.failed_at),
-      ('p', r.replied_at), ('c', r.clicked_at), ('v', r.converted_at)) AS v(kind, at)
+    SELECT r.campaign_id, date_trunc(${unit}, v.at AT TIME ZONE ${timezone}) AT TIME ZONE ${timezone} AS bucket, ${SERIES_EVENTS.counts}
+    FROM recipient r CROSS JOIN LATERAL (VALUES ${SERIES_EVENTS.values}) AS v(kind, at)
     WHERE r.campaign_id = ANY(${ids}::uuid[]) AND r.tenant_id = ${tenantId}::uuid AND v.at IS NOT NULL
       AND (${range.from ?? null}::timestamptz IS NULL OR v.at >= ${range.from ?? null}::timestamptz)
       AND (${range.to ?? null}::timestamptz IS NULL OR v.at < ${range.to ?? null}::timestamptz)

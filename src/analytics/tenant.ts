@@ -1,5 +1,7 @@
+import { counterSums, recount } from '../campaigns/counter-sql.js';
 import { prisma } from '../db/client.js';
 import { TREND_BUCKETS, type TrendBucket } from '../domain/analytics.js';
+import { type CounterKey, type Counts, TOTAL_KEYS, type TotalKey } from '../domain/counters.js';
 import { ValidationError } from '../errors.js';
 import { Prisma } from '../generated/prisma/client.js';
 
@@ -14,18 +16,8 @@ export interface Period {
   to: Date;
 }
 
-export interface TenantTotals {
+export interface TenantTotals extends Counts<TotalKey> {
   campaigns: number;
-  targeted: number;
-  sent: number;
-  delivered: number;
-  read: number;
-  replied: number;
-  clicked: number;
-  converted: number;
-  failed: number;
-  skipped: number;
-  unknown: number;
   cost: number | null;
   conversion_value: number;
   /** Conversion value of the campaigns that have a cost (the ROI's numerator). */
@@ -43,16 +35,7 @@ export function checkPeriod(p: Period) {
 
 const TOTAL_COLUMNS = Prisma.sql`
   count(*)::int AS campaigns,
-  COALESCE(sum(c.targeted_count), 0)::int AS targeted,
-  COALESCE(sum(c.sent_count), 0)::int AS sent,
-  COALESCE(sum(c.delivered_count), 0)::int AS delivered,
-  COALESCE(sum(c.read_count), 0)::int AS read,
-  COALESCE(sum(c.replied_count), 0)::int AS replied,
-  COALESCE(sum(c.clicked_count), 0)::int AS clicked,
-  COALESCE(sum(c.converted_count), 0)::int AS converted,
-  COALESCE(sum(c.failed_count), 0)::int AS failed,
-  COALESCE(sum(c.skipped_count), 0)::int AS skipped,
-  COALESCE(sum(c.unknown_count), 0)::int AS unknown,
+  ${counterSums(TOTAL_KEYS, 'c')},
   sum(c.cost)::float8 AS cost,
   COALESCE(sum(c.conversion_value), 0)::float8 AS conversion_value,
   COALESCE(sum(c.conversion_value) FILTER (WHERE c.cost IS NOT NULL), 0)::float8 AS costed_value`;
@@ -75,13 +58,11 @@ export async function tenantTrend(tenantId: string, p: Period, bucket: TrendBuck
     GROUP BY 1 ORDER BY 1`;
 }
 
-export interface InstanceRank {
+/** What instances are ranked by. */
+export const RANKING_KEYS = ['sent', 'delivered', 'read', 'failed', 'replied'] as const satisfies readonly CounterKey[];
+
+export interface InstanceRank extends Counts<(typeof RANKING_KEYS)[number]> {
   instance_id: string;
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
-  replied: number;
 }
 
 /**
@@ -90,8 +71,7 @@ export interface InstanceRank {
  */
 export async function instanceRanking(tenantId: string, p: Period): Promise<InstanceRank[]> {
   return prisma.$queryRaw<InstanceRank[]>`
-    SELECT r.instance_id, count(r.sent_at)::int AS sent, count(r.delivered_at)::int AS delivered, count(r.read_at)::int AS read,
-           count(*) FILTER (WHERE r.status = 'FAILED')::int AS failed, count(r.replied_at)::int AS replied
+    SELECT r.instance_id, ${recount(RANKING_KEYS, 'r')}
     FROM campaign c JOIN recipient r ON r.campaign_id = c.id AND r.tenant_id = c.tenant_id
     WHERE ${inPeriod(tenantId, p)} AND r.instance_id IS NOT NULL
     GROUP BY r.instance_id

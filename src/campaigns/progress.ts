@@ -1,30 +1,16 @@
 import { Prisma } from '../generated/prisma/client.js';
 import type { DbOrTx } from '../db/client.js';
 import type { AfterCommit } from '../db/transaction.js';
-import type { CampaignProgressEvent, ProgressCounters } from '../realtime/topics.js';
+import { COUNTER_KEYS, COUNTERS, type CounterColumns, type CounterKey, type Counts, countsFromColumns } from '../domain/counters.js';
+import type { CampaignProgressEvent } from '../realtime/topics.js';
+import { counterColumns } from './counter-sql.js';
 
-export const COUNTERS = {
-  targeted: 'targeted_count',
-  sent: 'sent_count',
-  delivered: 'delivered_count',
-  read: 'read_count',
-  replied: 'replied_count',
-  clicked: 'clicked_count',
-  converted: 'converted_count',
-  failed: 'failed_count',
-  skipped: 'skipped_count',
-  unknown: 'unknown_count',
-  remaining: 'remaining_count',
-} as const satisfies Record<keyof ProgressCounters, string>;
-
-export type CounterDeltas = Partial<Record<keyof ProgressCounters, number>>;
+export type CounterDeltas = Partial<Counts>;
 
 /** What every counter update returns: enough to publish progress without another read. */
-export const PROGRESS_COLUMNS = Prisma.raw(
-  `id, tenant_id, status, version, resumes_at, stalled_since, started_at, completed_at, ${Object.values(COUNTERS).join(', ')}`,
-);
+export const PROGRESS_COLUMNS = Prisma.sql`id, tenant_id, status, version, resumes_at, stalled_since, started_at, completed_at, ${counterColumns(COUNTER_KEYS)}`;
 
-interface ProgressRow {
+interface ProgressRow extends CounterColumns {
   id: string;
   tenant_id: string;
   status: string;
@@ -34,17 +20,6 @@ interface ProgressRow {
   stalled_since: Date | null;
   started_at: Date | null;
   completed_at: Date | null;
-  targeted_count: number;
-  sent_count: number;
-  delivered_count: number;
-  read_count: number;
-  replied_count: number;
-  clicked_count: number;
-  converted_count: number;
-  failed_count: number;
-  skipped_count: number;
-  unknown_count: number;
-  remaining_count: number;
 }
 
 export function toProgressEvent(row: ProgressRow): CampaignProgressEvent {
@@ -57,17 +32,7 @@ export function toProgressEvent(row: ProgressRow): CampaignProgressEvent {
     stalledSince: row.stalled_since?.toISOString() ?? null,
     startedAt: row.started_at?.toISOString() ?? null,
     completedAt: row.completed_at?.toISOString() ?? null,
-    targeted: row.targeted_count,
-    sent: row.sent_count,
-    delivered: row.delivered_count,
-    read: row.read_count,
-    replied: row.replied_count,
-    clicked: row.clicked_count,
-    converted: row.converted_count,
-    failed: row.failed_count,
-    skipped: row.skipped_count,
-    unknown: row.unknown_count,
-    remaining: row.remaining_count,
+    ...countsFromColumns(row),
     at: new Date().toISOString(),
   };
 }
@@ -85,8 +50,9 @@ export async function bumpCampaign(
   set: Prisma.Sql[] = [],
 ): Promise<CampaignProgressEvent | null> {
   const assignments: Prisma.Sql[] = [];
-  for (const [name, delta] of Object.entries(deltas) as Array<[keyof ProgressCounters, number]>) {
-    if (delta) assignments.push(Prisma.sql`${Prisma.raw(COUNTERS[name])} = ${Prisma.raw(COUNTERS[name])} + ${delta}`);
+  for (const [name, delta] of Object.entries(deltas) as Array<[CounterKey, number]>) {
+    const column = Prisma.raw(COUNTERS[name].column);
+    if (delta) assignments.push(Prisma.sql`${column} = ${column} + ${delta}`);
   }
   assignments.push(...set, Prisma.sql`version = version + 1`, Prisma.sql`updated_at = now()`);
   const rows = await db.$queryRaw<ProgressRow[]>`
@@ -105,7 +71,7 @@ export async function readProgress(db: DbOrTx, tenantId: string, campaignId: str
 }
 
 /** Share of the targeted recipients that went through dispatch (sent, failed, skipped or unknown), 0–100. */
-export function percentDone(p: ProgressCounters): number {
+export function percentDone(p: Counts<'targeted' | 'remaining'>): number {
   if (p.targeted === 0) return 0;
   return Math.min(100, Math.round(((p.targeted - p.remaining) / p.targeted) * 10000) / 100);
 }

@@ -1,6 +1,8 @@
+import { recount } from '../campaigns/counter-sql.js';
 import { bumpCampaign, type CounterDeltas } from '../campaigns/progress.js';
 import { prisma } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
+import { COUNTER_KEYS, type Counts } from '../domain/counters.js';
 import { normalizePhone } from '../domain/phone.js';
 import { parseStoredRules, type SegmentRules } from '../domain/segment-rules.js';
 import { withdrawContacts } from '../recipients/audience.js';
@@ -125,20 +127,8 @@ export async function deleteContacts(tenantId: string, ref: ContactSelection, ac
     // Recipients first, in a fixed order, as every other writer locks them before their campaign.
     await tx.$queryRaw`SELECT id FROM recipient WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${ids}::uuid[]) ORDER BY id FOR UPDATE`;
     await withdrawContacts(tx, after, tenantId, ids, 'contact deleted', actor);
-    const removed = await tx.$queryRaw<Array<Record<keyof CounterDeltas, number> & { campaign_id: string; sending: number }>>`
-      SELECT campaign_id,
-             count(*)::int AS targeted,
-             count(sent_at)::int AS sent,
-             count(delivered_at)::int AS delivered,
-             count(read_at)::int AS read,
-             count(replied_at)::int AS replied,
-             count(clicked_at)::int AS clicked,
-             count(converted_at)::int AS converted,
-             count(*) FILTER (WHERE status = 'FAILED')::int AS failed,
-             count(*) FILTER (WHERE status = 'SKIPPED')::int AS skipped,
-             count(*) FILTER (WHERE status = 'UNKNOWN')::int AS unknown,
-             count(*) FILTER (WHERE status IN ('PENDING', 'QUEUED', 'SENDING'))::int AS remaining,
-             count(*) FILTER (WHERE status = 'SENDING')::int AS sending
+    const removed = await tx.$queryRaw<Array<Counts & { campaign_id: string; sending: number }>>`
+      SELECT campaign_id, ${recount(COUNTER_KEYS)}, count(*) FILTER (WHERE status = 'SENDING')::int AS sending
       FROM recipient WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${ids}::uuid[])
       GROUP BY campaign_id ORDER BY campaign_id`;
     const sending = removed.reduce((n, r) => n + r.sending, 0);

@@ -1,45 +1,14 @@
+import { rate } from './counters.js';
+
 /**
- * Definitions shared by every analytics figure. Pure, no I/O.
- *
- * Rates: delivery = delivered / sent; read, reply, click and conversion = that step / delivered.
- * ROI = (conversion value − cost) / cost, only when the campaign has a positive cost.
+ * Definitions shared by every analytics figure beyond the counters and their rates
+ * (src/domain/counters.ts). Pure, no I/O.
  */
 
-/** numerator / denominator rounded to 4 decimals; null when there is nothing to divide by. */
-export function rate(numerator: number, denominator: number): number | null {
-  return denominator > 0 ? Math.round((numerator / denominator) * 10000) / 10000 : null;
-}
-
+/** ROI = (conversion value − cost) / cost, only when the campaign has a positive cost. */
 export function roi(conversionValue: number, cost: number | null): number | null {
   if (cost === null || !(cost > 0)) return null;
-  return Math.round(((conversionValue - cost) / cost) * 10000) / 10000;
-}
-
-export interface FunnelCounts {
-  sent: number;
-  delivered: number;
-  read: number;
-  replied: number;
-  clicked: number;
-  converted: number;
-}
-
-export interface Rates {
-  deliveryRate: number | null;
-  readRate: number | null;
-  replyRate: number | null;
-  clickRate: number | null;
-  conversionRate: number | null;
-}
-
-export function ratesOf(c: FunnelCounts): Rates {
-  return {
-    deliveryRate: rate(c.delivered, c.sent),
-    readRate: rate(c.read, c.delivered),
-    replyRate: rate(c.replied, c.delivered),
-    clickRate: rate(c.clicked, c.delivered),
-    conversionRate: rate(c.converted, c.delivered),
-  };
+  return rate(conversionValue - cost, cost);
 }
 
 export const TIME_BUCKETS = { MINUTE: 'minute', HOUR: 'hour', DAY: 'day' } as const;

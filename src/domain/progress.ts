@@ -1,24 +1,7 @@
 /**
- * Figures derived from a campaign's counters for live progress: rates, sending speed and the expected
- * finish. Plain functions, no I/O.
+ * Figures derived from a campaign's counters for live progress: sending speed and the expected finish
+ * (the rates are in src/domain/counters.ts). Plain functions, no I/O.
  */
-
-export interface RateCounters {
-  sent: number;
-  delivered: number;
-  read: number;
-  replied: number;
-}
-
-/** numerator / denominator rounded to 4 places, or null when there is no denominator yet. */
-export function ratio(numerator: number, denominator: number): number | null {
-  return denominator > 0 ? Math.round((numerator / denominator) * 10000) / 10000 : null;
-}
-
-/** delivery = delivered / sent, read = read / delivered, reply = replied / delivered (docs/decisions.md #4). */
-export function progressRates(c: RateCounters) {
-  return { deliveryRate: ratio(c.delivered, c.sent), readRate: ratio(c.read, c.delivered), replyRate: ratio(c.replied, c.delivered) };
-}
 
 export const RATE_WINDOW_MS = 60_000;
 

@@ -1,24 +1,13 @@
+import type { Counts } from '../domain/counters.js';
+
 /**
  * The one map of pub/sub topics: topic → payload. Payloads are small JSON objects of ids, numbers
  * and ISO strings. Every channel carries the tenant id, so a subscriber can only ever be attached to
  * its own tenant's events.
  */
-export interface ProgressCounters {
-  targeted: number;
-  sent: number;
-  delivered: number;
-  read: number;
-  replied: number;
-  clicked: number;
-  converted: number;
-  failed: number;
-  skipped: number;
-  unknown: number;
-  /** Recipients not yet through dispatch (queued or being sent). */
-  remaining: number;
-}
 
-export interface CampaignProgressEvent extends ProgressCounters {
+/** The campaign's counters (src/domain/counters.ts) as the change left them, with its state. */
+export interface CampaignProgressEvent extends Counts {
   tenantId: string;
   campaignId: string;
   status: string;

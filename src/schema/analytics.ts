@@ -1,11 +1,8 @@
-import DataLoader from 'dataloader';
 import { z } from 'zod';
-import { AB_SELECT, type AbSettings, chooseAbWinner, type DecisionRecord, decisionRecords, holdOutCounts, samplesOf } from '../ab/evaluate.js';
 import {
   type DurationStats,
   type ErrorCount,
   engagementSlots,
-  type Figures,
   type InstanceFigures,
   instanceFigures,
   type SeriesPoint,
@@ -15,125 +12,28 @@ import {
   timeline,
   timeSeries,
   topErrors,
-  type VariantFigures,
   type VariationFigures,
-  variantFigures,
   variationFigures,
 } from '../analytics/campaign.js';
-import { checkPeriod, instanceRanking, optOuts, tenantTotals, tenantTrend, type InstanceRank, type Period, type TenantTotals } from '../analytics/tenant.js';
-import { recordConversion, type RecordedConversion } from '../conversions/record.js';
 import { prisma } from '../db/client.js';
-import { type AbDecision, type AbMetric, decideAbTest, rateOf, type VariantSample } from '../domain/ab-test.js';
-import { fillSlots, type FunnelCounts, MAX_SERIES_BUCKETS, rate, ratesOf, roi, TIME_BUCKETS, type TimeBucket, TREND_BUCKETS, type TrendBucket } from '../domain/analytics.js';
+import type { AbMetric } from '../domain/ab-test.js';
+import { fillSlots, MAX_SERIES_BUCKETS, roi, TIME_BUCKETS, type TimeBucket } from '../domain/analytics.js';
 import { weekdayName } from '../domain/campaign-settings.js';
+import { type Counts, countsFromFields, STEP_KEYS } from '../domain/counters.js';
 import { healthStatus } from '../domain/health.js';
-import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../errors.js';
+import { ForbiddenError, NotFoundError } from '../errors.js';
 import { EXPORT_LINK_TTL_SECONDS, reportUrl } from '../exports/token.js';
 import type { CampaignMessage, WhatsAppInstance } from '../generated/prisma/client.js';
+import { AbVariantRef, loadVariants, variantResults } from './ab-test.js';
+import { batched, withInstances, withMessages } from './batching.js';
 import { builder } from './builder.js';
-import { AbMetricEnum, COUNTER_SELECT, CampaignMessageRef, CampaignRef, counters, WeekdayEnum } from './campaign.js';
-import { ContactRef } from './contact.js';
+import { CampaignMessageRef, CampaignRef, WeekdayEnum } from './campaign.js';
 import type { Context } from './context.js';
+import { COUNTER_SELECT, counterFields, FiguresRef, FunnelRef, RatesRef } from './counters.js';
 import { HealthStatusEnum, WhatsAppInstanceRef } from './sender.js';
 
-// ───────────── per-request batching: a list of campaigns costs one query per figure ─────────────
-
-const perRequest = new WeakMap<object, Map<string, DataLoader<string, unknown>>>();
-
-function batched<T>(ctx: Context, key: string, load: (ids: readonly string[]) => Promise<Map<string, T>>): DataLoader<string, T> {
-  let loaders = perRequest.get(ctx);
-  if (!loaders) {
-    loaders = new Map();
-    perRequest.set(ctx, loaders);
-  }
-  let loader = loaders.get(key) as DataLoader<string, T> | undefined;
-  if (!loader) {
-    loader = new DataLoader<string, T>(async (ids) => {
-      const found = await load(ids);
-      return ids.map((id) => found.get(id) as T);
-    });
-    loaders.set(key, loader as DataLoader<string, unknown>);
-  }
-  return loader;
-}
-
-async function withInstances<R extends { instance_id: string }>(tenantId: string, byCampaign: Map<string, R[]>) {
-  const ids = [...new Set([...byCampaign.values()].flat().map((r) => r.instance_id))];
-  const instances = ids.length ? await prisma.whatsAppInstance.findMany({ where: { id: { in: ids }, tenantId } }) : [];
-  const byId = new Map(instances.map((i) => [i.id, i]));
-  return new Map([...byCampaign].map(([cid, rows]) => [cid, rows.map((r) => ({ ...r, instance: byId.get(r.instance_id) ?? null }))]));
-}
-
-async function withMessages<R extends { message_id: string | null }>(tenantId: string, byCampaign: Map<string, R[]>) {
-  const ids = [...new Set([...byCampaign.values()].flat().flatMap((r) => (r.message_id ? [r.message_id] : [])))];
-  const messages = ids.length ? await prisma.campaignMessage.findMany({ where: { id: { in: ids }, tenantId } }) : [];
-  const byId = new Map(messages.map((m) => [m.id, m]));
-  return new Map([...byCampaign].map(([cid, rows]) => [cid, rows.map((r) => ({ ...r, message: r.message_id ? (byId.get(r.message_id) ?? null) : null }))]));
-}
-
-// ───────────── shared shapes ─────────────
-
-type Counters = FunnelCounts & { targeted: number; failed: number; skipped: number; unknown: number; remaining: number };
-
-const FiguresRef = builder.objectRef<Figures>('AnalyticsFigures').implement({
-  description: 'Recipients that reached each step (a step counts once its timestamp is set; failed counts the FAILED status), with the rates.',
-  fields: (t) => ({
-    targeted: t.exposeInt('targeted'),
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    replied: t.exposeInt('replied'),
-    clicked: t.exposeInt('clicked'),
-    converted: t.exposeInt('converted'),
-    failed: t.exposeInt('failed'),
-    deliveryRate: t.float({ nullable: true, description: 'delivered / sent', resolve: (f) => rate(f.delivered, f.sent) }),
-    readRate: t.float({ nullable: true, description: 'read / delivered', resolve: (f) => rate(f.read, f.delivered) }),
-    replyRate: t.float({ nullable: true, description: 'replied / delivered', resolve: (f) => rate(f.replied, f.delivered) }),
-    clickRate: t.float({ nullable: true, description: 'clicked / delivered', resolve: (f) => rate(f.clicked, f.delivered) }),
-    conversionRate: t.float({ nullable: true, description: 'converted / delivered', resolve: (f) => rate(f.converted, f.delivered) }),
-  }),
-});
-
-function figuresOf(r: Figures): Figures {
-  return {
-    targeted: r.targeted,
-    sent: r.sent,
-    delivered: r.delivered,
-    read: r.read,
-    replied: r.replied,
-    clicked: r.clicked,
-    converted: r.converted,
-    failed: r.failed,
-  };
-}
-
-const FunnelRef = builder.objectRef<Counters>('AnalyticsFunnel').implement({
-  description: "The campaign's funnel from its transactional counters (always equal to a recount of its recipients).",
-  fields: (t) => ({
-    targeted: t.exposeInt('targeted'),
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    replied: t.exposeInt('replied'),
-    clicked: t.exposeInt('clicked'),
-    converted: t.exposeInt('converted'),
-    failed: t.exposeInt('failed'),
-    skipped: t.exposeInt('skipped'),
-    unknown: t.exposeInt('unknown'),
-    remaining: t.exposeInt('remaining', { description: 'Queued, being sent, or held back for an A/B winner.' }),
-  }),
-});
-
-const RatesRef = builder.objectRef<ReturnType<typeof ratesOf>>('AnalyticsRates').implement({
-  description: 'Delivery = delivered / sent; read, reply, click and conversion = that step / delivered. Null when the denominator is 0.',
-  fields: (t) => ({
-    deliveryRate: t.exposeFloat('deliveryRate', { nullable: true }),
-    readRate: t.exposeFloat('readRate', { nullable: true }),
-    replyRate: t.exposeFloat('replyRate', { nullable: true }),
-    clickRate: t.exposeFloat('clickRate', { nullable: true }),
-    conversionRate: t.exposeFloat('conversionRate', { nullable: true }),
-  }),
-});
+// A campaign's analytics (Campaign.analytics) and its CSV report link. The A/B test is in
+// ab-test.ts, the tenant's analytics in tenant-analytics.ts, conversions in conversion.ts.
 
 const RevenueRef = builder.objectRef<{ cost: number | null; conversionValue: number; converted: number }>('AnalyticsRevenue').implement({
   fields: (t) => ({
@@ -144,13 +44,11 @@ const RevenueRef = builder.objectRef<{ cost: number | null; conversionValue: num
   }),
 });
 
-// ───────────── campaign analytics ─────────────
-
 interface AnalyticsSource {
   campaignId: string;
   tenantId: string;
   timezone: string;
-  counters: Counters;
+  counters: Counts;
   cost: number | null;
   conversionValue: number;
   abMetric: AbMetric;
@@ -160,7 +58,7 @@ const InstanceAnalyticsRef = builder.objectRef<InstanceFigures & { instance: Wha
   description: "One sender's share of the campaign.",
   fields: (t) => ({
     instance: t.field({ type: WhatsAppInstanceRef, nullable: true, description: 'Null once the instance was deleted.', resolve: (r) => r.instance }),
-    figures: t.field({ type: FiguresRef, resolve: (r) => figuresOf(r) }),
+    figures: t.field({ type: FiguresRef, resolve: (r) => r }),
     averageSendMs: t.float({ nullable: true, resolve: (r) => (r.avg_send_ms === null ? null : Math.round(r.avg_send_ms * 10) / 10) }),
     healthScore: t.float({ nullable: true, description: "The instance's health score now.", resolve: (r) => r.instance?.healthScore ?? null }),
     healthStatus: t.field({ type: HealthStatusEnum, nullable: true, resolve: (r) => (r.instance ? healthStatus(r.instance.healthScore) : null) }),
@@ -173,24 +71,7 @@ const VariationAnalyticsRef = builder.objectRef<VariationFigures & { message: Ca
   description: 'One variation: every recipient that got it (an A/B winner includes the hold-out it was sent to).',
   fields: (t) => ({
     message: t.field({ type: CampaignMessageRef, nullable: true, resolve: (r) => r.message }),
-    figures: t.field({ type: FiguresRef, resolve: (r) => figuresOf(r) }),
-  }),
-});
-
-interface VariantResult extends VariantFigures {
-  message: CampaignMessage | null;
-  sample: VariantSample;
-}
-
-const AbVariantRef = builder.objectRef<VariantResult>('AbVariantFigures').implement({
-  description: 'One A/B variant over the recipients the test assigned to it (not the hold-out it may have won).',
-  fields: (t) => ({
-    variant: t.exposeString('variant'),
-    message: t.field({ type: CampaignMessageRef, nullable: true, resolve: (r) => r.message }),
-    figures: t.field({ type: FiguresRef, resolve: (r) => figuresOf(r) }),
-    sample: t.int({ description: "Delivered messages: the test's sample.", resolve: (r) => r.sample.trials }),
-    successes: t.int({ description: "Delivered messages that reached the test's metric.", resolve: (r) => r.sample.successes }),
-    metricRate: t.float({ description: 'successes / sample', resolve: (r) => Math.round(rateOf(r.sample) * 10000) / 10000 }),
+    figures: t.field({ type: FiguresRef, resolve: (r) => r }),
   }),
 });
 
@@ -212,19 +93,12 @@ const WeekdayRef = builder.objectRef<SlotCounts>('WeekdayAnalytics').implement({
 });
 
 const TimeBucketEnum = builder.enumType('AnalyticsTimeBucket', { values: Object.keys(TIME_BUCKETS) as TimeBucket[] });
-const TrendBucketEnum = builder.enumType('AnalyticsTrendBucket', { values: Object.keys(TREND_BUCKETS) as TrendBucket[] });
 
 const SeriesPointRef = builder.objectRef<SeriesPoint>('AnalyticsTimeSeriesPoint').implement({
   description: 'Recipients whose step happened in the bucket (clicked and converted: their first).',
   fields: (t) => ({
     start: t.field({ type: 'DateTime', description: "Start of the bucket (minute, hour, or local midnight in the tenant's zone).", resolve: (p) => p.bucket }),
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    failed: t.exposeInt('failed'),
-    replied: t.exposeInt('replied'),
-    clicked: t.exposeInt('clicked'),
-    converted: t.exposeInt('converted'),
+    ...counterFields(t, STEP_KEYS),
   }),
 });
 
@@ -260,12 +134,18 @@ const TimelineRef = builder.objectRef<TimelineEntry>('CampaignTimelineEntry').im
   }),
 });
 
+/** Deliveries and reads per hour (0–23) or ISO weekday (1–7) in the tenant's zone, every slot listed. */
+async function engagement(a: AnalyticsSource, ctx: Context, slot: 'hour' | 'isodow', first: number, last: number) {
+  const rows = await batched(ctx, `${slot}:${a.timezone}`, (ids) => engagementSlots(a.tenantId, ids, a.timezone, slot)).load(a.campaignId);
+  return fillSlots(rows, first, last, (n) => ({ campaign_id: a.campaignId, slot: n, delivered: 0, read: 0 }));
+}
+
 const CampaignAnalyticsRef = builder.objectRef<AnalyticsSource>('CampaignAnalytics').implement({
   description: 'Figures of one campaign. Each field is computed only when asked for.',
   fields: (t) => ({
     timezone: t.exposeString('timezone', { description: 'The zone hours, weekdays and days are read in (the tenant’s).' }),
     funnel: t.field({ type: FunnelRef, resolve: (a) => a.counters }),
-    rates: t.field({ type: RatesRef, resolve: (a) => ratesOf(a.counters) }),
+    rates: t.field({ type: RatesRef, resolve: (a) => a.counters }),
     revenue: t.field({ type: RevenueRef, resolve: (a) => ({ cost: a.cost, conversionValue: a.conversionValue, converted: a.counters.converted }) }),
     instances: t.field({
       type: [InstanceAnalyticsRef],
@@ -285,18 +165,12 @@ const CampaignAnalyticsRef = builder.objectRef<AnalyticsSource>('CampaignAnalyti
     byHourOfDay: t.field({
       type: [HourRef],
       description: "Deliveries and reads by hour of the day in the tenant's time zone (24 entries).",
-      resolve: async (a, _args, ctx) => {
-        const rows = await batched(ctx, `hours:${a.timezone}`, (ids) => engagementSlots(a.tenantId, ids, a.timezone, 'hour')).load(a.campaignId);
-        return fillSlots(rows, 0, 23, (slot) => ({ campaign_id: a.campaignId, slot, delivered: 0, read: 0 }));
-      },
+      resolve: (a, _args, ctx) => engagement(a, ctx, 'hour', 0, 23),
     }),
     byWeekday: t.field({
       type: [WeekdayRef],
       description: "Deliveries and reads by weekday in the tenant's time zone (7 entries, Monday first).",
-      resolve: async (a, _args, ctx) => {
-        const rows = await batched(ctx, `weekdays:${a.timezone}`, (ids) => engagementSlots(a.tenantId, ids, a.timezone, 'isodow')).load(a.campaignId);
-        return fillSlots(rows, 1, 7, (slot) => ({ campaign_id: a.campaignId, slot, delivered: 0, read: 0 }));
-      },
+      resolve: (a, _args, ctx) => engagement(a, ctx, 'isodow', 1, 7),
     }),
     timeSeries: t.field({
       type: [SeriesPointRef],
@@ -336,112 +210,6 @@ const CampaignAnalyticsRef = builder.objectRef<AnalyticsSource>('CampaignAnalyti
   }),
 });
 
-function loadVariants(ctx: Context, tenantId: string, campaignId: string) {
-  return batched(ctx, 'variants', async (ids) => withMessages(tenantId, await variantFigures(tenantId, ids))).load(campaignId);
-}
-
-function variantResults(metric: AbMetric, rows: Array<VariantFigures & { message: CampaignMessage | null }>): VariantResult[] {
-  const samples = samplesOf(metric, rows);
-  return rows.map((r, i) => ({ ...r, sample: samples[i] as VariantSample }));
-}
-
-
-// ───────────── A/B test result ─────────────
-
-const AbTestStatusEnum = builder.enumType('AbTestStatus', {
-  values: {
-    NOT_ENABLED: { description: 'The campaign has no A/B test.' },
-    COLLECTING: { description: 'Some variant has not reached the minimum sample yet.' },
-    NO_SIGNIFICANT_WINNER: { description: 'Every variant has the sample, but no variant beats the others at the required confidence (yet).' },
-    WINNER: { description: 'A variant wins at the required confidence. With a test share it is sent to the hold-out at the next evaluation (automatic winner).' },
-    DECIDED: { description: 'The winner was chosen and sent to the hold-out.' },
-  },
-});
-
-type AbSource = AbSettings;
-
-interface AbResult {
-  source: AbSource;
-  status: 'NOT_ENABLED' | 'COLLECTING' | 'NO_SIGNIFICANT_WINNER' | 'WINNER' | 'DECIDED';
-  reason: string | null;
-  variants: VariantResult[];
-  winner: VariantResult | null;
-  confidence: number | null;
-  decision: DecisionRecord | null;
-  holdOut: number;
-}
-
-function statusOf(d: AbDecision): AbResult['status'] {
-  if (d.status === 'WINNER') return 'WINNER';
-  if (d.status === 'NOT_SIGNIFICANT') return 'NO_SIGNIFICANT_WINNER';
-  return 'COLLECTING';
-}
-
-const AbTestResultRef = builder.objectRef<AbResult>('AbTestResult').implement({
-  description: "The A/B test's figures per variant, the winner and its confidence, or why there is none yet.",
-  fields: (t) => ({
-    status: t.field({ type: AbTestStatusEnum, resolve: (r) => r.status }),
-    reason: t.exposeString('reason', { nullable: true, description: 'Why there is no winner yet, or how the winner won.' }),
-    metric: t.field({ type: AbMetricEnum, resolve: (r) => r.source.abMetric }),
-    minSample: t.int({ description: 'Delivered messages each variant needs.', resolve: (r) => r.source.abMinSample }),
-    significance: t.float({ resolve: (r) => r.source.abSignificance }),
-    testShare: t.float({ resolve: (r) => r.source.abTestShare }),
-    variants: t.field({ type: [AbVariantRef], resolve: (r) => r.variants }),
-    winner: t.field({ type: AbVariantRef, nullable: true, resolve: (r) => r.winner }),
-    confidence: t.float({
-      nullable: true,
-      description: 'Confidence that the winner beats every other variant (two-proportion z-test); for a decided test, at the time of the decision.',
-      resolve: (r) => r.confidence,
-    }),
-    decidedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.source.abDecidedAt }),
-    automatic: t.boolean({ nullable: true, description: 'Whether the decision was automatic (false: an operator chose).', resolve: (r) => r.decision?.automatic ?? null }),
-    released: t.int({ nullable: true, description: 'Hold-out recipients the winner was sent to.', resolve: (r) => r.decision?.released ?? null }),
-    holdOut: t.exposeInt('holdOut', { description: 'Recipients still waiting for the winner.' }),
-  }),
-});
-
-async function abResult(source: AbSource, ctx: Context): Promise<AbResult> {
-  const empty = { source, variants: [], winner: null, confidence: null, decision: null, holdOut: 0 };
-  if (!source.abEnabled) return { ...empty, status: 'NOT_ENABLED', reason: 'the campaign has no A/B test' };
-  const [rows, holdOut, decision] = await Promise.all([
-    loadVariants(ctx, source.tenantId, source.id),
-    batched(ctx, 'hold-out', (ids) => holdOutCounts(source.tenantId, ids)).load(source.id),
-    source.abDecidedAt ? batched(ctx, 'ab-decision', (ids) => decisionRecords(source.tenantId, ids)).load(source.id) : Promise.resolve(undefined),
-  ]);
-  const variants = variantResults(source.abMetric, rows).filter((v) => v.sample.trials > 0 || v.message !== null);
-  if (source.abDecidedAt) {
-    const winner = variants.find((v) => v.message_id === source.abWinnerMessageId) ?? variants.find((v) => v.variant === decision?.winner) ?? null;
-    return {
-      source,
-      status: 'DECIDED',
-      reason: decision ? `variant ${decision.winner} ${decision.automatic ? 'won' : 'was chosen by an operator'}` : null,
-      variants,
-      winner,
-      confidence: decision?.confidence ?? null,
-      decision: decision ?? null,
-      holdOut,
-    };
-  }
-  if (source.status === 'DRAFT' || source.status === 'SCHEDULED') {
-    return { ...empty, variants, holdOut, status: 'COLLECTING', reason: 'the campaign has not started' };
-  }
-  const d = decideAbTest(
-    variants.map((v) => v.sample),
-    { minSample: source.abMinSample, significance: source.abSignificance },
-  );
-  const winner = d.status === 'WINNER' ? (variants.find((v) => v.variant === d.winner) ?? null) : null;
-  return {
-    source,
-    status: statusOf(d),
-    reason: d.reason,
-    variants,
-    winner,
-    confidence: d.status === 'WINNER' || d.status === 'NOT_SIGNIFICANT' ? Math.round(d.confidence * 10000) / 10000 : null,
-    decision: null,
-    holdOut,
-  };
-}
-
 builder.prismaObjectFields(CampaignRef, (t) => ({
   analytics: t.field({
     type: CampaignAnalyticsRef,
@@ -454,168 +222,10 @@ builder.prismaObjectFields(CampaignRef, (t) => ({
       timezone: c.tenant.timezone,
       cost: c.cost === null ? null : Number(c.cost),
       conversionValue: Number(c.conversionValue),
-      counters: counters(c),
+      counters: countsFromFields(c),
     }),
-  }),
-  abTestResult: t.field({
-    type: AbTestResultRef,
-    select: AB_SELECT,
-    resolve: (c, _args, ctx) => abResult({ ...c, abMetric: c.abMetric as AbMetric }, ctx),
   }),
 }));
-
-// ───────────── tenant analytics ─────────────
-
-interface TenantSource extends Period {
-  tenantId: string;
-  timezone: string;
-  bucket: TrendBucket;
-  instanceLimit: number;
-}
-
-const TenantTotalsRef = builder.objectRef<TenantTotals>('TenantAnalyticsTotals').implement({
-  description: "Sums of the period's campaigns' counters.",
-  fields: (t) => ({
-    campaigns: t.exposeInt('campaigns'),
-    targeted: t.exposeInt('targeted'),
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    replied: t.exposeInt('replied'),
-    clicked: t.exposeInt('clicked'),
-    converted: t.exposeInt('converted'),
-    failed: t.exposeInt('failed'),
-    skipped: t.exposeInt('skipped'),
-    unknown: t.exposeInt('unknown'),
-    rates: t.field({ type: RatesRef, resolve: (x) => ratesOf(x) }),
-    cost: t.exposeFloat('cost', { nullable: true, description: 'Sum of the costs of the campaigns that have one.' }),
-    conversionValue: t.exposeFloat('conversion_value'),
-    roi: t.float({
-      nullable: true,
-      description: '(conversion value − cost) / cost over the campaigns that have a cost.',
-      resolve: (x) => roi(x.costed_value, x.cost),
-    }),
-  }),
-});
-
-const TrendPointRef = builder.objectRef<TenantTotals & { bucket: Date }>('TenantTrendPoint').implement({
-  description: 'The campaigns started in one bucket and their figures.',
-  fields: (t) => ({
-    start: t.field({ type: 'DateTime', resolve: (p) => p.bucket }),
-    totals: t.field({ type: TenantTotalsRef, resolve: (p) => p }),
-  }),
-});
-
-const InstanceRankRef = builder.objectRef<InstanceRank & { instance: WhatsAppInstance | null }>('InstanceRanking').implement({
-  fields: (t) => ({
-    instance: t.field({ type: WhatsAppInstanceRef, nullable: true, resolve: (r) => r.instance }),
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    failed: t.exposeInt('failed'),
-    replied: t.exposeInt('replied'),
-    deliveryRate: t.float({ nullable: true, resolve: (r) => rate(r.delivered, r.sent) }),
-    readRate: t.float({ nullable: true, resolve: (r) => rate(r.read, r.delivered) }),
-    replyRate: t.float({ nullable: true, resolve: (r) => rate(r.replied, r.delivered) }),
-  }),
-});
-
-async function ranking(s: TenantSource, ctx: Context) {
-  return batched(ctx, `ranking:${s.from.toISOString()}:${s.to.toISOString()}`, async () => {
-    const rows = await instanceRanking(s.tenantId, s);
-    const withInstance = (await withInstances(s.tenantId, new Map([['all', rows]]))).get('all') ?? [];
-    return new Map([['all', withInstance]]);
-  }).load('all');
-}
-
-const TenantAnalyticsRef = builder.objectRef<TenantSource>('TenantAnalytics').implement({
-  description: 'The campaigns started in [from, to): totals, trend, best and worst instances, opt-outs.',
-  fields: (t) => ({
-    from: t.field({ type: 'DateTime', resolve: (s) => s.from }),
-    to: t.field({ type: 'DateTime', resolve: (s) => s.to }),
-    timezone: t.exposeString('timezone'),
-    totals: t.field({ type: TenantTotalsRef, resolve: (s) => tenantTotals(s.tenantId, s) }),
-    trend: t.field({ type: [TrendPointRef], resolve: (s) => tenantTrend(s.tenantId, s, s.bucket, s.timezone) }),
-    bestInstances: t.field({
-      type: [InstanceRankRef],
-      description: 'Highest delivery rate first (then read rate, then volume).',
-      resolve: async (s, _args, ctx) => (await ranking(s, ctx)).slice(0, s.instanceLimit),
-    }),
-    worstInstances: t.field({
-      type: [InstanceRankRef],
-      description: 'Lowest delivery rate first.',
-      resolve: async (s, _args, ctx) => (await ranking(s, ctx)).slice(-s.instanceLimit).reverse(),
-    }),
-    optOuts: t.int({ description: "Contacts who opted out by replying to the period's campaigns.", resolve: async (s) => (await optOuts(s.tenantId, s)).opted_out }),
-    optOutRate: t.float({
-      nullable: true,
-      description: "optOuts / delivered of the period's campaigns.",
-      resolve: async (s) => {
-        const [o, totals] = await Promise.all([optOuts(s.tenantId, s), tenantTotals(s.tenantId, s)]);
-        return rate(o.opted_out, totals.delivered);
-      },
-    }),
-    contactsOptedOut: t.int({
-      description: 'Contacts of the tenant whose opt-out (by any means) falls in the period.',
-      resolve: async (s) => (await optOuts(s.tenantId, s)).opted_out_in_period,
-    }),
-  }),
-});
-
-builder.queryFields((t) => ({
-  tenantAnalytics: t.field({
-    type: TenantAnalyticsRef,
-    description: "The tenant's figures across the campaigns started in [from, to).",
-    args: {
-      from: t.arg({ type: 'DateTime', required: true }),
-      to: t.arg({ type: 'DateTime', required: true, description: 'Exclusive.' }),
-      trendBucket: t.arg({ type: TrendBucketEnum, defaultValue: 'DAY' }),
-      instanceLimit: t.arg.int({ defaultValue: 3, validate: z.number().int().min(1).max(50) }),
-    },
-    resolve: async (_root, args, ctx) => {
-      const period = { from: args.from, to: args.to };
-      checkPeriod(period);
-      const tenant = await prisma.tenant.findUniqueOrThrow({ where: { id: ctx.viewer.tenantId }, select: { timezone: true } });
-      return { ...period, tenantId: ctx.viewer.tenantId, timezone: tenant.timezone, bucket: args.trendBucket ?? 'DAY', instanceLimit: args.instanceLimit ?? 3 };
-    },
-  }),
-}));
-
-// ───────────── mutations ─────────────
-
-const ConversionRef = builder.objectRef<RecordedConversion>('Conversion').implement({
-  description: 'A conversion attributed to a campaign recipient.',
-  fields: (t) => ({
-    id: t.exposeID('id'),
-    recipientId: t.exposeID('recipientId'),
-    campaign: t.field({
-      type: CampaignRef,
-      nullable: true,
-      resolve: (c, _args, ctx) => prisma.campaign.findFirst({ where: { id: c.campaignId, tenantId: ctx.viewer.tenantId } }),
-    }),
-    contact: t.field({
-      type: ContactRef,
-      nullable: true,
-      resolve: (c, _args, ctx) => prisma.contact.findFirst({ where: { id: c.contactId, tenantId: ctx.viewer.tenantId } }),
-    }),
-    value: t.exposeFloat('value', { nullable: true }),
-    occurredAt: t.field({ type: 'DateTime', resolve: (c) => c.occurredAt }),
-    externalId: t.exposeString('externalId', { nullable: true }),
-    recorded: t.exposeBoolean('recorded', { description: 'False when this externalId had already been recorded: nothing changed.' }),
-  }),
-});
-
-const RecordConversionInput = builder.inputType('RecordConversionInput', {
-  description: 'Identify the recipient by recipientId (as in the campaign report), or by campaignId and phone.',
-  fields: (t) => ({
-    recipientId: t.id({ description: 'The recipient_id column of the campaign report.' }),
-    campaignId: t.globalID({ for: CampaignRef }),
-    phone: t.string({ validate: z.string().max(40) }),
-    value: t.float({ description: 'Money value of the conversion (2 decimals).' }),
-    occurredAt: t.field({ type: 'DateTime', description: 'When it happened; now when absent.' }),
-    externalId: t.string({ description: 'Your id for the conversion: recording it again changes nothing.', validate: z.string().max(200) }),
-  }),
-});
 
 const ReportLinkRef = builder.objectRef<{ url: string; expiresAt: Date }>('CampaignReportLink').implement({
   fields: (t) => ({
@@ -625,26 +235,6 @@ const ReportLinkRef = builder.objectRef<{ url: string; expiresAt: Date }>('Campa
 });
 
 builder.mutationFields((t) => ({
-  recordConversion: t.field({
-    type: ConversionRef,
-    description: 'Records a conversion of a campaign recipient (idempotent by externalId).',
-    authScopes: { operator: true },
-    errors: { types: [ValidationError, ForbiddenError, NotFoundError, ConflictError] },
-    args: { input: t.arg({ type: RecordConversionInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      recordConversion(
-        ctx.viewer.tenantId,
-        {
-          recipientId: input.recipientId === null || input.recipientId === undefined ? null : String(input.recipientId),
-          campaignId: input.campaignId?.id ?? null,
-          phone: input.phone ?? null,
-          value: input.value ?? null,
-          occurredAt: input.occurredAt ?? null,
-          externalId: input.externalId ?? null,
-        },
-        `api-key:${ctx.viewer.apiKeyId}`,
-      ),
-  }),
   exportCampaignReport: t.field({
     type: ReportLinkRef,
     description: `A link to the campaign's CSV report, valid for ${EXPORT_LINK_TTL_SECONDS / 60} minutes. The same report is at that path with an API key.`,
@@ -655,20 +245,6 @@ builder.mutationFields((t) => ({
       if (!campaign) throw new NotFoundError('Campaign', campaignId.id);
       const expires = Math.floor(Date.now() / 1000) + EXPORT_LINK_TTL_SECONDS;
       return { url: reportUrl({ tenantId: ctx.viewer.tenantId, campaignId: campaign.id, expires }), expiresAt: new Date(expires * 1000) };
-    },
-  }),
-  chooseAbWinner: t.field({
-    type: CampaignRef,
-    description: 'Sends `variant` to the A/B hold-out now (when the automatic winner is off, or no variant is significantly better).',
-    authScopes: { operator: true },
-    errors: { types: [ValidationError, ForbiddenError, NotFoundError, ConflictError, InvalidTransitionError] },
-    args: {
-      campaignId: t.arg.globalID({ required: true, for: CampaignRef }),
-      variant: t.arg.string({ required: true, validate: z.string().regex(/^[A-Z]$/, 'a variant is one capital letter') }),
-    },
-    resolve: async (_root, { campaignId, variant }, ctx) => {
-      await chooseAbWinner(ctx.viewer.tenantId, campaignId.id, variant, `api-key:${ctx.viewer.apiKeyId}`);
-      return prisma.campaign.findUniqueOrThrow({ where: { id: campaignId.id } });
     },
   }),
 }));

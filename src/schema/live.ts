@@ -1,7 +1,7 @@
 import { percentDone, readProgress, recentSends } from '../campaigns/progress.js';
 import { findCampaign } from '../campaigns/service.js';
 import { prisma } from '../db/client.js';
-import { progressRates } from '../domain/progress.js';
+import { PROGRESS_RATE_KEYS } from '../domain/counters.js';
 import { NotFoundError } from '../errors.js';
 import type { CampaignStatus, LogSeverity } from '../generated/prisma/client.js';
 import { coalescedStream } from '../realtime/coalesced-stream.js';
@@ -10,7 +10,8 @@ import { campaignProgressStream, type LiveProgress } from '../realtime/progress-
 import { channel } from '../realtime/pubsub.js';
 import type { InstanceHealthEvent } from '../realtime/topics.js';
 import { builder } from './builder.js';
-import { CampaignRef, CampaignStatusEnum, CountersRef } from './campaign.js';
+import { CampaignRef, CampaignStatusEnum } from './campaign.js';
+import { CountersRef, rateFields } from './counters.js';
 import { CampaignLogRef, LogSeverityEnum, LogTypeEnum, severitiesFrom } from './log.js';
 import { WhatsAppInstanceRef } from './sender.js';
 
@@ -24,9 +25,7 @@ export const ProgressRef = builder.objectRef<LiveProgress>('CampaignProgress').i
     status: t.field({ type: CampaignStatusEnum, resolve: (p) => p.status as CampaignStatus }),
     counters: t.field({ type: CountersRef, resolve: (p) => p }),
     percentDone: t.float({ resolve: (p) => percentDone(p) }),
-    deliveryRate: t.float({ nullable: true, description: 'delivered / sent', resolve: (p) => progressRates(p).deliveryRate }),
-    readRate: t.float({ nullable: true, description: 'read / delivered', resolve: (p) => progressRates(p).readRate }),
-    replyRate: t.float({ nullable: true, description: 'replied / delivered', resolve: (p) => progressRates(p).replyRate }),
+    ...rateFields(t, PROGRESS_RATE_KEYS),
     sendsPerMinute: t.exposeFloat('sendsPerMinute', { description: 'Messages sent in the last minute.' }),
     expectedFinishAt: t.expose('expectedFinishAt', {
       type: 'DateTime',

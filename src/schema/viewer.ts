@@ -1,11 +1,13 @@
 import { z } from 'zod';
+import { type MessageTotals, tenantStats } from '../analytics/tenant-stats.js';
 import { createApiKey, revokeTenantApiKey } from '../auth/api-keys.js';
 import { prisma } from '../db/client.js';
+import { DAILY_KEYS } from '../domain/counters.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { ApiKeyRole } from '../generated/prisma/client.js';
-import { tenantStats } from '../stats/tenant.js';
 import { addHoliday, deleteHoliday, updateTenantSettings } from '../tenants/service.js';
 import { builder } from './builder.js';
+import { counterFields } from './counters.js';
 import { OrderDirectionEnum, reloadQuery } from './shared.js';
 
 export const ApiKeyRoleEnum = builder.enumType(ApiKeyRole, {
@@ -70,13 +72,8 @@ const ViewerRef = builder.objectRef<{ tenantId: string; role: ApiKeyRole; apiKey
   }),
 });
 
-const MessageTotalsRef = builder.objectRef<{ sent: number; delivered: number; read: number; failed: number }>('MessageTotals').implement({
-  fields: (t) => ({
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    read: t.exposeInt('read'),
-    failed: t.exposeInt('failed'),
-  }),
+const MessageTotalsRef = builder.objectRef<MessageTotals>('MessageTotals').implement({
+  fields: (t) => counterFields(t, DAILY_KEYS),
 });
 
 type Stats = Awaited<ReturnType<typeof tenantStats>>;

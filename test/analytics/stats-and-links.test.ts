@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decideAbTest, normalCdf, twoProportionZTest } from '../../src/domain/ab-test.js';
-import { fillSlots, rate, ratesOf, roi } from '../../src/domain/analytics.js';
+import { fillSlots, roi } from '../../src/domain/analytics.js';
+import { rate, ratesOf } from '../../src/domain/counters.js';
 import { isHumanClick, isLinkCode, linkCodeFrom, replaceUrls, trackableUrls } from '../../src/domain/links.js';
 
 describe('the two-proportion z-test', () => {

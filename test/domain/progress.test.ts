@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { expectedFinish, progressRates, SendRate } from '../../src/domain/progress.js';
+import { PROGRESS_RATE_KEYS, ratesOf } from '../../src/domain/counters.js';
+import { expectedFinish, SendRate } from '../../src/domain/progress.js';
 
 describe('live progress figures', () => {
   it('rates are delivered/sent, read/delivered and replied/delivered, null without a denominator', () => {
-    expect(progressRates({ sent: 200, delivered: 150, read: 75, replied: 15 })).toEqual({ deliveryRate: 0.75, readRate: 0.5, replyRate: 0.1 });
-    expect(progressRates({ sent: 0, delivered: 0, read: 0, replied: 0 })).toEqual({ deliveryRate: null, readRate: null, replyRate: null });
-    expect(progressRates({ sent: 3, delivered: 1, read: 0, replied: 0 }).deliveryRate).toBe(0.3333);
+    expect(ratesOf({ sent: 200, delivered: 150, read: 75, replied: 15 }, PROGRESS_RATE_KEYS)).toEqual({ deliveryRate: 0.75, readRate: 0.5, replyRate: 0.1 });
+    expect(ratesOf({ sent: 0, delivered: 0, read: 0, replied: 0 }, PROGRESS_RATE_KEYS)).toEqual({ deliveryRate: null, readRate: null, replyRate: null });
+    expect(ratesOf({ sent: 3, delivered: 1, read: 0, replied: 0 }, PROGRESS_RATE_KEYS).deliveryRate).toBe(0.3333);
   });
 
   it('counts the sends of the last minute from counter snapshots, once each, whatever their order', () => {

@@ -1,19 +1,22 @@
+import { counterSums } from '../campaigns/counter-sql.js';
 import { prisma } from '../db/client.js';
+import { COUNTERS, type Counts, DAILY_KEYS, type DailyKey } from '../domain/counters.js';
 
-export interface MessageTotals {
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
-}
+export type MessageTotals = Counts<DailyKey>;
+
+/** The campaigns' counters summed in `overall`. */
+const OVERALL_KEYS = [...DAILY_KEYS, 'targeted', 'replied', 'skipped', 'unknown'] as const;
 
 export interface TenantStats {
   campaignsByStatus: Array<{ status: string; count: number }>;
   today: MessageTotals;
-  overall: MessageTotals & { targeted: number; replied: number; skipped: number; unknown: number };
+  overall: Counts<(typeof OVERALL_KEYS)[number]>;
   contacts: { total: number; optedOut: number; blocked: number; notOnWhatsapp: number };
   instances: { total: number; paused: number; disconnected: number };
 }
+
+/** The instances' counters of today (`sent_today`, …), summed. */
+const TODAY_SUMS = counterSums(DAILY_KEYS, null, (k) => COUNTERS[k].daily);
 
 /**
  * The tenant's figures from counters, never from scanning recipients: today's from the instances'
@@ -24,15 +27,9 @@ export async function tenantStats(tenantId: string): Promise<TenantStats> {
     prisma.$queryRaw<Array<{ status: string; count: number }>>`
       SELECT status::text, count(*)::int AS count FROM campaign WHERE tenant_id = ${tenantId}::uuid GROUP BY status ORDER BY status`,
     prisma.$queryRaw<Array<TenantStats['overall']>>`
-      SELECT COALESCE(sum(targeted_count), 0)::int AS targeted, COALESCE(sum(sent_count), 0)::int AS sent,
-             COALESCE(sum(delivered_count), 0)::int AS delivered, COALESCE(sum(read_count), 0)::int AS read,
-             COALESCE(sum(failed_count), 0)::int AS failed, COALESCE(sum(replied_count), 0)::int AS replied,
-             COALESCE(sum(skipped_count), 0)::int AS skipped, COALESCE(sum(unknown_count), 0)::int AS unknown
-      FROM campaign WHERE tenant_id = ${tenantId}::uuid`,
+      SELECT ${counterSums(OVERALL_KEYS)} FROM campaign WHERE tenant_id = ${tenantId}::uuid`,
     prisma.$queryRaw<Array<MessageTotals>>`
-      SELECT COALESCE(sum(sent_today), 0)::int AS sent, COALESCE(sum(delivered_today), 0)::int AS delivered,
-             COALESCE(sum(read_today), 0)::int AS read, COALESCE(sum(failed_today), 0)::int AS failed
-      FROM whatsapp_instance WHERE tenant_id = ${tenantId}::uuid`,
+      SELECT ${TODAY_SUMS} FROM whatsapp_instance WHERE tenant_id = ${tenantId}::uuid`,
     prisma.$queryRaw<Array<TenantStats['contacts']>>`
       SELECT count(*)::int AS total, count(*) FILTER (WHERE opted_out)::int AS "optedOut",
              count(*) FILTER (WHERE blocked)::int AS blocked, count(*) FILTER (WHERE not_on_whatsapp)::int AS "notOnWhatsapp"
