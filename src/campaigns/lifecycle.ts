@@ -14,7 +14,7 @@ import { jobId } from '../queues/definitions.js';
 import { parseStoredRules } from '../domain/segment-rules.js';
 import { freezeAudience, requeueRetryable, requeueUnknownKnowingly, skipWaiting } from '../recipients/audience.js';
 import { type Audience, audienceSql } from './audience.js';
-import { appendLog } from './logs.js';
+import { appendLog, type LogEntry } from './logs.js';
 import { COPY_INCLUDE, campaignCopy } from './service.js';
 import { bumpCampaign } from './progress.js';
 
@@ -418,27 +418,14 @@ export async function startScheduled(tenantId: string, campaignId: string, sched
  * is why the caller must confirm. Outcomes still being resolved are left to the reconciler.
  */
 export async function resendUnknown(tenantId: string, campaignId: string, actor: string): Promise<number> {
-  return inTransaction(async (tx, after) => {
-    const { campaign } = await lockForTransition(tx, tenantId, campaignId, 'retry');
-    const requeued = await requeueUnknownKnowingly(tx, campaignId, actor);
-    if (requeued === 0) return 0;
-    const reopen = campaign.status === 'COMPLETED';
-    const progress = await bumpCampaign(tx, after, campaignId, { unknown: -requeued, remaining: requeued }, [
-      Prisma.sql`consecutive_errors = 0`,
-      ...(reopen ? [Prisma.sql`status = 'RUNNING'`, Prisma.sql`completed_at = NULL`] : []),
-    ]);
-    await appendLog(tx, after, {
-      tenantId,
-      campaignId,
+  return requeueAndReopen(tenantId, campaignId, actor, {
+    requeue: (tx) => requeueUnknownKnowingly(tx, campaignId, actor),
+    from: 'unknown',
+    log: (n, reopen) => ({
       type: 'RESENT',
       severity: 'WARNING',
-      message: `${requeued} recipients whose outcome stayed unknown queued again, knowingly (some may get the message twice)${reopen ? '; the campaign runs again' : ''}`,
-      details: { requeued },
-      progress: progress ? { ...progress } : undefined,
-      actor,
-    });
-    if (campaign.status !== 'PAUSED') schedulePump(after, tenantId, campaignId);
-    return requeued;
+      message: `${n} recipients whose outcome stayed unknown queued again, knowingly (some may get the message twice)${reopen ? '; the campaign runs again' : ''}`,
+    }),
   });
 }
 
@@ -451,24 +438,33 @@ export const RETRYABLE_ERROR_CODES = ['UNAVAILABLE', 'REJECTED'] as const;
  * retried. A completed campaign runs again for them.
  */
 export async function retryFailed(tenantId: string, campaignId: string, actor: string): Promise<number> {
+  return requeueAndReopen(tenantId, campaignId, actor, {
+    requeue: (tx) => requeueRetryable(tx, campaignId, RETRYABLE_ERROR_CODES),
+    from: 'failed',
+    log: (n, reopen) => ({ type: reopen ? 'RESUMED' : 'UPDATED', message: `${n} failed recipients queued again${reopen ? '; the campaign runs again' : ''}` }),
+  });
+}
+
+/**
+ * Queues some settled recipients again (moving them from the `from` counter back to remaining), resets
+ * the campaign's consecutive errors, and runs a completed campaign again; a paused one stays paused.
+ */
+async function requeueAndReopen(
+  tenantId: string,
+  campaignId: string,
+  actor: string,
+  how: { requeue: (tx: Tx) => Promise<number>; from: 'unknown' | 'failed'; log: (n: number, reopen: boolean) => Pick<LogEntry, 'type' | 'severity' | 'message'> },
+): Promise<number> {
   return inTransaction(async (tx, after) => {
     const { campaign } = await lockForTransition(tx, tenantId, campaignId, 'retry');
-    const requeued = await requeueRetryable(tx, campaignId, RETRYABLE_ERROR_CODES);
+    const requeued = await how.requeue(tx);
     if (requeued === 0) return 0;
     const reopen = campaign.status === 'COMPLETED';
-    const progress = await bumpCampaign(tx, after, campaignId, { failed: -requeued, remaining: requeued }, [
+    const progress = await bumpCampaign(tx, after, campaignId, { [how.from]: -requeued, remaining: requeued }, [
       Prisma.sql`consecutive_errors = 0`,
       ...(reopen ? [Prisma.sql`status = 'RUNNING'`, Prisma.sql`completed_at = NULL`] : []),
     ]);
-    await appendLog(tx, after, {
-      tenantId,
-      campaignId,
-      type: reopen ? 'RESUMED' : 'UPDATED',
-      message: `${requeued} failed recipients queued again${reopen ? '; the campaign runs again' : ''}`,
-      details: { requeued },
-      progress: progress ? { ...progress } : undefined,
-      actor,
-    });
+    await appendLog(tx, after, { tenantId, campaignId, ...how.log(requeued, reopen), details: { requeued }, progress: progress ? { ...progress } : undefined, actor });
     if (campaign.status !== 'PAUSED') schedulePump(after, tenantId, campaignId);
     return requeued;
   });

@@ -1,3 +1,4 @@
+import type { LogEntry } from '../campaigns/logs.js';
 import { sqlRows } from '../db/sql.js';
 import { inTransaction } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -30,6 +31,22 @@ export interface Evidence {
   lookups?: Array<Record<string, unknown>>;
   decision?: string;
   [k: string]: unknown;
+}
+
+/** The OUTCOME_RECONCILED log entry of a decision, with the evidence it rests on. */
+function reconciledLog(row: DueRow, instanceId: string | null, severity: 'WARNING' | 'ERROR', message: string, details: Record<string, unknown>): LogEntry {
+  return {
+    tenantId: row.tenant_id,
+    campaignId: row.campaign_id,
+    instanceId,
+    contactId: row.contact_id,
+    recipientId: row.id,
+    type: 'OUTCOME_RECONCILED',
+    severity,
+    message,
+    details: details as unknown as Prisma.InputJsonValue,
+    actor: 'worker',
+  };
 }
 
 /** Takes up to `limit` due unknown outcomes under a lease, so two passes (two workers) never look up the same rows at once. */
@@ -79,18 +96,7 @@ export async function settleFoundSend(row: DueRow, keyId: string, evidence: Evid
       instanceId: r.instance_id,
       instance: { sent: 1 },
       logs: [
-        {
-          tenantId: row.tenant_id,
-          campaignId: row.campaign_id,
-          instanceId: r.instance_id,
-          contactId: row.contact_id,
-          recipientId: row.id,
-          type: 'OUTCOME_RECONCILED',
-          severity: 'WARNING',
-          message: `the send's outcome was unknown (${evidence.reason ?? 'answer lost'}); Evolution's message store shows it was sent`,
-          details: { decision: 'SENT', keyId, evidence } as unknown as Prisma.InputJsonValue,
-          actor: 'worker',
-        },
+        reconciledLog(row, r.instance_id, 'WARNING', `the send's outcome was unknown (${evidence.reason ?? 'answer lost'}); Evolution's message store shows it was sent`, { decision: 'SENT', keyId, evidence }),
       ],
       campaignId: row.campaign_id,
       counters: { unknown: -1, sent: 1 },
@@ -123,20 +129,9 @@ export async function requeueNotSent(row: DueRow, evidence: Evidence, attempts: 
     await recordEffects(tx, after, {
       tenantId: row.tenant_id,
       logs: [
-        {
-          tenantId: row.tenant_id,
-          campaignId: row.campaign_id,
-          instanceId: row.instance_id,
-          contactId: row.contact_id,
-          recipientId: row.id,
-          type: 'OUTCOME_RECONCILED',
-          severity: 'WARNING',
-          message: cancelled
+        reconciledLog(row, row.instance_id, 'WARNING', cancelled
             ? "the send's outcome was unknown; Evolution's message store shows it was not sent (the campaign is cancelled: skipped)"
-            : "the send's outcome was unknown; Evolution's message store shows it was not sent: queued again",
-          details: { decision: 'NOT_SENT', evidence } as unknown as Prisma.InputJsonValue,
-          actor: 'worker',
-        },
+            : "the send's outcome was unknown; Evolution's message store shows it was not sent: queued again", { decision: 'NOT_SENT', evidence }),
       ],
       campaignId: row.campaign_id,
       counters: cancelled ? { unknown: -1, skipped: 1 } : { unknown: -1, remaining: 1 },
@@ -158,18 +153,7 @@ export async function markUndecidable(row: DueRow, evidence: Evidence, attempts:
     await recordEffects(tx, after, {
       tenantId: row.tenant_id,
       logs: [
-        {
-          tenantId: row.tenant_id,
-          campaignId: row.campaign_id,
-          instanceId: row.instance_id,
-          contactId: row.contact_id,
-          recipientId: row.id,
-          type: 'OUTCOME_RECONCILED',
-          severity: 'ERROR',
-          message: `the send's outcome stays unknown: Evolution could not show whether it was sent (${why(evidence)}); resendUnknown sends it again knowingly`,
-          details: { decision: 'UNDECIDABLE', evidence } as unknown as Prisma.InputJsonValue,
-          actor: 'worker',
-        },
+        reconciledLog(row, row.instance_id, 'ERROR', `the send's outcome stays unknown: Evolution could not show whether it was sent (${why(evidence)}); resendUnknown sends it again knowingly`, { decision: 'UNDECIDABLE', evidence }),
       ],
       campaignId: row.campaign_id,
       touchCampaign: true,
