@@ -20,7 +20,7 @@ import {
   type MessagesUpdateData,
   versionAtLeast,
   type WebhookEnvelope,
-} from '../evolution/wire.js';
+} from '../../src/evolution/wire.js';
 import { seededRandom } from './random.js';
 
 export interface SimulatorBehaviour {
