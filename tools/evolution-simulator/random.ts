@@ -9,3 +9,20 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `prefix` then upper-case hex digits from `random`, 22 characters in all (a WhatsApp key id's shape). */
+export function randomKeyId(random: () => number, prefix: string): string {
+  let id = prefix;
+  while (id.length < 22) id += Math.floor(random() * 16).toString(16).toUpperCase();
+  return id;
+}
+
+/** XORs the hex digits after the 4-character prefix with the salt's: a bijection, so distinct ids stay distinct. */
+export function saltKeyId(id: string, salt: string): string {
+  let out = id.slice(0, 4);
+  for (let i = 4; i < id.length; i++) {
+    const d = Number.parseInt(id[i] as string, 16) ^ Number.parseInt(salt[(i - 4) % salt.length] as string, 16);
+    out += d.toString(16).toUpperCase();
+  }
+  return out;
+}
