@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { authenticateApiKey } from '../auth/api-keys.js';
+import { bearerToken } from '../auth/bearer-token.js';
 import { prisma } from '../db/client.js';
 import type { Logger } from '../lib/logger.js';
-import { bearerToken } from '../schema/context.js';
 import { writeCampaignReport } from './report.js';
 import { verifyReportToken } from './token.js';
 
