@@ -6,12 +6,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody } from '../../src/evolution/wire.js';
 import type { SimulatorCore } from './core.js';
-import { requireGlobalKey } from './evolution-routes.js';
-import { HttpError, readJson, sendJson } from './http.js';
+import { HttpError, readJson, requireApiKey, sendJson } from './http.js';
 import type { SimInstance, SimulatorBehaviour } from './types.js';
 
 export async function handleControl(sim: SimulatorCore, req: IncomingMessage, res: ServerResponse, method: string, path: string, url: () => URL) {
-  requireGlobalKey(sim, req);
+  requireApiKey(req, sim.options.apiKey);
   if (path === '/__simulator/sends' && method === 'GET') {
     const { searchParams } = url();
     const instance = searchParams.get('instance');

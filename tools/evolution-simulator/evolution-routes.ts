@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody } from '../../src/evolution/wire.js';
 import type { SimulatorCore } from './core.js';
-import { HttpError, readJson, sendJson } from './http.js';
+import { HttpError, readJson, requireApiKey, sendJson } from './http.js';
 import { randomKeyId } from './random.js';
 import type { SimInstance, SimWebhookConfig } from './types.js';
 
@@ -35,7 +35,7 @@ export async function handleEvolution(sim: SimulatorCore, req: IncomingMessage, 
 
   if (group === 'instance' && action === 'create' && method === 'POST') return await createRoute(sim, req, res);
   if (group === 'instance' && action === 'fetchInstances' && method === 'GET') {
-    requireGlobalKey(sim, req);
+    requireApiKey(req, sim.options.apiKey);
     const name = url().searchParams.get('instanceName');
     const list = [...sim.instances.values()].filter((i) => !name || i.name === name);
     if (name && list.length === 0) throw new HttpError(404, errorBody(404, [`Instance "${name}" not found`]));
@@ -47,7 +47,8 @@ export async function handleEvolution(sim: SimulatorCore, req: IncomingMessage, 
   // whatever the key.
   const instance = sim.instances.get(instanceName);
   if (!instance) throw new HttpError(404, errorBody(404, [`The "${instanceName}" instance does not exist`]));
-  requireKey(sim, req, instance);
+  // The global key (AUTHENTICATION_API_KEY) or the instance's own token.
+  requireApiKey(req, sim.options.apiKey, instance.token);
 
   if (group === 'message' && method === 'POST' && (action === 'sendText' || action === 'sendMedia')) {
     if (sim.behaviour.unauthorizedInstances.includes(instance.name)) throw new HttpError(401, errorBody(401, 'Unauthorized'));
@@ -78,18 +79,8 @@ export async function handleEvolution(sim: SimulatorCore, req: IncomingMessage, 
   throw new HttpError(404, errorBody(404, [`Cannot ${method} ${path}`]));
 }
 
-/** The global key (AUTHENTICATION_API_KEY) only; the simulator's own routes use it too. */
-export function requireGlobalKey(sim: SimulatorCore, req: IncomingMessage) {
-  if (req.headers.apikey !== sim.options.apiKey) throw new HttpError(401, errorBody(401, 'Unauthorized'));
-}
-
-function requireKey(sim: SimulatorCore, req: IncomingMessage, instance: SimInstance) {
-  const key = req.headers.apikey;
-  if (key !== sim.options.apiKey && key !== instance.token) throw new HttpError(401, errorBody(401, 'Unauthorized'));
-}
-
 async function createRoute(sim: SimulatorCore, req: IncomingMessage, res: ServerResponse) {
-  requireGlobalKey(sim, req);
+  requireApiKey(req, sim.options.apiKey);
   const body = (await readJson(req)) as {
     instanceName?: unknown;
     integration?: unknown;

@@ -13,6 +13,12 @@ export class HttpError extends Error {
   }
 }
 
+/** Refuses (401, as Evolution's guards do) a request whose `apikey` header is none of `keys`. */
+export function requireApiKey(req: IncomingMessage, ...keys: string[]) {
+  const key = req.headers.apikey;
+  if (typeof key !== 'string' || !keys.includes(key)) throw new HttpError(401, errorBody(401, 'Unauthorized'));
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
