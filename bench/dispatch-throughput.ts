@@ -213,7 +213,7 @@ interface CampaignRun extends Rate {
 
 /** A simulator that answers every send in `latencyMs`, with no failure of any kind; `seed` decides the rest. */
 function startSim(latencyMs: number, seed: number) {
-  return spawn<{ url: string }>('src/simulator/main.ts', {
+  return spawn<{ url: string }>('tools/evolution-simulator/main.ts', {
     SIM_HOST: '127.0.0.1',
     SIM_PORT: '0',
     SIM_API_KEY: SIM_KEY,

@@ -87,7 +87,7 @@ async function main() {
     const { registerEvolutionServer, registerInstance } = await import('../src/senders/service.js');
     const { createCampaign } = await import('../src/campaigns/service.js');
     const { startCampaign } = await import('../src/campaigns/lifecycle.js');
-    const { startSimulator } = await import('../src/simulator/server.js');
+    const { startSimulator } = await import('../tools/evolution-simulator/server.js');
     const { closeQueues } = await import('../src/queues/index.js');
     const { closePubsub } = await import('../src/realtime/pubsub.js');
     cleanups.unshift(async () => {

@@ -81,7 +81,7 @@ process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 
 say(`starting the Evolution simulator, the API server and the worker (logs in .tmp/logs/)`);
-start('simulator', 'src/simulator/main.ts');
+start('simulator', 'tools/evolution-simulator/main.ts');
 start('worker', 'src/workers/main.ts');
 start('api', 'src/main.ts');
 

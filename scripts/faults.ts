@@ -26,7 +26,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { type EvolutionSimulator, startSimulator } from '../src/simulator/server.js';
+import { type EvolutionSimulator, startSimulator } from '../tools/evolution-simulator/server.js';
 import { COUNTERS_AND_RECOUNT, type Proc, sleep, startProcess, stopProcess, waitFor } from './lib/long-run.js';
 import { freePort, type PrivatePostgres, type PrivateRedis, startPrivatePostgres, startPrivateRedis } from '../test/helpers/private-services.js';
 

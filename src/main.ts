@@ -3,6 +3,7 @@ import { config } from './config/index.js';
 import { prisma } from './db/client.js';
 import { logger } from './lib/logger.js';
 import { keepRunningOnUnhandledRejections } from './lib/process-guards.js';
+import { stopOnSignals } from './lib/shutdown.js';
 import { closeQueues } from './queues/index.js';
 import { closePubsub } from './realtime/pubsub.js';
 import { startStallWatch } from './campaigns/stalls.js';
@@ -15,23 +16,15 @@ logger.info({ url: `${url}/graphql`, publicUrl: config.publicUrl }, 'API server 
 // Campaigns with work due and no worker alive show it in their progress and logs.
 const stopStallWatch = startStallWatch(logger.child({ component: 'stall-watch' }));
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping API server');
-  const timer = setTimeout(() => {
-    logger.error('shutdown timed out; exiting');
-    process.exit(1);
-  }, config.shutdownTimeoutMs + 2000);
-  timer.unref();
-  stopStallWatch();
-  await app.close();
-  await closeQueues();
-  await closePubsub();
-  await prisma.$disconnect();
-  logger.info('API server stopped');
-  process.exit(0);
-}
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+stopOnSignals(logger, {
+  name: 'API server',
+  // app.close() itself gives open requests SHUTDOWN_TIMEOUT_MS, then cuts them: a little more for the rest.
+  timeoutMs: config.shutdownTimeoutMs + 2000,
+  async stop() {
+    stopStallWatch();
+    await app.close();
+    await closeQueues();
+    await closePubsub();
+    await prisma.$disconnect();
+  },
+});

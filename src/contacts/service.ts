@@ -8,6 +8,7 @@ import { parseStoredRules, type SegmentRules } from '../domain/segment-rules.js'
 import { withdrawContacts } from '../recipients/audience.js';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../errors.js';
 import { Prisma } from '../generated/prisma/client.js';
+import { isUuid, NO_ID } from '../lib/uuid.js';
 import { rulesSql } from '../segments/sql.js';
 import { type ContactRowInput, type MergeStrategy, type RowResult, upsertContactRows } from './upsert.js';
 
@@ -27,11 +28,6 @@ export async function upsertContact(tenantId: string, input: ContactRowInput, st
   if (!contact) throw new Error('contact vanished');
   return { contact, status: result.status };
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: string) => UUID.test(s);
-/** Stands in for an id that cannot exist (not a uuid): the lookup then simply finds nothing. */
-export const NO_ID = '00000000-0000-0000-0000-000000000000';
 
 export interface ContactSelection {
   ids?: string[] | null;

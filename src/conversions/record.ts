@@ -7,6 +7,7 @@ import { normalizePhone } from '../domain/phone.js';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../errors.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { clock } from '../lib/clock.js';
+import { isUuid } from '../lib/uuid.js';
 
 export interface ConversionInput {
   recipientId?: string | null;
@@ -31,7 +32,6 @@ export interface RecordedConversion {
   recorded: boolean;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_VALUE = 999_999_999_999.99;
 /** Clocks differ: a conversion a little in the future is accepted as now-ish. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
@@ -50,7 +50,7 @@ function check(input: ConversionInput, path: string[]): { value: number | null; 
   const byPhone = !!input.campaignId || !!input.phone;
   if (byRecipient === byPhone) issues.push({ path, message: 'give either recipientId, or campaignId and phone' });
   if (byPhone && (!input.campaignId || !input.phone)) issues.push({ path: [...path, input.campaignId ? 'phone' : 'campaignId'], message: 'campaignId and phone go together' });
-  if (input.recipientId && !UUID.test(input.recipientId)) issues.push({ path: [...path, 'recipientId'], message: 'not a recipient id' });
+  if (input.recipientId && !isUuid(input.recipientId)) issues.push({ path: [...path, 'recipientId'], message: 'not a recipient id' });
   const value = input.value ?? null;
   if (value !== null && (!Number.isFinite(value) || value < 0 || value > MAX_VALUE)) {
     issues.push({ path: [...path, 'value'], message: `a value between 0 and ${MAX_VALUE}` });

@@ -1,6 +1,7 @@
 /**
- * Evolution API 2.3.x wire format, shared by our client and our simulator (docs: evolution-api.md,
- * compiled from the Evolution source). Only what we read or write is modelled.
+ * Evolution API 2.3.x wire format, shared by our client and the simulator (tools/evolution-simulator);
+ * docs/evolution-api.md, compiled from the Evolution source, describes it. Only what we read or write
+ * is modelled. It imports nothing, so that the simulator, a tool, takes no product code with it.
  */
 
 export type EvolutionMediaType = 'image' | 'video' | 'audio' | 'document';

@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { authenticateApiKey } from '../auth/api-keys.js';
+import { bearerToken } from '../auth/bearer-token.js';
 import { prisma } from '../db/client.js';
 import type { Logger } from '../lib/logger.js';
-import { bearerToken } from '../schema/context.js';
+import { isUuid } from '../lib/uuid.js';
 import { writeCampaignReport } from './report.js';
 import { verifyReportToken } from './token.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A campaign's UUID from the path: the UUID itself or its GraphQL id. */
 function campaignIdFrom(raw: string): string | null {
@@ -17,10 +16,10 @@ function campaignIdFrom(raw: string): string | null {
   } catch {
     return null;
   }
-  if (UUID.test(id)) return id.toLowerCase();
+  if (isUuid(id)) return id.toLowerCase();
   try {
     const g = decodeGlobalID(id);
-    return g.typename === 'Campaign' && UUID.test(g.id) ? g.id.toLowerCase() : null;
+    return g.typename === 'Campaign' && isUuid(g.id) ? g.id.toLowerCase() : null;
   } catch {
     return null;
   }

@@ -4,8 +4,6 @@ import { importContacts } from '../contacts/import.js';
 import {
   countContacts,
   deleteContacts,
-  isUuid,
-  NO_ID,
   type RowResult,
   searchContacts,
   setContactFlag,
@@ -18,6 +16,7 @@ import { prisma } from '../db/client.js';
 import { normalizePhone } from '../domain/phone.js';
 import { customFieldConditionSchema } from '../domain/segment-rules.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { isUuid, NO_ID } from '../lib/uuid.js';
 import { jobId } from '../queues/definitions.js';
 import { enqueue } from '../queues/index.js';
 import { channel } from '../realtime/pubsub.js';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { AUTH_MESSAGES, type AuthResult, authenticateApiKey, type Viewer } from '../auth/api-keys.js';
+import { bearerToken } from '../auth/bearer-token.js';
 import { countSegments } from '../segments/service.js';
 
 export interface Loaders {
@@ -14,12 +15,6 @@ export interface Context {
   /** Present on every executed operation: the server refuses unauthenticated ones before execution. */
   viewer: Viewer;
   loaders: Loaders;
-}
-
-export function bearerToken(header: string | null | undefined): string | null {
-  if (!header) return null;
-  const m = header.match(/^\s*Bearer\s+(\S+)\s*$/i);
-  return m ? (m[1] as string) : header.trim() || null;
 }
 
 function loadersFor(viewer: Viewer): Loaders {

@@ -4,11 +4,12 @@ import { type GraphQLSchema, getOperationAST, isObjectType } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
 import { type AuthResult, authenticateApiKey, type Viewer } from '../auth/api-keys.js';
+import { bearerToken } from '../auth/bearer-token.js';
 import { hashApiKey, looksLikeApiKey } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
 import { channel, publishSafely } from '../realtime/pubsub.js';
 import { createRedis } from '../redis.js';
-import { bearerToken, type Context } from './context.js';
+import type { Context } from './context.js';
 
 /**
  * The only types a cached response may hold: campaigns and their settings, variations and senders.

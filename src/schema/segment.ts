@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { isUuid, NO_ID } from '../contacts/service.js';
 import { prisma } from '../db/client.js';
 import { ENGAGEMENT_METRICS, FIELD_OPERATORS, parseStoredRules, type SegmentRules, segmentRulesSchema } from '../domain/segment-rules.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { isUuid, NO_ID } from '../lib/uuid.js';
 import { createSegment, deleteSegment, ensurePredefinedSegments, previewRules, updateSegment } from '../segments/service.js';
 import { builder } from './builder.js';
 import { ContactRef } from './contact.js';

@@ -1,8 +1,8 @@
-import { isUuid } from '../contacts/service.js';
 import { prisma } from '../db/client.js';
 import { PREDEFINED_SEGMENTS, parseStoredRules, rulesToJson, type SegmentRules } from '../domain/segment-rules.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { Prisma } from '../generated/prisma/client.js';
+import { isUuid } from '../lib/uuid.js';
 import { reachableSql, rulesSql } from './sql.js';
 
 function isUniqueViolation(err: unknown): boolean {

@@ -8,7 +8,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import { decryptSecret, encryptSecret, randomToken } from '../lib/crypto.js';
 import { requestCampaignPump } from '../queues/pump.js';
 import { publish } from '../realtime/pubsub.js';
-import { forgetWebhookSecret } from '../webhooks/route.js';
+import { forgetWebhookSecret } from '../webhooks/secrets.js';
 
 export function webhookUrl(secret: string): string {
   return `${config.publicUrl}/webhooks/evolution/${secret}`;

@@ -1,17 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jwtVerify } from 'jose';
 import type { z } from 'zod';
-import { prisma } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/outage.js';
 import { parseProviderStatus } from '../domain/receipts.js';
 import { incomingSender } from '../domain/replies.js';
 import { eventSuffix } from '../evolution/wire.js';
-import { decryptSecret, safeEqual } from '../lib/crypto.js';
+import { safeEqual } from '../lib/crypto.js';
 import { BodyTooLargeError, closeAfter, readBody } from '../lib/http-body.js';
 import type { Logger } from '../lib/logger.js';
-import { TtlCache } from '../lib/ttl-cache.js';
 import { acceptWebhook } from './inbox.js';
 import { canonicalEvent, envelopeSchema, HANDLED_EVENTS, isHandledEvent, type messageRawSchema, type messagesUpdateSchema } from './schemas.js';
+import { instanceBySecret } from './secrets.js';
 
 /**
  * POST /webhooks/evolution/<secret>[/<event-suffix>]
@@ -26,32 +25,6 @@ import { canonicalEvent, envelopeSchema, HANDLED_EVENTS, isHandledEvent, type me
  */
 const MAX_BODY = 5 * 1024 * 1024;
 const JWT_EXPIRY_TOLERANCE_S = 30 * 60;
-
-interface WebhookInstance {
-  id: string;
-  tenantId: string;
-  name: string;
-  webhookSecret: string;
-  jwtKey: string | null;
-}
-
-const cache = new TtlCache<WebhookInstance | null>(5000);
-
-function instanceBySecret(secret: string): Promise<WebhookInstance | null> {
-  return cache.get(secret, async () => {
-    const row = await prisma.whatsAppInstance.findUnique({
-      where: { webhookSecret: secret },
-      select: { id: true, tenantId: true, name: true, webhookSecret: true, jwtKeyEncrypted: true },
-    });
-    return row
-      ? { id: row.id, tenantId: row.tenantId, name: row.name, webhookSecret: row.webhookSecret, jwtKey: row.jwtKeyEncrypted ? decryptSecret(row.jwtKeyEncrypted) : null }
-      : null;
-  });
-}
-
-export function forgetWebhookSecret(secret: string) {
-  cache.delete(secret);
-}
 
 class WebhookError extends Error {
   constructor(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
-import { parseCsv, readCsv, readPlainCsv } from '../../src/contacts/import.js';
+import { parseCsv, readCsv, readPlainCsv } from '../../src/contacts/import-parse.js';
 import { prisma } from '../../src/db/client.js';
 import { startWorkers } from '../../src/workers/runtime.js';
 import type { ImportContactsInput } from '../gql/graphql.js';

@@ -3,7 +3,7 @@ import { startCampaign } from '../../src/campaigns/lifecycle.js';
 import { type CampaignInput, createCampaign } from '../../src/campaigns/service.js';
 import { prisma } from '../../src/db/client.js';
 import type { LogType } from '../../src/generated/prisma/client.js';
-import type { SimSend } from '../../src/simulator/server.js';
+import type { SimSend } from '../../tools/evolution-simulator/server.js';
 
 /** The uuid inside a Relay global id. */
 export function uuidOf(globalId: string): string {

@@ -3,7 +3,7 @@ import { prisma } from '../../src/db/client.js';
 import { closeQueues } from '../../src/queues/index.js';
 import { closePubsub } from '../../src/realtime/pubsub.js';
 import { type App, createApp } from '../../src/server.js';
-import { type EvolutionSimulator, type SimulatorOptions, startSimulator } from '../../src/simulator/server.js';
+import { type EvolutionSimulator, type SimulatorOptions, startSimulator } from '../../tools/evolution-simulator/server.js';
 import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
 
 export const SIM_API_KEY = 'test-sim-global-key';

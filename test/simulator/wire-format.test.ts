@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EvolutionSimulator, startSimulator } from '../../src/simulator/server.js';
+import { type EvolutionSimulator, startSimulator } from '../../tools/evolution-simulator/server.js';
 import { waitFor } from '../helpers/stack.js';
 
 const KEY = 'global-key-for-wire-tests';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../../src/db/client.js';
-import { seededRandom } from '../../src/simulator/random.js';
+import { seededRandom } from '../../tools/evolution-simulator/random.js';
 import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 import { countersAndRecount, envelope, failedWebhooks, instanceAndRecount, post, receipt, seedCampaign, webhooksIdle } from './fixtures.js';

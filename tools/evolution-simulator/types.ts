@@ -1,0 +1,136 @@
+/** The simulator's shapes: its behaviour knobs (with their defaults), instances, the record of sends, options. */
+
+export interface SimulatorBehaviour {
+  /** Milliseconds before a send answers (after any `delay` the caller asked for). */
+  latencyMs: number;
+  /** Milliseconds from the send to SERVER_ACK, then to DELIVERY_ACK (or ERROR), then to READ. */
+  ackDelayMs: number;
+  deliveryDelayMs: number;
+  readDelayMs: number;
+  /** Share (0–1) of sends that end in ERROR instead of DELIVERY_ACK. */
+  failureRate: number;
+  /** Per instance name: overrides `failureRate` for that instance's sends. */
+  instanceFailureRates: Record<string, number>;
+  /** Share of delivered sends that are never read. */
+  noReadRate: number;
+  /** Share of webhooks delivered twice. */
+  duplicateRate: number;
+  /** Share of sends whose status webhooks are delivered in shuffled order. */
+  reorderRate: number;
+  /** Share of receipts that carry a `@lid` remoteJid instead of the phone (Baileys 7). */
+  lidRate: number;
+  /** Numbers (digits) that answer 400 `exists: false`. */
+  notOnWhatsapp: string[];
+  /** Share of sends answered 500 before anything is sent (as when Evolution has not loaded the instance). */
+  serverErrorRate: number;
+  /** Numbers (digits) → how many of their next sends answer 500 without sending. */
+  serverErrors: Record<string, number>;
+  /** Share of sends that are sent (recorded, webhooks emitted) but whose HTTP answer is held `hangMs`. */
+  hangRate: number;
+  /** Numbers (digits) whose sends hang like `hangRate`'s. */
+  hangNumbers: string[];
+  hangMs: number;
+  /**
+   * Numbers (digits) whose sends are lost: the request is taken, never processed (nothing is sent or
+   * stored) and its connection is dropped after `hangMs`, as when Evolution dies or drops a request.
+   */
+  lostNumbers: string[];
+  /** Instances whose sends answer 401 (as after the server's API key changed). */
+  unauthorizedInstances: string[];
+  webhookRetry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+  webhookTimeoutMs: number;
+  /**
+   * The Evolution version this server claims (`GET /`). From 2.4.0 a send's top-level `messageId`
+   * becomes the WhatsApp key id; 2.3.x ignores it.
+   */
+  version: string;
+  /** DATABASE_SAVE_DATA_NEW_MESSAGE: messages are stored, so `/chat/findMessages` finds them. */
+  storeMessages: boolean;
+  /** DATABASE_SAVE_MESSAGE_UPDATE: status changes are stored (`MessageUpdate` of findMessages). */
+  storeMessageUpdates: boolean;
+}
+
+export interface SimWebhookConfig {
+  url: string;
+  enabled: boolean;
+  byEvents: boolean;
+  base64: boolean;
+  headers: Record<string, string>;
+  /** UPPER_SNAKE event names; empty means every event. */
+  events: string[];
+}
+
+export interface SimInstance {
+  id: string;
+  name: string;
+  token: string;
+  state: 'open' | 'connecting' | 'close';
+  wuid: string | null;
+  profileName: string | null;
+  number: string | null;
+  webhook: (SimWebhookConfig & { id: string; createdAt: string; updatedAt: string }) | null;
+  createdAt: string;
+}
+
+export interface SimSend {
+  seq: number;
+  /** When the request arrived (before any simulated latency). */
+  at: string;
+  instance: string;
+  endpoint: 'sendText' | 'sendMedia';
+  number: string;
+  keyId: string;
+  remoteJid: string;
+  text: string | null;
+  media: { mediatype: string; media: string; mimetype?: string; caption?: string; fileName?: string } | null;
+  /** The statuses the simulator will report, in the order it decided, and the final one. */
+  statuses: string[];
+  final: 'SERVER_ACK' | 'DELIVERY_ACK' | 'READ' | 'ERROR';
+  /** The statuses whose `messages.update` webhook the receiver answered with a 2xx (it took them). */
+  acked: string[];
+}
+
+export interface SimulatorOptions extends Partial<SimulatorBehaviour> {
+  apiKey: string;
+  host?: string;
+  port?: number;
+  /** SERVER_URL, echoed in webhook envelopes. */
+  serverUrl?: string;
+  seed?: number;
+  instances?: Array<{ name: string; token?: string; number?: string; webhook?: Partial<SimWebhookConfig> & { url: string }; state?: SimInstance['state'] }>;
+  log?: (line: string) => void;
+}
+
+export interface WebhookStats {
+  attempts: number;
+  delivered: number;
+  failed: number;
+  retried: number;
+  byEvent: Record<string, number>;
+}
+
+export const DEFAULT_BEHAVIOUR: SimulatorBehaviour = {
+  latencyMs: 0,
+  ackDelayMs: 50,
+  deliveryDelayMs: 150,
+  readDelayMs: 300,
+  failureRate: 0,
+  instanceFailureRates: {},
+  noReadRate: 0.3,
+  duplicateRate: 0,
+  reorderRate: 0,
+  lidRate: 0,
+  notOnWhatsapp: [],
+  serverErrorRate: 0,
+  serverErrors: {},
+  hangRate: 0,
+  hangNumbers: [],
+  hangMs: 60_000,
+  lostNumbers: [],
+  unauthorizedInstances: [],
+  webhookRetry: { attempts: 10, baseDelayMs: 5000, maxDelayMs: 300_000 },
+  webhookTimeoutMs: 30_000,
+  version: '2.3.6',
+  storeMessages: true,
+  storeMessageUpdates: true,
+};
