@@ -9,7 +9,7 @@ process.env.LOG_LEVEL ??= 'silent';
 
 const config: CodegenConfig = {
   // The Pothos schema, imported through tsx (see the codegen npm script).
-  schema: './src/schema/codegen-entry.ts',
+  schema: './src/api/schema/codegen-entry.ts',
   documents: ['test/**/*.ts', '!test/gql/**'],
   ignoreNoDocuments: true,
   generates: {

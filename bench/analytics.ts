@@ -94,8 +94,8 @@ function differences(got: unknown, want: unknown, path = ''): string[] {
 const db = await productDatabase();
 const env = productEnv(db.url);
 useProductEnv(env);
-const { prisma } = await import('../src/db/client.js');
-const { createTenant } = await import('../src/auth/api-keys.js');
+const { prisma } = await import('../src/infra/db/client.js');
+const { createTenant } = await import('../src/features/auth/api-keys.js');
 // As many connections as the API's Prisma pool, so both sides can run their statements side by side alike.
 const POOL_SIZE = Number(env.DATABASE_POOL_SIZE);
 const pool = new pg.Pool({ connectionString: db.url, max: POOL_SIZE });
@@ -122,7 +122,7 @@ try {
   const campaignId = main.campaignId;
   const globalId = Buffer.from(`Campaign:${campaignId}`).toString('base64');
 
-  // Without the response cache (src/schema/response-cache.ts): it would answer (b)'s baseline, the
+  // Without the response cache (src/api/schema/response-cache.ts): it would answer (b)'s baseline, the
   // campaign row, from memory, while analytics are never cached; (b) compares executions.
   api = await startChild<{ port: number }>('bench/lib/api-server.ts', { ...env, RESPONSE_CACHE_TTL_MS: '0' });
   const url = `http://127.0.0.1:${api.info.port}/graphql`;

@@ -1,7 +1,7 @@
 // `npm run bench:api`: req/s of the nested campaigns list (50 campaigns with their variations,
 // instances and counters) against a graphql-yoga + Pothos hello world, both measured in this run,
 // each server in its own process, same load. Goal: ≥ 0.25×. The product runs as configured by
-// default, so a repeated list is answered by its response cache (src/schema/response-cache.ts); the
+// default, so a repeated list is answered by its response cache (src/api/schema/response-cache.ts); the
 // same load with the cache off is printed below it. For reference it also serves the same
 // query and response shape from memory (bench/lib/list-from-memory.ts): GraphQL's own share of the cost,
 // with graphql-js's executor (the product's) and with graphql-jit's compiled one.
@@ -14,8 +14,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const db = await productDatabase();
 const env = productEnv(db.url);
 useProductEnv(env);
-const { prisma } = await import('../src/db/client.js');
-const { createTenant } = await import('../src/auth/api-keys.js');
+const { prisma } = await import('../src/infra/db/client.js');
+const { createTenant } = await import('../src/features/auth/api-keys.js');
 
 const QUERY = `query List { campaigns(first: 50) { totalCount edges { node {
   id name status rotationMode

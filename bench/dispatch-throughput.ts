@@ -46,8 +46,8 @@ import { basename, join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { DEFAULT_DISPATCH_CONCURRENCY, defaultLookahead, slotsPerJob } from '../src/config/dispatch.js';
-import { gatherTarget } from '../src/dispatch/permits.js';
+import { DEFAULT_DISPATCH_CONCURRENCY, defaultLookahead, slotsPerJob } from '../src/infra/config/dispatch.js';
+import { gatherTarget } from '../src/features/dispatch/permits.js';
 import { type LineChild, startLineChild } from './lib/child-lines.js';
 import { BENCH_LIMITS, connectOnSimulator, createCampaign, registerSenders, seedContacts, startCampaign, uuidOf } from './lib/campaign-setup.js';
 import { fmt, machineBusyMs, REDIS_URL, table } from './lib/measure.js';
@@ -79,8 +79,8 @@ const STALL_MS = 60_000;
 const db = await productDatabase();
 const env = productEnv(db.url, { DISPATCH_CONCURRENCY: String(CONCURRENCY), DISPATCH_LOOKAHEAD: String(LOOKAHEAD), DATABASE_POOL_SIZE: String(DB_POOL) });
 useProductEnv(env);
-const { prisma } = await import('../src/db/client.js');
-const { createTenant } = await import('../src/auth/api-keys.js');
+const { prisma } = await import('../src/infra/db/client.js');
+const { createTenant } = await import('../src/features/auth/api-keys.js');
 
 const children: LineChild<unknown>[] = [];
 const stop = async (c: LineChild<unknown>) => {
@@ -162,7 +162,7 @@ async function noopBaseline(count: number, send?: { url: string; instance: strin
     (l) => 'ready' in l || 'warmedUp' in l || 'completed' in l,
   );
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  // Same options as the product's send jobs (src/queues/index.ts), and a payload of the same shape.
+  // Same options as the product's send jobs (src/infra/queues/index.ts), and a payload of the same shape.
   const queue = new Queue(queueName, { connection, prefix, defaultJobOptions: { attempts: 1, removeOnComplete: true } });
   try {
     const ids = { tenantId: randomBytes(16).toString('hex'), campaignId: randomBytes(16).toString('hex'), instanceId: randomBytes(16).toString('hex') };
@@ -367,7 +367,7 @@ async function campaignRun(apiUrl: string, label: string, recipients: number, la
  * Reference for (a): the database work of a send alone (the product's claim and record statements,
  * no Evolution call, no BullMQ), on a campaign of `recipients` started through GraphQL while no
  * product worker runs. Batches of DB_BATCH: what a send job claims and records together when half the
- * permits come free at once (src/dispatch/permits.ts).
+ * permits come free at once (src/features/dispatch/permits.ts).
  */
 async function dbOnlyRun(apiUrl: string, recipients: number): Promise<Rate & { nodeMs: number }> {
   const sim = await startSim(0, 4);

@@ -1,6 +1,6 @@
 // `npm run bench:fanout`: live progress fan-out (issue 5). BENCH_CLIENTS (1,000) graphql-ws clients
 // subscribed to one campaign's `campaignProgress` on the product's API server process, with progress
-// events published through Redis exactly as the workers publish them (src/realtime/pubsub.ts
+// events published through Redis exactly as the workers publish them (src/infra/realtime/pubsub.ts
 // `publish`, the payload bumpCampaign builds); against a minimal raw path: a Redis subscriber in its
 // own process (bench/lib/raw-ws-server.ts) forwarding each message to as many plain `ws` clients, the
 // same events published on its channel, in this run. The clients (the benchmark's process) parse
@@ -47,10 +47,10 @@ const STALL_MS = 15_000;
 const db = await productDatabase();
 const env = productEnv(db.url, { PROGRESS_INTERVAL_MS: String(INTERVAL_MS) });
 useProductEnv(env);
-const { prisma } = await import('../src/db/client.js');
-const { createTenant } = await import('../src/auth/api-keys.js');
-const { publish, closePubsub } = await import('../src/realtime/pubsub.js');
-type ProgressEvent = import('../src/realtime/topics.js').CampaignProgressEvent;
+const { prisma } = await import('../src/infra/db/client.js');
+const { createTenant } = await import('../src/features/auth/api-keys.js');
+const { publish, closePubsub } = await import('../src/infra/realtime/pubsub.js');
+type ProgressEvent = import('../src/infra/realtime/topics.js').CampaignProgressEvent;
 
 const PROGRESS = `subscription Progress($campaignId: ID!) { campaignProgress(campaignId: $campaignId) {
   status percentDone deliveryRate readRate sendsPerMinute expectedFinishAt at

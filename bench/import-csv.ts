@@ -13,11 +13,11 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const db = await productDatabase();
 const env = productEnv(db.url);
 useProductEnv(env);
-const { prisma } = await import('../src/db/client.js');
-const { createTenant } = await import('../src/auth/api-keys.js');
-const { importContacts, processImport } = await import('../src/contacts/import.js');
-const { closeQueues } = await import('../src/queues/index.js');
-const { closePubsub } = await import('../src/realtime/pubsub.js');
+const { prisma } = await import('../src/infra/db/client.js');
+const { createTenant } = await import('../src/features/auth/api-keys.js');
+const { importContacts, processImport } = await import('../src/features/contacts/import.js');
+const { closeQueues } = await import('../src/infra/queues/index.js');
+const { closePubsub } = await import('../src/infra/realtime/pubsub.js');
 
 const CITIES = ['São Paulo', 'Rio de Janeiro', 'Belo Horizonte', 'Curitiba', 'Recife'];
 function row(i: number) {

@@ -47,9 +47,9 @@ const RECIPIENTS = Math.ceil(TOTAL / 2);
 const db = await productDatabase();
 const env = productEnv(db.url);
 useProductEnv(env);
-const { prisma } = await import('../src/db/client.js');
-const { createTenant } = await import('../src/auth/api-keys.js');
-const { closeQueues } = await import('../src/queues/index.js');
+const { prisma } = await import('../src/infra/db/client.js');
+const { createTenant } = await import('../src/features/auth/api-keys.js');
+const { closeQueues } = await import('../src/infra/queues/index.js');
 
 const client = new pg.Client({ connectionString: db.url });
 client.on('error', () => undefined); // ended by DROP DATABASE … WITH (FORCE) after a failure

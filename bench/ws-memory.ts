@@ -48,8 +48,8 @@ interface Memory {
 const db = await productDatabase();
 const env = productEnv(db.url);
 useProductEnv(env);
-const { prisma } = await import('../src/db/client.js');
-const { createTenant } = await import('../src/auth/api-keys.js');
+const { prisma } = await import('../src/infra/db/client.js');
+const { createTenant } = await import('../src/features/auth/api-keys.js');
 
 const children: LineChild<unknown>[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

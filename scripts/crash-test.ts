@@ -82,14 +82,14 @@ async function main() {
     });
 
     // The product's modules read the environment when first imported.
-    const { prisma } = await import('../src/db/client.js');
-    const { createTenant } = await import('../src/auth/api-keys.js');
-    const { registerEvolutionServer, registerInstance } = await import('../src/senders/service.js');
-    const { createCampaign } = await import('../src/campaigns/service.js');
-    const { startCampaign } = await import('../src/campaigns/lifecycle.js');
+    const { prisma } = await import('../src/infra/db/client.js');
+    const { createTenant } = await import('../src/features/auth/api-keys.js');
+    const { registerEvolutionServer, registerInstance } = await import('../src/features/senders/service.js');
+    const { createCampaign } = await import('../src/features/campaigns/service.js');
+    const { startCampaign } = await import('../src/features/campaigns/lifecycle.js');
     const { startSimulator } = await import('../tools/evolution-simulator/server.js');
-    const { closeQueues } = await import('../src/queues/index.js');
-    const { closePubsub } = await import('../src/realtime/pubsub.js');
+    const { closeQueues } = await import('../src/infra/queues/index.js');
+    const { closePubsub } = await import('../src/infra/realtime/pubsub.js');
     cleanups.unshift(async () => {
       await closeQueues();
       await closePubsub();

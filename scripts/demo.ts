@@ -2,8 +2,8 @@
 // public interfaces only (the CLI's tenant creation, GraphQL, and the simulator's Evolution API).
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createTenant } from '../src/auth/api-keys.js';
-import { prisma } from '../src/db/client.js';
+import { createTenant } from '../src/features/auth/api-keys.js';
+import { prisma } from '../src/infra/db/client.js';
 
 const apiUrl = process.env.DEMO_API_URL ?? 'http://127.0.0.1:4000';
 const simUrl = process.env.DEMO_SIM_URL ?? 'http://127.0.0.1:8080';

@@ -136,8 +136,8 @@ async function main() {
     };
     // The tenant and its API key through the product's own code (it reads the same environment).
     Object.assign(process.env, env);
-    const { createTenant } = await import('../src/auth/api-keys.js');
-    const { prisma } = await import('../src/db/client.js');
+    const { createTenant } = await import('../src/features/auth/api-keys.js');
+    const { prisma } = await import('../src/infra/db/client.js');
     const { tenant, key } = await createTenant({ name: 'Export 1M' });
     await prisma.$disconnect();
 

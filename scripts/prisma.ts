@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { environment } from '../src/config/env-source.js';
+import { environment } from '../src/infra/config/env-source.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const placeholder = join(root, 'prisma', 'engines', 'placeholder');

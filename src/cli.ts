@@ -1,8 +1,8 @@
 // `npm run cli -- <command> [options]`: tenant and API key administration. Prints JSON.
 import { parseArgs } from 'node:util';
-import { createApiKey, createTenant, revokeApiKey } from './auth/api-keys.js';
-import { closePubsub } from './realtime/pubsub.js';
-import { prisma } from './db/client.js';
+import { createApiKey, createTenant, revokeApiKey } from './features/auth/api-keys.js';
+import { closePubsub } from './infra/realtime/pubsub.js';
+import { prisma } from './infra/db/client.js';
 
 const USAGE = `usage: npm run cli -- <command> [options]
 

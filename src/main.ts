@@ -1,13 +1,13 @@
 // `npm start`: the API server (GraphQL over HTTP and WebSocket, webhooks, health).
-import { config } from './config/index.js';
-import { prisma } from './db/client.js';
-import { logger } from './lib/logger.js';
-import { keepRunningOnUnhandledRejections } from './lib/process-guards.js';
-import { stopOnSignals } from './lib/shutdown.js';
-import { closeQueues } from './queues/index.js';
-import { closePubsub } from './realtime/pubsub.js';
-import { startStallWatch } from './campaigns/stalls.js';
-import { createApp } from './server.js';
+import { config } from './infra/config/index.js';
+import { prisma } from './infra/db/client.js';
+import { logger } from './infra/lib/logger.js';
+import { keepRunningOnUnhandledRejections } from './infra/lib/process-guards.js';
+import { stopOnSignals } from './infra/lib/shutdown.js';
+import { closeQueues } from './infra/queues/index.js';
+import { closePubsub } from './infra/realtime/pubsub.js';
+import { startStallWatch } from './features/campaigns/stalls.js';
+import { createApp } from './api/server.js';
 
 keepRunningOnUnhandledRejections(logger);
 const app = createApp();

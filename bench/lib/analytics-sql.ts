@@ -1,7 +1,7 @@
 // The analytics benchmark's baseline: every figure of `campaign.analytics` written by hand in SQL,
 // straight on the tables with the same inputs the API gets (tenant id and campaign id; the tenant's
 // zone is read in the statements), issued all at once on a pg pool of the product's size. Written
-// independently of src/analytics (each aggregate the plain way, the cheapest shape we found), and
+// independently of src/features/analytics (each aggregate the plain way, the cheapest shape we found), and
 // checked against the API's answer before anything is timed (`expectedAnalytics`).
 import type pg from 'pg';
 

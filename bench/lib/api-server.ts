@@ -1,5 +1,5 @@
 // The product's API server in its own process for HTTP benchmarks; prints {"port": …} when listening.
-import { createApp } from '../../src/server.js';
+import { createApp } from '../../src/api/server.js';
 
 const app = createApp();
 const url = await app.listen(0, '127.0.0.1');

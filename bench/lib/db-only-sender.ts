@@ -1,18 +1,18 @@
 // A reference for bench:dispatch (a), in its own process: the database work of a send and nothing
 // else. DBONLY_LOOPS loops (the product's DISPATCH_CONCURRENCY) each claim DBONLY_BATCH recipients of a
-// RUNNING campaign with the product's own claim statement (src/dispatch/send.ts claimNext), then record
-// them as accepted by Evolution with the product's own record path (src/dispatch/record-sent.ts: key
+// RUNNING campaign with the product's own claim statement (src/features/dispatch/send.ts claimNext), then record
+// them as accepted by Evolution with the product's own record path (src/features/dispatch/record-sent.ts: key
 // locks, recipients SENT, a message_sent log each, instance and campaign counters, the progress and log
 // events published to Redis), with a made-up key id per send. No Evolution call, no BullMQ, no phone
 // locks, no pacing, no rendering. Prints {"ready": true}, then, when the campaign has no QUEUED
 // recipient left, {"done": n, "startedAt", "endedAt", "busyMs", "selfMs"} (busyMs: the machine's busy
 // core-ms over that time, every process included; selfMs: this process's own CPU time).
 import { randomBytes } from 'node:crypto';
-import { prisma } from '../../src/db/client.js';
-import { type AcceptedSend, recordAcceptedSends } from '../../src/recipients/record-sent.js';
-import { claimNext } from '../../src/recipients/claim.js';
-import { logger } from '../../src/lib/logger.js';
-import { closePubsub } from '../../src/realtime/pubsub.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { type AcceptedSend, recordAcceptedSends } from '../../src/features/recipients/record-sent.js';
+import { claimNext } from '../../src/features/recipients/claim.js';
+import { logger } from '../../src/infra/lib/logger.js';
+import { closePubsub } from '../../src/infra/realtime/pubsub.js';
 import { machineBusyMs } from './measure.js';
 
 const tenantId = process.env.DBONLY_TENANT as string;

@@ -6,7 +6,7 @@
 // to that Evolution server through the product's client, and nothing else (no database): a reference.
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { EvolutionClient } from '../../src/evolution/client.js';
+import { EvolutionClient } from '../../src/infra/evolution/client.js';
 import { REDIS_URL } from './measure.js';
 
 const queue = process.env.NOOP_QUEUE as string;
@@ -16,7 +16,7 @@ const concurrency = Number(process.env.NOOP_CONCURRENCY);
 const warmup = Number(process.env.NOOP_WARMUP ?? 0);
 if (!queue || !prefix || !(jobs > 0) || !(concurrency > 0)) throw new Error('NOOP_QUEUE, NOOP_PREFIX, NOOP_JOBS and NOOP_CONCURRENCY are required');
 
-// Same connection role as the product's workers (src/redis.ts `worker`).
+// Same connection role as the product's workers (src/infra/redis.ts `worker`).
 const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 const sendUrl = process.env.NOOP_SEND_URL;
 const evolution = sendUrl ? new EvolutionClient({ baseUrl: sendUrl, apiKey: process.env.NOOP_SEND_KEY ?? '', timeoutMs: 15_000 }) : null;

@@ -1,8 +1,8 @@
 // The product's BullMQ workers (every queue, as `npm run worker` runs them) in their own process for
 // benchmarks; prints {"ready": true} once they take jobs, and stops in order on SIGTERM.
-import { prisma } from '../../src/db/client.js';
-import { closeQueues } from '../../src/queues/index.js';
-import { closePubsub } from '../../src/realtime/pubsub.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { closeQueues } from '../../src/infra/queues/index.js';
+import { closePubsub } from '../../src/infra/realtime/pubsub.js';
 import { startWorkers } from '../../src/workers/runtime.js';
 
 const runtime = await startWorkers();

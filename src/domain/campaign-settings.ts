@@ -2,7 +2,7 @@
  * Campaign settings that need more than a field's own type to be valid: sending window, pacing,
  * schedule, A/B test and follow-ups. Pure: returns the issues (with input paths) and the stored form.
  */
-import type { FieldIssue } from '../errors.js';
+import type { FieldIssue } from './errors.js';
 
 export const WEEKDAYS = ['MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY', 'SUNDAY'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];

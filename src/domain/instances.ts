@@ -87,6 +87,6 @@ export function effectiveLimits(s: LimitSettings, now: Date) {
 
 /**
  * The limiter's minute and hour are this much longer than a minute and an hour: a send reaches
- * Evolution (which is what WhatsApp counts) a little after our clock confirmed it (src/dispatch/limiter.ts).
+ * Evolution (which is what WhatsApp counts) a little after our clock confirmed it (src/features/dispatch/limiter.ts).
  */
 export const LIMIT_WINDOW_GUARD_MS = 1000;

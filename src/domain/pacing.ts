@@ -1,5 +1,5 @@
 // The pump's arithmetic: how many sends a campaign may schedule now, with what limits, and when to
-// look again. Pure; src/dispatch/pump.ts does the reading, reserving and scheduling.
+// look again. Pure; src/features/dispatch/pump.ts does the reading, reserving and scheduling.
 
 export interface Demand {
   /** Recipients ready to send now (counted up to a bound). */

@@ -1,7 +1,7 @@
 /**
  * Rules for resolving a send whose outcome is unknown (the call timed out, the connection broke, the
  * worker died) against Evolution's message store (`/chat/findMessages`). Pure: the reconciler in
- * src/dispatch/reconcile.ts asks Evolution and records what these rules decide.
+ * src/features/dispatch/reconcile.ts asks Evolution and records what these rules decide.
  */
 
 /** What one lookup of the message in Evolution's store found. */

@@ -1,7 +1,7 @@
 // What a send's outcome means for its recipient, its instance and its campaign: pure, no I/O.
-// src/dispatch/send.ts asks, src/recipients/outcomes.ts records the answer.
+// src/features/dispatch/send.ts asks, src/features/recipients/outcomes.ts records the answer.
 
-/** The outcome kinds of an Evolution send (src/evolution/client.ts `SendOutcome`), as far as the decision needs them. */
+/** The outcome kinds of an Evolution send (src/infra/evolution/client.ts `SendOutcome`), as far as the decision needs them. */
 export type OutcomeFacts =
   | { kind: 'sent' }
   | {

@@ -1,9 +1,9 @@
 import type { Job } from 'bullmq';
-import { startScheduled } from '../campaigns/lifecycle.js';
-import { type PumpDeps, pumpCampaign } from '../dispatch/pump.js';
-import { type FollowUpDeps, pumpFollowUps } from '../followups/service.js';
-import { checkInstanceHealth } from '../health/service.js';
-import { parseJob } from '../queues/definitions.js';
+import { startScheduled } from '../features/campaigns/lifecycle.js';
+import { type PumpDeps, pumpCampaign } from '../features/dispatch/pump.js';
+import { type FollowUpDeps, pumpFollowUps } from '../features/followups/service.js';
+import { checkInstanceHealth } from '../features/health/service.js';
+import { parseJob } from '../infra/queues/definitions.js';
 
 export function campaignsProcessor(deps: PumpDeps & FollowUpDeps) {
   return async (job: Job) => {

@@ -1,13 +1,13 @@
 import type { Redis } from 'ioredis';
-import { config } from '../config/index.js';
-import { InstanceLimiter } from '../dispatch/limiter.js';
-import { doubtPhoneLocks } from '../dispatch/phone-locks.js';
-import { SendPermits } from '../dispatch/permits.js';
-import type { PumpDeps } from '../dispatch/pump.js';
-import type { FollowUpDeps } from '../followups/service.js';
-import type { Logger } from '../lib/logger.js';
-import { getQueue } from '../queues/index.js';
-import { requestCampaignPump, requestFollowUpPass } from '../queues/pump.js';
+import { config } from '../infra/config/index.js';
+import { InstanceLimiter } from '../features/dispatch/limiter.js';
+import { doubtPhoneLocks } from '../features/dispatch/phone-locks.js';
+import { SendPermits } from '../features/dispatch/permits.js';
+import type { PumpDeps } from '../features/dispatch/pump.js';
+import type { FollowUpDeps } from '../features/followups/service.js';
+import type { Logger } from '../infra/lib/logger.js';
+import { getQueue } from '../infra/queues/index.js';
+import { requestCampaignPump, requestFollowUpPass } from '../infra/queues/pump.js';
 
 export const requestPump = requestCampaignPump;
 

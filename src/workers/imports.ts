@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
-import { processImport } from '../contacts/import.js';
-import { parseJob } from '../queues/definitions.js';
+import { processImport } from '../features/contacts/import.js';
+import { parseJob } from '../infra/queues/definitions.js';
 
 export function importsProcessor() {
   return async (job: Job) => {

@@ -1,11 +1,11 @@
 // `npm run worker`: the BullMQ workers, with an ordered shutdown on SIGINT/SIGTERM.
-import { config } from '../config/index.js';
-import { prisma } from '../db/client.js';
-import { logger } from '../lib/logger.js';
-import { keepRunningOnUnhandledRejections } from '../lib/process-guards.js';
-import { stopOnSignals } from '../lib/shutdown.js';
-import { closeQueues } from '../queues/index.js';
-import { closePubsub } from '../realtime/pubsub.js';
+import { config } from '../infra/config/index.js';
+import { prisma } from '../infra/db/client.js';
+import { logger } from '../infra/lib/logger.js';
+import { keepRunningOnUnhandledRejections } from '../infra/lib/process-guards.js';
+import { stopOnSignals } from '../infra/lib/shutdown.js';
+import { closeQueues } from '../infra/queues/index.js';
+import { closePubsub } from '../infra/realtime/pubsub.js';
 import { startWorkers } from './runtime.js';
 
 keepRunningOnUnhandledRejections(logger);

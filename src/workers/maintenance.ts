@@ -1,18 +1,18 @@
 import type { Job } from 'bullmq';
-import { evaluateAbTests } from '../ab/evaluate.js';
-import { config } from '../config/index.js';
-import { prisma } from '../db/client.js';
-import { checkStalls } from '../campaigns/stalls.js';
-import { reconcileDue } from '../dispatch/reconcile.js';
-import { markAllUnknown } from '../recipients/outcomes.js';
-import { type FollowUpDeps, runFollowUps } from '../followups/service.js';
-import { healthMaintenance, resetDailyCounters } from '../health/service.js';
-import { logger } from '../lib/logger.js';
-import { refreshStaleServerVersions } from '../senders/service.js';
-import { parseJob } from '../queues/definitions.js';
-import { purgeFailedInbox } from '../webhooks/inbox.js';
+import { evaluateAbTests } from '../features/ab/evaluate.js';
+import { config } from '../infra/config/index.js';
+import { prisma } from '../infra/db/client.js';
+import { checkStalls } from '../features/campaigns/stalls.js';
+import { reconcileDue } from '../features/dispatch/reconcile.js';
+import { markAllUnknown } from '../features/recipients/outcomes.js';
+import { type FollowUpDeps, runFollowUps } from '../features/followups/service.js';
+import { healthMaintenance, resetDailyCounters } from '../features/health/service.js';
+import { logger } from '../infra/lib/logger.js';
+import { refreshStaleServerVersions } from '../features/senders/service.js';
+import { parseJob } from '../infra/queues/definitions.js';
+import { purgeFailedInbox } from '../features/webhooks/inbox.js';
 import { requestPump } from './deps.js';
-import { purgeDeadWorkers } from './heartbeat.js';
+import { purgeDeadWorkers } from '../features/health/worker-heartbeat.js';
 import { restoreLostJobs } from './recovery.js';
 
 /** A SENDING recipient older than this lost its worker (the send call itself times out well before). */

@@ -1,7 +1,7 @@
-import { enqueueScheduledStart } from '../campaigns/lifecycle.js';
-import { prisma } from '../db/client.js';
-import { jobId } from '../queues/definitions.js';
-import { enqueue, getQueue } from '../queues/index.js';
+import { enqueueScheduledStart } from '../features/campaigns/lifecycle.js';
+import { prisma } from '../infra/db/client.js';
+import { jobId } from '../infra/queues/definitions.js';
+import { enqueue, getQueue } from '../infra/queues/index.js';
 
 const SCHEDULED_AHEAD_MS = 5 * 60_000;
 

@@ -1,16 +1,16 @@
 import { type Job, type Processor, Worker } from 'bullmq';
-import { config } from '../config/index.js';
-import { logger } from '../lib/logger.js';
-import type { QueueName } from '../queues/definitions.js';
-import { getQueue } from '../queues/index.js';
-import { createRedis } from '../redis.js';
+import { config } from '../infra/config/index.js';
+import { logger } from '../infra/lib/logger.js';
+import type { QueueName } from '../infra/queues/definitions.js';
+import { getQueue } from '../infra/queues/index.js';
+import { createRedis } from '../infra/redis.js';
 import { campaignsProcessor } from './campaigns.js';
 import { dispatchDeps, requestPump } from './deps.js';
 import { importsProcessor } from './imports.js';
 import { maintenanceProcessor } from './maintenance.js';
 import { sendsProcessor } from './sends.js';
-import { InboxConsumer } from '../webhooks/inbox.js';
-import { Heartbeat } from './heartbeat.js';
+import { InboxConsumer } from '../features/webhooks/inbox.js';
+import { Heartbeat } from '../features/health/worker-heartbeat.js';
 import { webhooksProcessor } from './webhooks.js';
 
 export interface WorkerRuntime {

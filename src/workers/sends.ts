@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
-import { type DispatchDeps, processSend } from '../dispatch/send.js';
-import { processFollowUp } from '../followups/service.js';
-import { parseJob } from '../queues/definitions.js';
+import { type DispatchDeps, processSend } from '../features/dispatch/send.js';
+import { processFollowUp } from '../features/followups/service.js';
+import { parseJob } from '../infra/queues/definitions.js';
 
 export function sendsProcessor(deps: DispatchDeps) {
   return async (job: Job) => {

@@ -1,13 +1,13 @@
 import { type Job, UnrecoverableError } from 'bullmq';
-import type { Logger } from '../lib/logger.js';
-import { parseJob } from '../queues/definitions.js';
-import { processWebhook } from '../webhooks/process.js';
-import { parseEventData } from '../webhooks/schemas.js';
+import type { Logger } from '../infra/lib/logger.js';
+import { parseJob } from '../infra/queues/definitions.js';
+import { processWebhook } from '../features/webhooks/process.js';
+import { parseEventData } from '../features/webhooks/schemas.js';
 import { requestPump } from './deps.js';
 
 /**
  * Webhook jobs that API servers enqueued in BullMQ before events went to the webhook inbox (an upgrade
- * with jobs still waiting): applied as before. New events never come this way (see src/webhooks/inbox.ts).
+ * with jobs still waiting): applied as before. New events never come this way (see src/features/webhooks/inbox.ts).
  */
 export function webhooksProcessor(log: Logger) {
   return async (job: Job) => {

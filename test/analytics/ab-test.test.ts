@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateCampaign } from '../../src/ab/evaluate.js';
-import { prisma } from '../../src/db/client.js';
-import { enqueue } from '../../src/queues/index.js';
+import { evaluateCampaign } from '../../src/features/ab/evaluate.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { enqueue } from '../../src/infra/queues/index.js';
 import { graphql } from '../gql/index.js';
 import { addContacts, addSender, newTenant, phones } from '../helpers/factories.js';
 import { gqlOk } from '../helpers/graphql.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { config } from '../../src/config/index.js';
-import { prisma } from '../../src/db/client.js';
+import { config } from '../../src/infra/config/index.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { graphql } from '../gql/index.js';
 import { addContacts, addSender, newTenant, phones } from '../helpers/factories.js';
 import { gqlOk } from '../helpers/graphql.js';

@@ -1,11 +1,11 @@
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/auth/api-keys.js';
-import { config } from '../../src/config/index.js';
-import { prisma } from '../../src/db/client.js';
-import { REPORT_COLUMNS } from '../../src/exports/report.js';
-import { reportToken } from '../../src/exports/token.js';
-import { recordConversion } from '../../src/conversions/record.js';
+import { createApiKey } from '../../src/features/auth/api-keys.js';
+import { config } from '../../src/infra/config/index.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { REPORT_COLUMNS } from '../../src/features/exports/report.js';
+import { reportToken } from '../../src/features/exports/token.js';
+import { recordConversion } from '../../src/features/conversions/record.js';
 import { graphql } from '../gql/index.js';
 import { gqlOk } from '../helpers/graphql.js';
 import { globalId } from '../helpers/ids.js';

@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createTenant } from '../../src/auth/api-keys.js';
-import { bumpCampaign } from '../../src/campaigns/progress.js';
-import { prisma } from '../../src/db/client.js';
-import { inTransaction } from '../../src/db/transaction.js';
-import { encryptSecret, randomToken } from '../../src/lib/crypto.js';
-import { logger } from '../../src/lib/logger.js';
-import { processWebhook } from '../../src/webhooks/process.js';
+import { createTenant } from '../../src/features/auth/api-keys.js';
+import { bumpCampaign } from '../../src/features/campaigns/progress.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { inTransaction } from '../../src/infra/db/transaction.js';
+import { encryptSecret, randomToken } from '../../src/infra/lib/crypto.js';
+import { logger } from '../../src/infra/lib/logger.js';
+import { processWebhook } from '../../src/features/webhooks/process.js';
 
 /** A small seeded PRNG (mulberry32): the same seed builds the same campaign. */
 export function prng(seed: number) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendLog } from '../../src/campaigns/logs.js';
-import { prisma } from '../../src/db/client.js';
-import { shortLinkUrl, withTrackedLinks } from '../../src/links/track.js';
+import { appendLog } from '../../src/features/campaigns/logs.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { shortLinkUrl, withTrackedLinks } from '../../src/features/links/track.js';
 import { graphql } from '../gql/index.js';
 import { gqlOk } from '../helpers/graphql.js';
 import { globalId, uuidOf } from '../helpers/ids.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.js';
+import { createApiKey, revokeApiKey } from '../../src/features/auth/api-keys.js';
 import { graphql } from '../gql/index.js';
 import { addContacts, addSender, newTenant, phones } from '../helpers/factories.js';
 import { collect, gql, gqlOk, wsClient } from '../helpers/graphql.js';
@@ -137,7 +137,7 @@ describe('tenancy', () => {
     }
     const still = await gqlOk(stack.url, a.key, ReadCampaign, { id: campaignId });
     expect(still.campaign?.name).toBe('A only');
-    const { prisma } = await import('../../src/db/client.js');
+    const { prisma } = await import('../../src/infra/db/client.js');
     const row = await prisma.campaign.findFirstOrThrow({ where: { tenantId: a.tenantId } });
     expect(row.status).toBe('DRAFT');
   });

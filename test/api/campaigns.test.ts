@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/auth/api-keys.js';
-import { prisma } from '../../src/db/client.js';
+import { createApiKey } from '../../src/features/auth/api-keys.js';
+import { prisma } from '../../src/infra/db/client.js';
 import type { CreateCampaignInput } from '../gql/graphql.js';
 import { graphql } from '../gql/index.js';
 import { addContacts, addSender, newTenant, phones } from '../helpers/factories.js';

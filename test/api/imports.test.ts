@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/auth/api-keys.js';
-import { parseCsv, readCsv, readPlainCsv } from '../../src/contacts/import-parse.js';
-import { prisma } from '../../src/db/client.js';
+import { createApiKey } from '../../src/features/auth/api-keys.js';
+import { parseCsv, readCsv, readPlainCsv } from '../../src/features/contacts/import-parse.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { startWorkers } from '../../src/workers/runtime.js';
 import type { ImportContactsInput } from '../gql/graphql.js';
 import { graphql } from '../gql/index.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/auth/api-keys.js';
-import { prisma } from '../../src/db/client.js';
-import { hashApiKey } from '../../src/lib/crypto.js';
+import { createApiKey } from '../../src/features/auth/api-keys.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { hashApiKey } from '../../src/infra/lib/crypto.js';
 import { graphql } from '../gql/index.js';
 import { addContacts, addSender, newTenant, phones } from '../helpers/factories.js';
 import { gql, gqlOk } from '../helpers/graphql.js';

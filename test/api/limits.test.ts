@@ -1,6 +1,6 @@
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUERY_LIMITS } from '../../src/schema/limits.js';
+import { QUERY_LIMITS } from '../../src/api/schema/limits.js';
 import { newTenant } from '../helpers/factories.js';
 import { wsClient } from '../helpers/graphql.js';
 import { type Stack, startStack } from '../helpers/stack.js';

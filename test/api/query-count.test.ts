@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { graphql } from '../gql/index.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { gqlOk } from '../helpers/graphql.js';

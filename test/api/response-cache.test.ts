@@ -1,14 +1,14 @@
-// The API server's response cache (src/schema/response-cache.ts): repeated queries answered without
+// The API server's response cache (src/api/schema/response-cache.ts): repeated queries answered without
 // executing them, per API key; refreshed by mutations on any server and by other processes' events;
 // keys checked on every request; only campaign and sender data cached. The test files' own servers
 // run without it (RESPONSE_CACHE_TTL_MS=0 in test/setup/env.ts): their tests write the database
 // directly, which no event announces. Here a second server with the cache runs beside the stack's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.js';
-import { prisma } from '../../src/db/client.js';
-import { publish } from '../../src/realtime/pubsub.js';
-import { type App, createApp } from '../../src/server.js';
+import { createApiKey, revokeApiKey } from '../../src/features/auth/api-keys.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { publish } from '../../src/infra/realtime/pubsub.js';
+import { type App, createApp } from '../../src/api/server.js';
 import { graphql } from '../gql/index.js';
 import { newTenant } from '../helpers/factories.js';
 import { gql, gqlOk } from '../helpers/graphql.js';

@@ -1,9 +1,9 @@
 import { type GraphQLObjectType, getNamedType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/auth/api-keys.js';
-import { prisma } from '../../src/db/client.js';
-import { publish } from '../../src/realtime/pubsub.js';
-import { schema } from '../../src/schema/index.js';
+import { createApiKey } from '../../src/features/auth/api-keys.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { publish } from '../../src/infra/realtime/pubsub.js';
+import { schema } from '../../src/api/schema/index.js';
 import { addContacts, addSender, newTenant, phones } from '../helpers/factories.js';
 import { wsClient } from '../helpers/graphql.js';
 import { globalId, uuidOf } from '../helpers/ids.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { newTenant } from '../helpers/factories.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTenant } from '../../src/auth/api-keys.js';
-import { prisma } from '../../src/db/client.js';
-import { resetDailyCounters } from '../../src/health/service.js';
-import { channel, closePubsub } from '../../src/realtime/pubsub.js';
-import { createRedis } from '../../src/redis.js';
+import { createTenant } from '../../src/features/auth/api-keys.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { resetDailyCounters } from '../../src/features/health/service.js';
+import { channel, closePubsub } from '../../src/infra/realtime/pubsub.js';
+import { createRedis } from '../../src/infra/redis.js';
 
 async function instanceOf(timezone: string, lastReset: Date) {
   const { tenant } = await createTenant({ name: `Reset ${timezone}`, timezone });

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { resumeCampaign } from '../../src/campaigns/lifecycle.js';
-import { prisma } from '../../src/db/client.js';
-import { resumeInstance } from '../../src/senders/service.js';
+import { resumeCampaign } from '../../src/features/campaigns/lifecycle.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { resumeInstance } from '../../src/features/senders/service.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { SIM_API_KEY, type Stack, startStack, waitFor } from '../helpers/stack.js';
 import {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { campaignRow, expectCountersMatchRecount, expectNoDuplicate, insertContacts, logsOf, newRunningCampaign, numbers, uuidOf } from './helpers.js';

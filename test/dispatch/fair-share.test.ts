@@ -6,9 +6,9 @@ vi.hoisted(() => {
   process.env.DISPATCH_LOOKAHEAD = '100';
 });
 
-import { cancelCampaign, startCampaign } from '../../src/campaigns/lifecycle.js';
-import { prisma } from '../../src/db/client.js';
-import { config } from '../../src/config/index.js';
+import { cancelCampaign, startCampaign } from '../../src/features/campaigns/lifecycle.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { config } from '../../src/infra/config/index.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { campaignRow, expectNoDuplicate, insertContacts, newCampaign, newRunningCampaign, numbers, sendsTo, uuidOf } from './helpers.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
-import { reconcileDue } from '../../src/dispatch/reconcile.js';
-import { logger } from '../../src/lib/logger.js';
-import { requestCampaignPump, requestFollowUpPass } from '../../src/queues/pump.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { reconcileDue } from '../../src/features/dispatch/reconcile.js';
+import { logger } from '../../src/infra/lib/logger.js';
+import { requestCampaignPump, requestFollowUpPass } from '../../src/infra/queues/pump.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { SIM_API_KEY, type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { campaignRow, insertContacts, logsOf, newRunningCampaign, numbers, sendsTo, uuidOf } from './helpers.js';

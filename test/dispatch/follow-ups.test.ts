@@ -1,10 +1,10 @@
 import { DateTime } from 'luxon';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { setContactFlag } from '../../src/contacts/service.js';
-import { prisma } from '../../src/db/client.js';
-import { createDueFollowUps } from '../../src/followups/service.js';
-import { clock, setClockOffset } from '../../src/lib/clock.js';
-import { requestFollowUpPass } from '../../src/queues/pump.js';
+import { setContactFlag } from '../../src/features/contacts/service.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { createDueFollowUps } from '../../src/features/followups/service.js';
+import { clock, setClockOffset } from '../../src/infra/lib/clock.js';
+import { requestFollowUpPass } from '../../src/infra/queues/pump.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { campaignRow, insertContacts, logsOf, newRunningCampaign, numbers, sendsTo, uuidOf } from './helpers.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
-import { type AcceptedSend, recordAcceptedSends } from '../../src/recipients/record-sent.js';
-import { claimNext } from '../../src/recipients/claim.js';
-import { logger } from '../../src/lib/logger.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { type AcceptedSend, recordAcceptedSends } from '../../src/features/recipients/record-sent.js';
+import { claimNext } from '../../src/features/recipients/claim.js';
+import { logger } from '../../src/infra/lib/logger.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 import { expectCountersMatchRecount, insertContacts, logsOf, newRunningCampaign, numbers, uuidOf } from './helpers.js';
@@ -22,7 +22,7 @@ function accepted(c: Claimed, keyId: string): AcceptedSend {
 }
 
 // The claims and records that send jobs of one process make at the same moment, for one campaign and
-// instance, are written together (src/lib/keyed-batcher.ts); these tests drive them directly (no
+// instance, are written together (src/infra/lib/keyed-batcher.ts); these tests drive them directly (no
 // worker runs), so that the groups are certain to share a statement.
 describe('claims and records of concurrent send jobs, written together', () => {
   let stack: Stack;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cancelCampaign } from '../../src/campaigns/lifecycle.js';
-import { prisma } from '../../src/db/client.js';
-import { healthMaintenance } from '../../src/health/service.js';
-import { requestCampaignPump } from '../../src/queues/pump.js';
+import { cancelCampaign } from '../../src/features/campaigns/lifecycle.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { healthMaintenance } from '../../src/features/health/service.js';
+import { requestCampaignPump } from '../../src/infra/queues/pump.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
-import { InstanceLimiter } from '../../src/dispatch/limiter.js';
-import { localDay } from '../../src/lib/local-time.js';
-import { createRedis, redisKey } from '../../src/redis.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { InstanceLimiter } from '../../src/features/dispatch/limiter.js';
+import { localDay } from '../../src/infra/lib/local-time.js';
+import { createRedis, redisKey } from '../../src/infra/redis.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 import { insertContacts, newCampaign, numbers, uuidOf } from './helpers.js';

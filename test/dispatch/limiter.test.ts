@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InstanceLimiter } from '../../src/dispatch/limiter.js';
-import { createRedis } from '../../src/redis.js';
+import { InstanceLimiter } from '../../src/features/dispatch/limiter.js';
+import { createRedis } from '../../src/infra/redis.js';
 
 const redis = createRedis('command');
 const limiter = new InstanceLimiter(redis);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCampaign } from '../../src/campaigns/lifecycle.js';
+import { startCampaign } from '../../src/features/campaigns/lifecycle.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { campaignRow, expectCountersMatchRecount, insertContacts, newCampaign, numbers, sendsTo, uuidOf } from './helpers.js';

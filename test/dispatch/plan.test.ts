@@ -1,6 +1,6 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { graphql } from '../gql/index.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { gqlOk } from '../helpers/graphql.js';

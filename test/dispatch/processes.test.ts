@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pauseCampaign, resumeCampaign } from '../../src/campaigns/lifecycle.js';
-import { prisma } from '../../src/db/client.js';
+import { pauseCampaign, resumeCampaign } from '../../src/features/campaigns/lifecycle.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import {

@@ -1,11 +1,11 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
-import { forgetInstance } from '../../src/dispatch/context.js';
-import { reconcileDue } from '../../src/dispatch/reconcile.js';
-import { logger } from '../../src/lib/logger.js';
-import { requestCampaignPump } from '../../src/queues/pump.js';
-import { refreshServerVersion } from '../../src/senders/service.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { forgetInstance } from '../../src/features/dispatch/context.js';
+import { reconcileDue } from '../../src/features/dispatch/reconcile.js';
+import { logger } from '../../src/infra/lib/logger.js';
+import { requestCampaignPump } from '../../src/infra/queues/pump.js';
+import { refreshServerVersion } from '../../src/features/senders/service.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { SIM_API_KEY, type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { campaignRow, expectCountersMatchRecount, insertContacts, logsOf, newRunningCampaign, numbers, sendsTo, uuidOf } from './helpers.js';

@@ -1,16 +1,16 @@
-// A send job asks the limiter for its slots while it claims recipients (src/dispatch/send.ts,
+// A send job asks the limiter for its slots while it claims recipients (src/features/dispatch/send.ts,
 // startChunk). When the limiter refuses some slots at send time (the minute is already full because
 // earlier jobs ran late), the recipients claimed for them must go back to the queue untouched, and
 // only the confirmed ones are sent. The job is run directly (no worker), with the product's own
 // limiter, permits and Redis, against the stack's simulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
-import { InstanceLimiter } from '../../src/dispatch/limiter.js';
-import { SendPermits } from '../../src/dispatch/permits.js';
-import { type DispatchDeps, processSend } from '../../src/dispatch/send.js';
-import { logger } from '../../src/lib/logger.js';
-import { localDay } from '../../src/lib/local-time.js';
-import { createRedis } from '../../src/redis.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { InstanceLimiter } from '../../src/features/dispatch/limiter.js';
+import { SendPermits } from '../../src/features/dispatch/permits.js';
+import { type DispatchDeps, processSend } from '../../src/features/dispatch/send.js';
+import { logger } from '../../src/infra/lib/logger.js';
+import { localDay } from '../../src/infra/lib/local-time.js';
+import { createRedis } from '../../src/infra/redis.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 import { insertContacts, newRunningCampaign, numbers, sendsTo, uuidOf } from './helpers.js';

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
-import { markAllUnknown } from '../../src/recipients/outcomes.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { markAllUnknown } from '../../src/features/recipients/outcomes.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { campaignRow, expectCountersMatchRecount, insertContacts, logsOf, newRunningCampaign, numbers, uuidOf } from './helpers.js';

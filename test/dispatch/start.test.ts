@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scheduleCampaign, startCampaign, startScheduled } from '../../src/campaigns/lifecycle.js';
-import { prisma } from '../../src/db/client.js';
+import { scheduleCampaign, startCampaign, startScheduled } from '../../src/features/campaigns/lifecycle.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { abAssignment, variantLowerBounds } from '../../src/domain/ab-split.js';
-import { getQueue } from '../../src/queues/index.js';
-import { requestCampaignPump } from '../../src/queues/pump.js';
+import { getQueue } from '../../src/infra/queues/index.js';
+import { requestCampaignPump } from '../../src/infra/queues/pump.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
-import { clock, setClockOffset } from '../../src/lib/clock.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { clock, setClockOffset } from '../../src/infra/lib/clock.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import {

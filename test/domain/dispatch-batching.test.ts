@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { batchSlots } from '../../src/dispatch/batches.js';
-import { SendPermits } from '../../src/dispatch/permits.js';
+import { batchSlots } from '../../src/features/dispatch/batches.js';
+import { SendPermits } from '../../src/features/dispatch/permits.js';
 
 describe('send jobs from reserved slots (batchSlots)', () => {
   it('groups slots of one instance due at one instant, at most max per job, in time order', () => {

@@ -1,4 +1,4 @@
-import { createTenant } from '../../src/auth/api-keys.js';
+import { createTenant } from '../../src/features/auth/api-keys.js';
 import { graphql } from '../gql/index.js';
 import { gqlOk } from './graphql.js';
 import { SIM_API_KEY, type Stack } from './stack.js';

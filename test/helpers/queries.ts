@@ -1,4 +1,4 @@
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 
 /**
  * The key's lastUsedAt write: authenticateApiKey fires it without awaiting, at most once a minute per

@@ -1,8 +1,8 @@
-import { config } from '../../src/config/index.js';
-import { prisma } from '../../src/db/client.js';
-import { closeQueues } from '../../src/queues/index.js';
-import { closePubsub } from '../../src/realtime/pubsub.js';
-import { type App, createApp } from '../../src/server.js';
+import { config } from '../../src/infra/config/index.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { closeQueues } from '../../src/infra/queues/index.js';
+import { closePubsub } from '../../src/infra/realtime/pubsub.js';
+import { type App, createApp } from '../../src/api/server.js';
 import { type EvolutionSimulator, type SimulatorOptions, startSimulator } from '../../tools/evolution-simulator/server.js';
 import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
 

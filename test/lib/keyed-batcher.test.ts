@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type GroupResult, KeyedBatcher } from '../../src/lib/keyed-batcher.js';
+import { type GroupResult, KeyedBatcher } from '../../src/infra/lib/keyed-batcher.js';
 
 /** A batcher whose writes wait until the test lets them finish, recording what each was given. */
 function controlled(maxItems: number, fail: (group: string) => unknown = () => null) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TtlCache } from '../../src/lib/ttl-cache.js';
+import { TtlCache } from '../../src/infra/lib/ttl-cache.js';
 
 /** A loader whose loads wait until the test settles them, counting how many were started. */
 function controlledLoads() {

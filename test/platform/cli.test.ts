@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { authenticateApiKey } from '../../src/auth/api-keys.js';
-import { prisma } from '../../src/db/client.js';
+import { authenticateApiKey } from '../../src/features/auth/api-keys.js';
+import { prisma } from '../../src/infra/db/client.js';
 
 /** Runs `npm run cli -- …` the way an operator does (same entry point), with this file's environment. */
 function cli(...args: string[]) {

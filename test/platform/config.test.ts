@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/env-source.js';
-import { loadAppConfig } from '../../src/config/index.js';
+import { ConfigError } from '../../src/infra/config/env-source.js';
+import { loadAppConfig } from '../../src/infra/config/index.js';
 
 const valid = {
   DATABASE_URL: 'postgresql://u@localhost:5432/db',

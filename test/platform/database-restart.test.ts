@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isDatabaseUnavailable, whileDatabaseRecovers } from '../../src/db/outage.js';
-import { NameAsTextClient, poolConfigFromUrl } from '../../src/db/pg-client.js';
+import { isDatabaseUnavailable, whileDatabaseRecovers } from '../../src/infra/db/outage.js';
+import { NameAsTextClient, poolConfigFromUrl } from '../../src/infra/db/pg-client.js';
 import { type PrivatePostgres, startPrivatePostgres } from '../helpers/private-services.js';
 import { waitFor } from '../helpers/stack.js';
 

@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { tenantWithInstance } from '../webhooks/senders.js';
@@ -156,7 +156,7 @@ describe('HTTP hardening', () => {
     expect(body.import).toMatchObject({ status: 'PENDING', totalRows: rows });
     const importId = Buffer.from(body.import.id, 'base64').toString('utf8').split(':')[1] as string;
     // No worker in this file: run the import as the worker would.
-    const { processImport } = await import('../../src/contacts/import.js');
+    const { processImport } = await import('../../src/features/contacts/import.js');
     await processImport(tenantId, importId);
     await waitFor(async () => (await prisma.contactImport.findUniqueOrThrow({ where: { id: importId } })).status === 'COMPLETED', 60_000);
     expect(await prisma.contact.count({ where: { tenantId } })).toBe(rows);

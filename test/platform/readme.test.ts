@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { schema } from '../../src/schema/index.js';
+import { schema } from '../../src/api/schema/index.js';
 
 /** The README's GraphQL examples, one operation each (placeholders such as "<id>" are plain strings). */
 function readmeOperations(): string[] {

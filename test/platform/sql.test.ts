@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
-import { ROLLBACK, sqlExecute, sqlRows, sqlTransaction } from '../../src/db/sql.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { ROLLBACK, sqlExecute, sqlRows, sqlTransaction } from '../../src/infra/db/sql.js';
 import { Prisma } from '../../src/generated/prisma/client.js';
 
 afterAll(async () => {
@@ -10,7 +10,7 @@ afterAll(async () => {
 const namesOf = (tenantId: string) =>
   prisma.contact.findMany({ where: { tenantId }, orderBy: { phone: 'asc' }, select: { name: true } }).then((rows) => rows.map((r) => r.name));
 
-describe('statements on pg directly (src/db/sql.ts)', () => {
+describe('statements on pg directly (src/infra/db/sql.ts)', () => {
   it('run Prisma.sql statements with their parameters, as named prepared statements of their connection', async () => {
     const tenant = await prisma.tenant.create({ data: { name: 'sql rows' } });
     await prisma.contact.createMany({ data: ['+5511900000101', '+5511900000102'].map((phone, i) => ({ tenantId: tenant.id, phone, name: `c${i}` })) });

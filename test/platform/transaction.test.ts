@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
-import { sqlExecute, sqlTransaction } from '../../src/db/sql.js';
-import { AfterCommit, inTransaction } from '../../src/db/transaction.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { sqlExecute, sqlTransaction } from '../../src/infra/db/sql.js';
+import { AfterCommit, inTransaction } from '../../src/infra/db/transaction.js';
 import { Prisma } from '../../src/generated/prisma/client.js';
-import { channel, closePubsub, pubsubEngine } from '../../src/realtime/pubsub.js';
-import type { CampaignLogEvent } from '../../src/realtime/topics.js';
+import { channel, closePubsub, pubsubEngine } from '../../src/infra/realtime/pubsub.js';
+import type { CampaignLogEvent } from '../../src/infra/realtime/topics.js';
 
 afterAll(async () => {
   await closePubsub();
@@ -60,7 +60,7 @@ describe('transactions', () => {
     expect(r.emails).toEqual(['one@x.com', 'two@x.com']);
   });
 
-  it('run again, invisibly, when PostgreSQL aborts one of them to break a deadlock (pg, src/db/sql.ts)', async () => {
+  it('run again, invisibly, when PostgreSQL aborts one of them to break a deadlock (pg, src/infra/db/sql.ts)', async () => {
     const r = await crossDeadlock('deadlock pg', (body) => sqlTransaction((client) => body((q) => sqlExecute(q, client))));
     expect(r.results).toEqual(['one', 'two']);
     expect(r.runs).toBe(3);

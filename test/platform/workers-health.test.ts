@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scheduleCampaign } from '../../src/campaigns/lifecycle.js';
-import { checkStalls } from '../../src/campaigns/stalls.js';
+import { scheduleCampaign } from '../../src/features/campaigns/lifecycle.js';
+import { checkStalls } from '../../src/features/campaigns/stalls.js';
 import { restoreLostJobs } from '../../src/workers/recovery.js';
-import { readProgress } from '../../src/campaigns/progress.js';
-import { prisma } from '../../src/db/client.js';
-import { getQueue } from '../../src/queues/index.js';
+import { readProgress } from '../../src/features/campaigns/progress.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { getQueue } from '../../src/infra/queues/index.js';
 import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';

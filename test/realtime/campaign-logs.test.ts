@@ -1,6 +1,6 @@
 import type { ResultOf } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 import type { LogSeverity, LogType } from '../../src/generated/prisma/client.js';
 import { graphql } from '../gql/index.js';
 import { gqlOk } from '../helpers/graphql.js';

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, describe, expect, it, inject } from 'vitest';
-import { prisma } from '../../src/db/client.js';
-import { closeQueues } from '../../src/queues/index.js';
-import { closePubsub } from '../../src/realtime/pubsub.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { closeQueues } from '../../src/infra/queues/index.js';
+import { closePubsub } from '../../src/infra/realtime/pubsub.js';
 import { graphql } from '../gql/index.js';
 import { wsClient } from '../helpers/graphql.js';
 import { workerPort } from '../helpers/ports.js';

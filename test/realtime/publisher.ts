@@ -2,11 +2,11 @@
  * Run as a separate process by the topic tests: makes one real change through the product's own
  * code (so it publishes exactly as a worker would) and exits. Argument: a JSON description.
  */
-import { appendLog } from '../../src/campaigns/logs.js';
-import { bumpCampaign } from '../../src/campaigns/progress.js';
-import { prisma } from '../../src/db/client.js';
-import { inTransaction } from '../../src/db/transaction.js';
-import { closePubsub, publish } from '../../src/realtime/pubsub.js';
+import { appendLog } from '../../src/features/campaigns/logs.js';
+import { bumpCampaign } from '../../src/features/campaigns/progress.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { inTransaction } from '../../src/infra/db/transaction.js';
+import { closePubsub, publish } from '../../src/infra/realtime/pubsub.js';
 
 type Order =
   | { topic: 'campaign:progress'; campaignId: string }

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/auth/api-keys.js';
-import { bumpCampaign } from '../../src/campaigns/progress.js';
-import { inTransaction } from '../../src/db/transaction.js';
+import { createApiKey } from '../../src/features/auth/api-keys.js';
+import { bumpCampaign } from '../../src/features/campaigns/progress.js';
+import { inTransaction } from '../../src/infra/db/transaction.js';
 import { Prisma } from '../../src/generated/prisma/client.js';
-import { sharedStreamCount } from '../../src/realtime/shared-subscriptions.js';
+import { sharedStreamCount } from '../../src/infra/realtime/shared-subscriptions.js';
 import { graphql } from '../gql/index.js';
 import { wsClient, type WsHandle } from '../helpers/graphql.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendLog, appendLogs } from '../../src/campaigns/logs.js';
-import { bumpCampaign } from '../../src/campaigns/progress.js';
-import { prisma } from '../../src/db/client.js';
-import { inTransaction } from '../../src/db/transaction.js';
+import { appendLog, appendLogs } from '../../src/features/campaigns/logs.js';
+import { bumpCampaign } from '../../src/features/campaigns/progress.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { inTransaction } from '../../src/infra/db/transaction.js';
 import type { LogSeverity, LogType } from '../../src/generated/prisma/client.js';
 import { graphql } from '../gql/index.js';
 import { wsClient } from '../helpers/graphql.js';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { graphql } from '../gql/index.js';
 import { wsClient } from '../helpers/graphql.js';
 import { type Stack, startStack } from '../helpers/stack.js';

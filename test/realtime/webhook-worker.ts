@@ -3,10 +3,10 @@
  * queue. A full worker's maintenance watchdog pumps every RUNNING campaign in the database, and the
  * test database is shared with the other test files running at the same time.
  */
-import { prisma } from '../../src/db/client.js';
-import { logger } from '../../src/lib/logger.js';
-import { closeQueues } from '../../src/queues/index.js';
-import { closePubsub } from '../../src/realtime/pubsub.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { logger } from '../../src/infra/lib/logger.js';
+import { closeQueues } from '../../src/infra/queues/index.js';
+import { closePubsub } from '../../src/infra/realtime/pubsub.js';
 import { startWorkers } from '../../src/workers/runtime.js';
 
 const runtime = await startWorkers(['webhooks']);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { foldHealth, HEALTH_DELTA } from '../../src/domain/health.js';
 import { waitFor } from '../helpers/stack.js';
 

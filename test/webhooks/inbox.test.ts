@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { config } from '../../src/config/index.js';
-import { prisma } from '../../src/db/client.js';
-import { logger } from '../../src/lib/logger.js';
-import { INBOX_MAX_ATTEMPTS, InboxConsumer } from '../../src/webhooks/inbox.js';
+import { config } from '../../src/infra/config/index.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { logger } from '../../src/infra/lib/logger.js';
+import { INBOX_MAX_ATTEMPTS, InboxConsumer } from '../../src/features/webhooks/inbox.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { envelope, post, receipt, seedCampaign, webhooksIdle } from './fixtures.js';
 import { tenantWithInstance } from './senders.js';

@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCampaign } from '../../src/campaigns/lifecycle.js';
-import { createCampaign } from '../../src/campaigns/service.js';
-import { prisma } from '../../src/db/client.js';
-import { registerEvolutionServer, registerInstance, webhookUrl } from '../../src/senders/service.js';
+import { startCampaign } from '../../src/features/campaigns/lifecycle.js';
+import { createCampaign } from '../../src/features/campaigns/service.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { registerEvolutionServer, registerInstance, webhookUrl } from '../../src/features/senders/service.js';
 import { SIM_API_KEY, type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { countersAndRecount, instanceAndRecount, seedCampaign, uniquePhones, webhooksIdle } from './fixtures.js';
 import { tenantWithInstance } from './senders.js';

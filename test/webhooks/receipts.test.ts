@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 import { countersAndRecount, envelope, instanceAndRecount, keyId, logsOf, post, receipt, seedCampaign, webhooksIdle } from './fixtures.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { seededRandom } from '../../tools/evolution-simulator/random.js';
 import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
 import { type Stack, startStack } from '../helpers/stack.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db/client.js';
+import { prisma } from '../../src/infra/db/client.js';
 import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
 import { SIM_API_KEY, type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { countersAndRecount, envelope, post, seedCampaign, uniquePhones, webhooksIdle } from './fixtures.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createTenant } from '../../src/auth/api-keys.js';
-import { prisma } from '../../src/db/client.js';
-import { registerEvolutionServer, registerInstance, webhookUrl } from '../../src/senders/service.js';
+import { createTenant } from '../../src/features/auth/api-keys.js';
+import { prisma } from '../../src/infra/db/client.js';
+import { registerEvolutionServer, registerInstance, webhookUrl } from '../../src/features/senders/service.js';
 
 /**
  * A tenant with one instance registered through the senders service (no Evolution needed: the tests

@@ -4,7 +4,7 @@
  * messages.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorBody } from '../../src/evolution/wire.js';
+import { errorBody } from '../../src/infra/evolution/wire.js';
 import type { SimulatorCore } from './core.js';
 import { HttpError, readJson, requireApiKey, sendJson } from './http.js';
 import type { SimInstance, SimulatorBehaviour } from './types.js';

@@ -4,7 +4,7 @@
  * PRNG. `EvolutionSimulator` (server.ts) serves it over HTTP; the routes call it.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type ConnectionUpdateData, errorBody, jidUser, type MessageRaw, type MessagesUpdateData, versionAtLeast } from '../../src/evolution/wire.js';
+import { type ConnectionUpdateData, errorBody, jidUser, type MessageRaw, type MessagesUpdateData, versionAtLeast } from '../../src/infra/evolution/wire.js';
 import { HttpError } from './http.js';
 import { Lifecycle } from './lifecycle.js';
 import { MessageStore } from './message-store.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorBody } from '../../src/evolution/wire.js';
+import { errorBody } from '../../src/infra/evolution/wire.js';
 
 const MAX_BODY = 16 * 1024 * 1024;
 

@@ -1,6 +1,6 @@
 // `npm run evolution:sim`: the Evolution API simulator as its own process.
 import { z } from 'zod';
-import { loadOrExit, parseConfig } from '../../src/config/env-source.js';
+import { loadOrExit, parseConfig } from '../../src/infra/config/env-source.js';
 import { startSimulator } from './server.js';
 
 const num = (d: number) => z.coerce.number().min(0).default(d);

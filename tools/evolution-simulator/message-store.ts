@@ -1,4 +1,4 @@
-import { jidUser, type MessageRaw } from '../../src/evolution/wire.js';
+import { jidUser, type MessageRaw } from '../../src/infra/evolution/wire.js';
 import { randomKeyId } from './random.js';
 import type { SimInstance, SimulatorBehaviour } from './types.js';
 

@@ -1,5 +1,5 @@
 /** What a simulated WhatsApp makes of a message: its raw form (sent or received), and its receipts. */
-import { jidUser, type MessageRaw } from '../../src/evolution/wire.js';
+import { jidUser, type MessageRaw } from '../../src/infra/evolution/wire.js';
 import { randomKeyId } from './random.js';
 import type { SimInstance, SimSend, SimulatorBehaviour } from './types.js';
 

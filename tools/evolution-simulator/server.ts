@@ -13,7 +13,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { errorBody } from '../../src/evolution/wire.js';
+import { errorBody } from '../../src/infra/evolution/wire.js';
 import { handleControl } from './control-routes.js';
 import { SimulatorCore } from './core.js';
 import { handleEvolution } from './evolution-routes.js';

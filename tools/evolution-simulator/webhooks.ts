@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { Agent, request } from 'undici';
-import { eventSuffix, type WebhookEnvelope } from '../../src/evolution/wire.js';
+import { eventSuffix, type WebhookEnvelope } from '../../src/infra/evolution/wire.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { SimInstance, SimulatorBehaviour, SimWebhookConfig, WebhookStats } from './types.js';
 

@@ -1,0 +1,334 @@
+import { z } from 'zod';
+import {
+  cancelCampaign,
+  pauseCampaign,
+  resumeCampaign,
+  resendUnknown,
+  retryFailed,
+  scheduleCampaign,
+  startCampaign,
+  unscheduleCampaign,
+} from '../../features/campaigns/lifecycle.js';
+import { type CampaignInput, createCampaign, deleteCampaign, duplicateCampaign, updateCampaign } from '../../features/campaigns/service.js';
+import { prisma } from '../../infra/db/client.js';
+import { CampaignNotReadyError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { builder } from './builder.js';
+import {
+  AbMetricEnum,
+  CampaignObjectiveEnum,
+  CampaignRef,
+  MediaTypeEnum,
+  RecurrenceEnum,
+  RotationModeEnum,
+  TimezoneModeEnum,
+  WeekdayEnum,
+} from './campaign.js';
+import { ContactRef } from './contact.js';
+import { rulesFromInput, SegmentRef, SegmentRulesInput } from './segment.js';
+import { WhatsAppInstanceRef } from './sender.js';
+import { reloadQuery } from './shared.js';
+
+// The campaign's inputs and mutations (its types and queries are in campaign.ts).
+
+// ───────────── inputs ─────────────
+
+const uuidText = z.string().uuid('not a variation id');
+
+const MessageInput = builder.inputType('CampaignMessageInput', {
+  fields: (t) => ({
+    text: t.string({ required: true, validate: z.string().min(1, 'the message is empty').max(4096, 'at most 4096 characters') }),
+    mediaType: t.field({ type: MediaTypeEnum }),
+    mediaUrl: t.string({ validate: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }) }),
+    mediaMimetype: t.string({ validate: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, 'a MIME type such as application/pdf') }),
+    mediaFileName: t.string({ validate: z.string().min(1).max(255) }),
+    abVariant: t.string({ validate: z.string().regex(/^[A-Z]$/, 'a variant is one capital letter') }),
+    abWeight: t.float({ validate: z.number().min(0).max(100) }),
+    trackLinks: t.boolean({ description: 'Replace the URLs of the text with per-recipient short links that count clicks.' }),
+  }),
+});
+
+const TagRulesInput = builder.inputType('TagAudienceInput', {
+  fields: (t) => ({
+    any: t.stringList({ description: 'Contacts with at least one of these tags.' }),
+    all: t.stringList({ description: 'Contacts with every one of these tags.' }),
+    none: t.stringList({ description: 'Contacts with none of these tags.' }),
+  }),
+});
+
+const AudienceInput = builder.inputType('CampaignAudienceInput', {
+  isOneOf: true,
+  description: 'Exactly one of: every contact, tag rules, segment rules, a saved segment, or explicit contacts.',
+  fields: (t) => ({
+    all: t.boolean(),
+    tags: t.field({ type: TagRulesInput }),
+    rules: t.field({ type: SegmentRulesInput }),
+    segmentId: t.globalID({ for: SegmentRef }),
+    contactIds: t.globalIDList({ for: ContactRef, validate: z.array(z.unknown()).max(100_000) }),
+  }),
+});
+
+const WindowInput = builder.inputType('SendingWindowInput', {
+  description: 'Fields left out keep their value on update; startTime and endTime go together.',
+  fields: (t) => ({
+    startTime: t.string({ description: 'HH:MM, 24-hour. Null: any time of day.' }),
+    endTime: t.string({ description: 'HH:MM; before startTime means overnight (e.g. 20:00–02:00).' }),
+    weekdays: t.field({ type: [WeekdayEnum] }),
+    respectHolidays: t.boolean({ description: "Skip national/regional holidays and the tenant's own." }),
+    holidayCountry: t.string({ description: "ISO country of the holidays (the tenant's when absent)." }),
+    holidayRegion: t.string({ description: 'Subdivision, e.g. SP.' }),
+    timezoneMode: t.field({ type: TimezoneModeEnum }),
+  }),
+});
+
+const ScheduleInput = builder.inputType('CampaignScheduleInput', {
+  fields: (t) => ({
+    startAt: t.field({ type: 'DateTime', description: 'When to start (scheduleCampaign makes it binding).' }),
+    recurrence: t.field({ type: RecurrenceEnum }),
+    interval: t.int({ validate: z.number().int().min(1).max(365) }),
+    endAfterOccurrences: t.int({ validate: z.number().int().min(1).max(1000) }),
+    endAt: t.field({ type: 'DateTime' }),
+  }),
+});
+
+const PacingInput = builder.inputType('CampaignPacingInput', {
+  fields: (t) => ({
+    minDelayMs: t.int({ validate: z.number().int().min(0).max(600_000) }),
+    maxDelayMs: t.int({ validate: z.number().int().min(0).max(600_000) }),
+    maxAttempts: t.int({ validate: z.number().int().min(1).max(10) }),
+    errorThreshold: t.int({ validate: z.number().int().min(1).max(10_000) }),
+  }),
+});
+
+const AbTestInput = builder.inputType('AbTestInput', {
+  fields: (t) => ({
+    enabled: t.boolean({ required: true }),
+    testShare: t.float({ description: '0 (split the whole audience) up to but excluding 1.' }),
+    metric: t.field({ type: AbMetricEnum }),
+    minSample: t.int({ validate: z.number().int().min(1).max(1_000_000) }),
+    significance: t.float(),
+    autoWinner: t.boolean(),
+  }),
+});
+
+const FollowUpInput = builder.inputType('FollowUpRuleInput', {
+  fields: (t) => ({
+    afterDays: t.int({ required: true, description: 'Days without a reply after the previous message (1–90).' }),
+    text: t.string({ required: true, validate: z.string().min(1, 'the message is empty').max(4096) }),
+    mediaType: t.field({ type: MediaTypeEnum }),
+    mediaUrl: t.string({ validate: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }) }),
+    mediaMimetype: t.string(),
+    mediaFileName: t.string(),
+  }),
+});
+
+const campaignFields = (t: Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0], create: boolean) => ({
+  description: t.string({ validate: z.string().max(2000) }),
+  objective: t.field({ type: CampaignObjectiveEnum }),
+  rotationMode: t.field({ type: RotationModeEnum }),
+  messages: t.field({
+    type: [MessageInput],
+    description: create ? 'The variations, in order.' : 'Replaces every variation.',
+    validate: z.array(z.unknown()).max(20, 'at most 20 variations'),
+  }),
+  audience: t.field({ type: AudienceInput }),
+  instanceIds: t.globalIDList({ for: WhatsAppInstanceRef, description: create ? 'Sender instances.' : 'Replaces the sender instances.', validate: z.array(z.unknown()).max(100) }),
+  schedule: t.field({ type: ScheduleInput }),
+  window: t.field({ type: WindowInput }),
+  pacing: t.field({ type: PacingInput }),
+  abTest: t.field({ type: AbTestInput }),
+  followUps: t.field({ type: [FollowUpInput], description: create ? 'Follow-ups, in order.' : 'Replaces the follow-ups.' }),
+  cost: t.float({ validate: z.number().min(0).max(1e12) }),
+});
+
+const CreateCampaignInput = builder.inputType('CreateCampaignInput', {
+  fields: (t) => ({
+    name: t.string({ required: true, validate: z.string().trim().min(1, 'a campaign needs a name').max(200) }),
+    ...campaignFields(t, true),
+  }),
+});
+
+const UpdateCampaignInput = builder.inputType('UpdateCampaignInput', {
+  description: 'Only the fields given change; in window, schedule, pacing and abTest too.',
+  fields: (t) => ({
+    name: t.string({ validate: z.string().trim().min(1, 'a campaign needs a name').max(200).nullish() }),
+    ...campaignFields(t, false),
+  }),
+});
+
+type CampaignInputShape = typeof UpdateCampaignInput.$inferInput;
+
+/** GraphQL input → service input (global ids decoded, rules parsed with their input path). */
+function toCampaignInput(input: CampaignInputShape): CampaignInput {
+  const { audience, instanceIds, name, ...rest } = input;
+  if (name === null) throw ValidationError.field(['input', 'name'], 'a campaign needs a name');
+  return {
+    ...rest,
+    ...(name !== undefined ? { name: name.trim() } : {}),
+    ...(instanceIds !== undefined ? { instanceIds: instanceIds?.map((g) => g.id) ?? null } : {}),
+    ...(audience !== undefined
+      ? {
+          audience: audience && {
+            all: audience.all,
+            tags: audience.tags,
+            segmentId: audience.segmentId?.id,
+            contactIds: audience.contactIds?.map((g) => g.id),
+            rules: audience.rules ? rulesFromInput(audience.rules, ['input', 'audience', 'rules']) : null,
+          },
+        }
+      : {}),
+  } as CampaignInput;
+}
+
+// ───────────── mutations ─────────────
+
+const TRANSITION_ERRORS = [ForbiddenError, NotFoundError, InvalidTransitionError] as const;
+const actor = (ctx: { viewer: { apiKeyId: string } }) => `api-key:${ctx.viewer.apiKeyId}`;
+const reload = (query: object, id: string) => prisma.campaign.findUniqueOrThrow({ ...reloadQuery(query), where: { id } });
+
+const RetryFailedResultRef = builder.objectRef<{ requeued: number; campaignId: string }>('RetryFailedPayload').implement({
+  fields: (t) => ({
+    requeued: t.exposeInt('requeued', { description: 'Failed recipients queued again (only those whose message certainly did not leave).' }),
+    campaign: t.prismaField({ type: CampaignRef, resolve: (query, r) => reload(query, r.campaignId) }),
+  }),
+});
+
+const ResendUnknownResultRef = builder.objectRef<{ requeued: number; campaignId: string }>('ResendUnknownPayload').implement({
+  fields: (t) => ({
+    requeued: t.exposeInt('requeued', { description: 'Recipients whose outcome stayed unknown, queued again.' }),
+    campaign: t.prismaField({ type: CampaignRef, resolve: (query, r) => reload(query, r.campaignId) }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createCampaign: t.prismaField({
+    type: CampaignRef,
+    authScopes: { operator: true },
+    errors: { types: [ValidationError, ForbiddenError] },
+    args: { input: t.arg({ type: CreateCampaignInput, required: true }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const c = await createCampaign(ctx.viewer.tenantId, toCampaignInput(input) as CampaignInput & { name: string }, actor(ctx));
+      return reload(query, c.id);
+    },
+  }),
+  updateCampaign: t.prismaField({
+    type: CampaignRef,
+    description: 'Changes a campaign that is not sending (DRAFT, SCHEDULED or PAUSED). Only the fields given change.',
+    authScopes: { operator: true },
+    errors: { types: [ValidationError, ForbiddenError, NotFoundError, InvalidTransitionError] },
+    args: { id: t.arg.globalID({ required: true, for: CampaignRef }), input: t.arg({ type: UpdateCampaignInput, required: true }) },
+    resolve: async (query, _root, { id, input }, ctx) => {
+      await updateCampaign(ctx.viewer.tenantId, id.id, toCampaignInput(input), actor(ctx));
+      return reload(query, id.id);
+    },
+  }),
+  deleteCampaign: t.globalID({
+    description: 'Deletes a DRAFT campaign (its log stays); returns its id.',
+    authScopes: { operator: true },
+    errors: { types: [...TRANSITION_ERRORS] },
+    args: { id: t.arg.globalID({ required: true, for: CampaignRef }) },
+    resolve: async (_root, { id }, ctx) => ({ type: 'Campaign', id: await deleteCampaign(ctx.viewer.tenantId, id.id, actor(ctx)) }),
+  }),
+  duplicateCampaign: t.prismaField({
+    type: CampaignRef,
+    description: 'A new DRAFT with the same settings, variations, instances and follow-ups.',
+    authScopes: { operator: true },
+    errors: { types: [ValidationError, ForbiddenError, NotFoundError] },
+    args: {
+      id: t.arg.globalID({ required: true, for: CampaignRef }),
+      name: t.arg.string({ validate: z.string().trim().min(1).max(200) }),
+    },
+    resolve: async (query, _root, { id, name }, ctx) => {
+      const copy = await duplicateCampaign(ctx.viewer.tenantId, id.id, actor(ctx), name?.trim());
+      return reload(query, copy.id);
+    },
+  }),
+  scheduleCampaign: t.prismaField({
+    type: CampaignRef,
+    description: 'DRAFT → SCHEDULED: starts at `startAt` (or the schedule saved on the campaign).',
+    authScopes: { operator: true },
+    errors: { types: [...TRANSITION_ERRORS, ValidationError] },
+    args: { id: t.arg.globalID({ required: true, for: CampaignRef }), startAt: t.arg({ type: 'DateTime' }) },
+    resolve: async (query, _root, { id, startAt }, ctx) => {
+      await scheduleCampaign(ctx.viewer.tenantId, id.id, actor(ctx), startAt ?? null);
+      return reload(query, id.id);
+    },
+  }),
+  unscheduleCampaign: t.prismaField({
+    type: CampaignRef,
+    description: 'SCHEDULED → DRAFT.',
+    authScopes: { operator: true },
+    errors: { types: [...TRANSITION_ERRORS] },
+    args: { id: t.arg.globalID({ required: true, for: CampaignRef }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await unscheduleCampaign(ctx.viewer.tenantId, id.id, actor(ctx));
+      return reload(query, id.id);
+    },
+  }),
+  startCampaign: t.prismaField({
+    type: CampaignRef,
+    description: 'Freezes the audience into recipients and starts sending.',
+    authScopes: { operator: true },
+    errors: { types: [...TRANSITION_ERRORS, CampaignNotReadyError] },
+    args: { id: t.arg.globalID({ required: true, for: CampaignRef }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await startCampaign(ctx.viewer.tenantId, id.id, actor(ctx));
+      return reload(query, id.id);
+    },
+  }),
+  pauseCampaign: t.prismaField({
+    type: CampaignRef,
+    description: 'Stops sending. When it returns, no further send of this campaign starts.',
+    authScopes: { operator: true },
+    errors: { types: [...TRANSITION_ERRORS] },
+    args: { id: t.arg.globalID({ required: true, for: CampaignRef }), reason: t.arg.string({ validate: z.string().max(500) }) },
+    resolve: async (query, _root, { id, reason }, ctx) => {
+      await pauseCampaign(ctx.viewer.tenantId, id.id, actor(ctx), reason ?? null);
+      return reload(query, id.id);
+    },
+  }),
+  resumeCampaign: t.prismaField({
+    type: CampaignRef,
+    authScopes: { operator: true },
+    errors: { types: [...TRANSITION_ERRORS] },
+    args: { id: t.arg.globalID({ required: true, for: CampaignRef }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await resumeCampaign(ctx.viewer.tenantId, id.id, actor(ctx));
+      return reload(query, id.id);
+    },
+  }),
+  cancelCampaign: t.prismaField({
+    type: CampaignRef,
+    description: 'Stops the campaign for good; recipients not yet sent are skipped.',
+    authScopes: { operator: true },
+    errors: { types: [...TRANSITION_ERRORS] },
+    args: { id: t.arg.globalID({ required: true, for: CampaignRef }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await cancelCampaign(ctx.viewer.tenantId, id.id, actor(ctx));
+      return reload(query, id.id);
+    },
+  }),
+  retryFailed: t.field({
+    type: RetryFailedResultRef,
+    description: 'Queues again the recipients that FAILED without their message leaving (never those WhatsApp reported failed, numbers not on WhatsApp, or unknown outcomes).',
+    authScopes: { operator: true },
+    errors: { types: [...TRANSITION_ERRORS] },
+    args: { id: t.arg.globalID({ required: true, for: CampaignRef }) },
+    resolve: async (_root, { id }, ctx) => ({ requeued: await retryFailed(ctx.viewer.tenantId, id.id, actor(ctx)), campaignId: id.id }),
+  }),
+  resendUnknown: t.field({
+    type: ResendUnknownResultRef,
+    description:
+      "Sends again the recipients whose outcome stayed UNKNOWN after reconciliation with Evolution (its message store could not show whether their message left; each keeps the evidence in its OUTCOME_RECONCILED log entry). Some of them may get the message twice: `confirm` must be true. Outcomes still being resolved are not touched.",
+    authScopes: { operator: true },
+    errors: { types: [ValidationError, ...TRANSITION_ERRORS] },
+    args: {
+      id: t.arg.globalID({ required: true, for: CampaignRef }),
+      confirm: t.arg.boolean({
+        required: true,
+        description: 'true: you accept that whoever already got the message gets it again.',
+        validate: z.literal(true, { error: 'must be true: resending may deliver the message twice to whoever already got it' }),
+      }),
+    },
+    resolve: async (_root, { id }, ctx) => ({ requeued: await resendUnknown(ctx.viewer.tenantId, id.id, actor(ctx)), campaignId: id.id }),
+  }),
+}));

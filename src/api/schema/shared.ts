@@ -1,0 +1,20 @@
+import type { z } from 'zod';
+import { ValidationError } from '../../domain/errors.js';
+import { builder } from './builder.js';
+
+export const OrderDirectionEnum = builder.enumType('OrderDirection', { values: ['ASC', 'DESC'] as const });
+
+/** Parses with a zod schema, turning its issues into one ValidationError with input paths under `base`. */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, base: Array<string | number>): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw new ValidationError(r.error.issues.map((i) => ({ path: [...base, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: i.message })));
+}
+
+/**
+ * The Pothos `query` for reloading a mutation's result. A client that selects nothing of the result
+ * (only `__typename`) yields an empty selection, which Prisma refuses: select the id instead.
+ */
+export function reloadQuery<Q extends { select?: object; include?: object }>(query: Q): Q {
+  return query.select && Object.keys(query.select).length === 0 ? ({ ...query, select: { id: true } } as Q) : query;
+}

@@ -1,0 +1,472 @@
+import { reassignWaitingMessages } from '../recipients/audience.js';
+import { prisma, type Tx } from '../../infra/db/client.js';
+import { inTransaction } from '../../infra/db/transaction.js';
+import { EDITABLE_STATUSES, type CampaignStatus } from '../../domain/campaign-state.js';
+import {
+  type AbTestInput,
+  abColumns,
+  type FollowUpInput,
+  followUpIssues,
+  type PacingInput,
+  pacingColumns,
+  overlay,
+  type ScheduleInput,
+  scheduleColumns,
+  scheduleInputOf,
+  type WindowColumns,
+  type WindowInput,
+  windowColumns,
+  windowInputOf,
+} from '../../domain/campaign-settings.js';
+import { rulesToJson, type SegmentRules } from '../../domain/segment-rules.js';
+import { checkTemplate, renderTemplate } from '../../domain/template.js';
+import { type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { type CampaignObjective, type MediaType, Prisma, type RotationMode } from '../../generated/prisma/client.js';
+import { clock } from '../../infra/lib/clock.js';
+import { appendLog } from './logs.js';
+
+export interface MessageInput {
+  text: string;
+  mediaType?: MediaType | null;
+  mediaUrl?: string | null;
+  mediaMimetype?: string | null;
+  mediaFileName?: string | null;
+  abVariant?: string | null;
+  abWeight?: number | null;
+  /** Replace the URLs of the text with per-recipient short links that count clicks. */
+  trackLinks?: boolean | null;
+}
+
+export interface AudienceInput {
+  all?: boolean | null;
+  tags?: { any?: string[] | null; all?: string[] | null; none?: string[] | null } | null;
+  segmentId?: string | null;
+  rules?: SegmentRules | null;
+  contactIds?: string[] | null;
+}
+
+export interface FollowUpRuleInput extends FollowUpInput {
+  mediaType?: MediaType | null;
+  mediaUrl?: string | null;
+  mediaMimetype?: string | null;
+  mediaFileName?: string | null;
+}
+
+/** Everything a campaign is made of; on update, an absent field is left as it is. */
+export interface CampaignInput {
+  name?: string;
+  description?: string | null;
+  objective?: CampaignObjective | null;
+  rotationMode?: RotationMode | null;
+  messages?: MessageInput[] | null;
+  audience?: AudienceInput | null;
+  instanceIds?: string[] | null;
+  schedule?: ScheduleInput | null;
+  window?: WindowInput | null;
+  pacing?: PacingInput | null;
+  abTest?: AbTestInput | null;
+  followUps?: FollowUpRuleInput[] | null;
+  cost?: number | null;
+}
+
+const P = ['input'] as const;
+
+/** Template variables must be built-in or a custom field the tenant's contacts have; media needs a URL and a kind. */
+export async function checkMessages(
+  tx: Tx,
+  tenantId: string,
+  messages: Array<Pick<MessageInput, 'text' | 'mediaType' | 'mediaUrl' | 'mediaFileName'>>,
+  path: Array<string | number>,
+  issues: FieldIssue[],
+) {
+  const tenant = await tx.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { customFieldKeys: true } });
+  messages.forEach((m, i) => {
+    for (const p of checkTemplate(m.text, tenant.customFieldKeys)) issues.push({ path: [...path, i, 'text'], message: `${p.variable}: ${p.reason}` });
+    if (m.mediaType && !m.mediaUrl) issues.push({ path: [...path, i, 'mediaUrl'], message: 'a media message needs its URL' });
+    if (!m.mediaType && m.mediaUrl) issues.push({ path: [...path, i, 'mediaType'], message: 'say which kind of media the URL is' });
+    if (m.mediaType === 'DOCUMENT' && m.mediaFileName && !/\.[A-Za-z0-9]{1,8}$/.test(m.mediaFileName)) {
+      // Evolution derives the mimetype from the file name's extension.
+      issues.push({ path: [...path, i, 'mediaFileName'], message: 'a document file name needs its extension (e.g. boleto.pdf)' });
+    }
+  });
+}
+
+async function checkInstances(tx: Tx, tenantId: string, ids: string[], issues: FieldIssue[]) {
+  if (ids.length === 0) return;
+  const found = await tx.whatsAppInstance.findMany({ where: { tenantId, id: { in: ids } }, select: { id: true } });
+  const known = new Set(found.map((f) => f.id));
+  ids.forEach((id, i) => {
+    if (!known.has(id)) issues.push({ path: [...P, 'instanceIds', i], message: `no instance ${id}` });
+  });
+}
+
+async function audienceColumns(tx: Tx, tenantId: string, a: AudienceInput | null | undefined, issues: FieldIssue[]) {
+  const none = { audienceRules: Prisma.DbNull, audienceSegmentId: null, audienceContactIds: [] as string[] };
+  if (!a || a.all) return { ...none, audienceType: 'ALL' as const };
+  if (a.tags) {
+    const rules: SegmentRules = { tags: { any: a.tags.any ?? [], all: a.tags.all ?? [], none: a.tags.none ?? [] } };
+    if (!a.tags.any?.length && !a.tags.all?.length && !a.tags.none?.length) issues.push({ path: [...P, 'audience', 'tags'], message: 'give at least one tag' });
+    return { ...none, audienceType: 'RULES' as const, audienceRules: rulesToJson(rules) as Prisma.InputJsonValue };
+  }
+  if (a.rules) return { ...none, audienceType: 'RULES' as const, audienceRules: rulesToJson(a.rules) as Prisma.InputJsonValue };
+  if (a.segmentId) {
+    const segment = await tx.segment.findFirst({ where: { id: a.segmentId, tenantId }, select: { id: true } });
+    if (!segment) issues.push({ path: [...P, 'audience', 'segmentId'], message: `no segment ${a.segmentId}` });
+    return { ...none, audienceType: 'SEGMENT' as const, audienceSegmentId: a.segmentId };
+  }
+  const ids = [...new Set(a.contactIds ?? [])];
+  if (ids.length === 0) issues.push({ path: [...P, 'audience', 'contactIds'], message: 'give at least one contact' });
+  const found = await tx.contact.count({ where: { tenantId, id: { in: ids } } });
+  if (found !== ids.length) issues.push({ path: [...P, 'audience', 'contactIds'], message: `${ids.length - found} of these contacts do not exist` });
+  return { ...none, audienceType: 'CONTACTS' as const, audienceContactIds: ids };
+}
+
+function messageRows(tenantId: string, messages: MessageInput[], variants: Array<{ abVariant: string | null; abWeight: number | null }>) {
+  return messages.map((m, i) => ({
+    tenantId,
+    order: i,
+    text: m.text,
+    mediaType: m.mediaType ?? null,
+    mediaUrl: m.mediaUrl ?? null,
+    mediaMimetype: m.mediaMimetype ?? null,
+    mediaFileName: m.mediaFileName ?? null,
+    abVariant: variants[i]?.abVariant ?? null,
+    abWeight: variants[i]?.abWeight ?? null,
+    trackLinks: m.trackLinks ?? false,
+  }));
+}
+
+function followUpRows(tenantId: string, rules: FollowUpRuleInput[]) {
+  return rules.map((r, i) => ({
+    tenantId,
+    step: i + 1,
+    afterDays: r.afterDays,
+    text: r.text,
+    mediaType: r.mediaType ?? null,
+    mediaUrl: r.mediaUrl ?? null,
+    mediaMimetype: r.mediaMimetype ?? null,
+    mediaFileName: r.mediaFileName ?? null,
+  }));
+}
+
+export async function createCampaign(tenantId: string, input: CampaignInput & { name: string }, actor: string) {
+  return inTransaction(async (tx, after) => {
+    const issues: FieldIssue[] = [];
+    const messages = input.messages ?? [];
+    await checkMessages(tx, tenantId, messages, [...P, 'messages'], issues);
+    const followUps = input.followUps ?? [];
+    followUpIssues(followUps, [...P, 'followUps'], issues);
+    await checkMessages(tx, tenantId, followUps, [...P, 'followUps'], issues);
+    const instanceIds = [...new Set(input.instanceIds ?? [])];
+    await checkInstances(tx, tenantId, instanceIds, issues);
+    const audience = await audienceColumns(tx, tenantId, input.audience, issues);
+    const window = windowColumns(input.window, [...P, 'window'], issues);
+    const pacing = pacingColumns(input.pacing, [...P, 'pacing'], issues);
+    const schedule = scheduleColumns(input.schedule, [...P, 'schedule'], issues);
+    const ab = abColumns(input.abTest, messages, [...P, 'abTest'], [...P, 'messages'], issues);
+    if (issues.length) throw new ValidationError(issues);
+
+    const campaign = await tx.campaign.create({
+      data: {
+        tenantId,
+        name: input.name,
+        description: input.description ?? null,
+        objective: input.objective ?? undefined,
+        rotationMode: input.rotationMode ?? undefined,
+        ...audience,
+        ...window,
+        ...pacing,
+        ...schedule,
+        ...ab.columns,
+        cost: input.cost ?? null,
+        createdBy: actor,
+        messages: { create: messageRows(tenantId, messages, ab.variants) },
+        instances: { create: instanceIds.map((instanceId) => ({ instanceId, tenantId })) },
+        followUpRules: { create: followUpRows(tenantId, followUps) },
+      } as Prisma.CampaignUncheckedCreateInput,
+    });
+    await appendLog(tx, after, {
+      tenantId,
+      campaignId: campaign.id,
+      type: 'CREATED',
+      message: `campaign "${campaign.name}" created`,
+      details: { variations: messages.length, instances: instanceIds.length, audience: audience.audienceType, followUps: followUps.length },
+      actor,
+    });
+    return campaign;
+  });
+}
+
+interface LockedRow {
+  id: string;
+  status: CampaignStatus;
+}
+
+async function lockCampaign(tx: Tx, tenantId: string, id: string): Promise<LockedRow> {
+  const rows = await tx.$queryRaw<LockedRow[]>`
+    SELECT id, status FROM campaign WHERE id = ${id}::uuid AND tenant_id = ${tenantId}::uuid FOR UPDATE`;
+  const row = rows[0];
+  if (!row) throw new NotFoundError('Campaign', id);
+  return row;
+}
+
+/**
+ * Changes the given settings of a campaign that is not sending (DRAFT, SCHEDULED or PAUSED). Once
+ * started, the audience and the A/B split are frozen; new variations are dealt to the recipients still
+ * waiting, in rotation.
+ */
+export async function updateCampaign(tenantId: string, id: string, input: CampaignInput, actor: string) {
+  return inTransaction(async (tx, after) => {
+    const row = await lockCampaign(tx, tenantId, id);
+    if (!EDITABLE_STATUSES.includes(row.status)) throw new InvalidTransitionError('campaign', row.status, 'update', EDITABLE_STATUSES);
+    const started = row.status === 'PAUSED';
+    const issues: FieldIssue[] = [];
+    const data: Record<string, unknown> = {};
+    const changed: string[] = [];
+    const set = (key: string, value: unknown) => {
+      data[key] = value;
+      changed.push(key);
+    };
+
+    const current = await tx.campaign.findUniqueOrThrow({ where: { id }, include: { messages: { orderBy: { order: 'asc' } } } });
+    if (input.name !== undefined) set('name', input.name);
+    if (input.description !== undefined) set('description', input.description);
+    if (input.objective) set('objective', input.objective);
+    if (input.rotationMode) set('rotationMode', input.rotationMode);
+    if (input.cost !== undefined) set('cost', input.cost);
+    const setAll = (group: string, values: object) => {
+      Object.assign(data, values);
+      changed.push(group);
+    };
+    if (input.audience !== undefined) {
+      if (started) issues.push({ path: [...P, 'audience'], message: 'the audience was frozen when the campaign started' });
+      else setAll('audience', await audienceColumns(tx, tenantId, input.audience, issues));
+    }
+    // Groups change field by field: a field left out keeps its value, null clears it.
+    if (input.window !== undefined) {
+      setAll('window', windowColumns(overlay(windowInputOf(current as WindowColumns), input.window), [...P, 'window'], issues));
+    }
+    if (input.pacing !== undefined) setAll('pacing', pacingColumns(overlay(current as PacingInput, input.pacing), [...P, 'pacing'], issues));
+    if (input.schedule !== undefined) {
+      if (started) issues.push({ path: [...P, 'schedule'], message: 'a started campaign has no schedule to change' });
+      else setAll('schedule', scheduleColumns(overlay(scheduleInputOf(current), input.schedule), [...P, 'schedule'], issues));
+    }
+    let instanceIds: string[] | null = null;
+    if (input.instanceIds !== undefined && input.instanceIds !== null) {
+      instanceIds = [...new Set(input.instanceIds)];
+      await checkInstances(tx, tenantId, instanceIds, issues);
+    }
+    let messages: MessageInput[] | null = null;
+    let variants: Array<{ abVariant: string | null; abWeight: number | null }> = [];
+    if (input.messages !== undefined && input.messages !== null) {
+      messages = input.messages;
+      await checkMessages(tx, tenantId, messages, [...P, 'messages'], issues);
+    }
+    if (input.abTest !== undefined && started) issues.push({ path: [...P, 'abTest'], message: 'the A/B split was made when the campaign started' });
+    if (messages && started && current.abEnabled) issues.push({ path: [...P, 'messages'], message: 'the variations of a started A/B test cannot change' });
+    if (input.abTest !== undefined || messages) {
+      const abInput: AbTestInput = {
+        enabled: current.abEnabled,
+        testShare: current.abTestShare,
+        metric: current.abMetric,
+        minSample: current.abMinSample,
+        significance: current.abSignificance,
+        autoWinner: current.abAutoWinner,
+      };
+      const ab = abColumns(
+        input.abTest === undefined
+          ? abInput
+          : overlay(abInput, input.abTest),
+        messages ?? current.messages,
+        [...P, 'abTest'],
+        [...P, 'messages'],
+        issues,
+      );
+      if (input.abTest !== undefined) setAll('abTest', ab.columns);
+      variants = ab.variants;
+      if (!messages && input.abTest !== undefined) {
+        // Relabel the existing variations for the new A/B settings.
+        for (const [i, m] of current.messages.entries()) {
+          await tx.campaignMessage.update({ where: { id: m.id }, data: { abVariant: variants[i]?.abVariant ?? null, abWeight: variants[i]?.abWeight ?? null } });
+        }
+      }
+    }
+    if (input.followUps !== undefined && input.followUps !== null) {
+      followUpIssues(input.followUps, [...P, 'followUps'], issues);
+      await checkMessages(tx, tenantId, input.followUps, [...P, 'followUps'], issues);
+    }
+    if (issues.length) throw new ValidationError(issues);
+
+    if (changed.length) await tx.campaign.update({ where: { id }, data: data as Prisma.CampaignUncheckedUpdateInput });
+    if (instanceIds) {
+      await tx.campaignInstance.deleteMany({ where: { campaignId: id, instanceId: { notIn: instanceIds } } });
+      await tx.campaignInstance.createMany({ data: instanceIds.map((instanceId) => ({ campaignId: id, instanceId, tenantId })), skipDuplicates: true });
+      changed.push('instances');
+    }
+    if (messages) {
+      const created = await tx.campaignMessage.createManyAndReturn({
+        data: messageRows(tenantId, messages, variants).map((m) => ({ ...m, campaignId: id })),
+        select: { id: true },
+      });
+      if (started) {
+        // Recipients still waiting get the new variations, in rotation.
+        await reassignWaitingMessages(tx, id, created.map((c) => c.id));
+      }
+      await tx.campaignMessage.deleteMany({ where: { campaignId: id, id: { notIn: created.map((c) => c.id) } } });
+      changed.push('messages');
+    }
+    if (input.followUps !== undefined && input.followUps !== null) {
+      await tx.followUpRule.deleteMany({ where: { campaignId: id } });
+      await tx.followUpRule.createMany({ data: followUpRows(tenantId, input.followUps).map((r) => ({ ...r, campaignId: id })) });
+      changed.push('followUps');
+    }
+    if (changed.length) {
+      await tx.$executeRaw`UPDATE campaign SET version = version + 1, updated_at = now() WHERE id = ${id}::uuid`;
+      await appendLog(tx, after, { tenantId, campaignId: id, type: 'UPDATED', message: `campaign updated: ${changed.join(', ')}`, details: { changed }, actor });
+    }
+    return tx.campaign.findUniqueOrThrow({ where: { id } });
+  });
+}
+
+/** Deletes a draft (the log stays: it is the audit trail). */
+export async function deleteCampaign(tenantId: string, id: string, actor: string) {
+  return inTransaction(async (tx, after) => {
+    const row = await lockCampaign(tx, tenantId, id);
+    if (row.status !== 'DRAFT') throw new InvalidTransitionError('campaign', row.status, 'delete', ['DRAFT']);
+    await tx.campaign.delete({ where: { id } });
+    await appendLog(tx, after, { tenantId, campaignId: id, type: 'CANCELLED', message: 'draft deleted', details: { deleted: true }, actor });
+    return id;
+  });
+}
+
+/** A campaign with what a copy of it needs (see `campaignCopy`). */
+export const COPY_INCLUDE = {
+  messages: { orderBy: [{ order: 'asc' }, { createdAt: 'asc' }] },
+  instances: { orderBy: { addedAt: 'asc' } },
+  followUpRules: { orderBy: { step: 'asc' } },
+} satisfies Prisma.CampaignInclude;
+
+type CopySource = Prisma.CampaignGetPayload<{ include: typeof COPY_INCLUDE }>;
+
+/**
+ * The create input of a copy of `source`: every setting, variation, instance and follow-up, as a new
+ * DRAFT (a duplicate) unless `overrides` says otherwise (a recurring campaign's next occurrence).
+ * Counters, status history and A/B results are the copy's own.
+ */
+export function campaignCopy(source: CopySource, overrides: Partial<Prisma.CampaignUncheckedCreateInput>): Prisma.CampaignUncheckedCreateInput {
+  const { tenantId } = source;
+  return {
+    tenantId,
+    name: source.name,
+    description: source.description,
+    objective: source.objective,
+    rotationMode: source.rotationMode,
+    audienceType: source.audienceType,
+    audienceSegmentId: source.audienceSegmentId,
+    audienceRules: source.audienceRules ?? Prisma.DbNull,
+    audienceContactIds: source.audienceContactIds,
+    recurrence: source.recurrence,
+    recurrenceInterval: source.recurrenceInterval,
+    recurrenceEndAfter: source.recurrenceEndAfter,
+    recurrenceEndAt: source.recurrenceEndAt,
+    windowStartMinute: source.windowStartMinute,
+    windowEndMinute: source.windowEndMinute,
+    windowWeekdays: source.windowWeekdays,
+    respectHolidays: source.respectHolidays,
+    holidayCountry: source.holidayCountry,
+    holidayRegion: source.holidayRegion,
+    timezoneMode: source.timezoneMode,
+    minDelayMs: source.minDelayMs,
+    maxDelayMs: source.maxDelayMs,
+    maxAttempts: source.maxAttempts,
+    errorThreshold: source.errorThreshold,
+    abEnabled: source.abEnabled,
+    abTestShare: source.abTestShare,
+    abMetric: source.abMetric,
+    abMinSample: source.abMinSample,
+    abSignificance: source.abSignificance,
+    abAutoWinner: source.abAutoWinner,
+    cost: source.cost,
+    messages: { create: source.messages.map(({ id: _i, campaignId: _c, createdAt: _a, updatedAt: _u, usageCount: _n, ...m }) => m) },
+    instances: { create: source.instances.map((l) => ({ instanceId: l.instanceId, tenantId })) },
+    followUpRules: { create: source.followUpRules.map(({ id: _i, campaignId: _c, createdAt: _a, ...r }) => r) },
+    ...overrides,
+  };
+}
+
+/** A new DRAFT with the same settings, variations, instances and follow-ups. */
+export async function duplicateCampaign(tenantId: string, id: string, actor: string, name?: string | null) {
+  return inTransaction(async (tx, after) => {
+    const source = await tx.campaign.findFirst({ where: { id, tenantId }, include: COPY_INCLUDE });
+    if (!source) throw new NotFoundError('Campaign', id);
+    const copy = await tx.campaign.create({ data: campaignCopy(source, { name: name ?? `${source.name} (copy)`, createdBy: actor }) });
+    await appendLog(tx, after, {
+      tenantId,
+      campaignId: copy.id,
+      type: 'CREATED',
+      message: `campaign duplicated from "${source.name}"`,
+      details: { duplicatedFrom: source.id },
+      actor,
+    });
+    return copy;
+  });
+}
+
+export interface MessagePreview {
+  messageId: string;
+  order: number;
+  abVariant: string | null;
+  text: string;
+  mediaType: MediaType | null;
+  mediaUrl: string | null;
+  mediaMimetype: string | null;
+  mediaFileName: string | null;
+  /** True when the campaign started and this is the variation frozen for the contact. */
+  assigned: boolean;
+}
+
+/**
+ * What `contactId` would receive now: its frozen variation once the campaign started, otherwise the
+ * given variation (or the first), rendered by the same code that renders the send.
+ */
+export async function previewMessage(tenantId: string, campaignId: string, contactId: string, messageId?: string | null): Promise<MessagePreview> {
+  const campaign = await prisma.campaign.findFirst({
+    where: { id: campaignId, tenantId },
+    select: { id: true, messages: { orderBy: { order: 'asc' } }, tenant: { select: { timezone: true } } },
+  });
+  if (!campaign) throw new NotFoundError('Campaign', campaignId);
+  const contact = await prisma.contact.findFirst({ where: { id: contactId, tenantId } });
+  if (!contact) throw new NotFoundError('Contact', contactId);
+  const recipient = await prisma.recipient.findUnique({ where: { campaignId_contactId: { campaignId, contactId } }, select: { messageId: true } });
+  const chosen = messageId ?? recipient?.messageId ?? campaign.messages[0]?.id;
+  const message = campaign.messages.find((m) => m.id === chosen);
+  if (!message) throw chosen ? new NotFoundError('CampaignMessage', chosen) : ValidationError.field(['campaignId'], 'the campaign has no message variation');
+  const text = renderTemplate(
+    message.text,
+    {
+      name: contact.name,
+      phone: contact.phone,
+      referredBy: contact.referredBy,
+      customFields: (contact.customFields ?? {}) as Record<string, unknown>,
+      timezone: contact.timezone ?? campaign.tenant.timezone,
+    },
+    clock.now(),
+  );
+  return {
+    messageId: message.id,
+    order: message.order,
+    abVariant: message.abVariant,
+    text,
+    mediaType: message.mediaType,
+    mediaUrl: message.mediaUrl,
+    mediaMimetype: message.mediaMimetype,
+    mediaFileName: message.mediaFileName,
+    assigned: recipient?.messageId === message.id,
+  };
+}
+
+export async function findCampaign(tenantId: string, id: string) {
+  const c = await prisma.campaign.findFirst({ where: { id, tenantId }, select: { id: true } });
+  if (!c) throw new NotFoundError('Campaign', id);
+  return c;
+}

@@ -1,0 +1,146 @@
+import type { z } from 'zod';
+import { appendLog } from '../campaigns/logs.js';
+import { prisma } from '../../infra/db/client.js';
+import { inTransaction } from '../../infra/db/transaction.js';
+import { parseProviderStatus } from '../../domain/receipts.js';
+import { phoneCandidates } from '../../domain/replies.js';
+import { jidUser } from '../../infra/evolution/wire.js';
+import type { ConnectionState } from '../../generated/prisma/client.js';
+import type { Logger } from '../../infra/lib/logger.js';
+import { publish } from '../../infra/realtime/pubsub.js';
+import { confirmSentByWebhook } from '../recipients/outcomes.js';
+import { applyDeliveryReceipt } from '../recipients/receipt-batch.js';
+import { findRecipientByKey, lockProviderMessage } from '../recipients/receipts.js';
+import { processIncomingMessage } from '../replies/process.js';
+import type { connectionUpdateSchema, HandledEventData, messageRawSchema, messagesUpdateSchema, qrcodeUpdatedSchema } from './schemas.js';
+
+/** One event to apply, its data parsed by its event's schema (see parseEventData). */
+export type WebhookJob = {
+  tenantId: string;
+  instanceId: string;
+  receivedAt: string;
+} & HandledEventData;
+
+export interface WebhookEffects {
+  /** Campaigns to pump again (an instance came back). */
+  pump(tenantId: string, campaignId: string): Promise<void>;
+  log: Logger;
+}
+
+/** Applies one Evolution event. Idempotent: replaying a job changes nothing the first run did not. */
+export async function processWebhook(job: WebhookJob, fx: WebhookEffects): Promise<string> {
+  switch (job.event) {
+    case 'messages.update':
+      return messagesUpdate(job, job.data);
+    case 'send.message':
+      return sendMessage(job, job.data);
+    case 'connection.update':
+      return connectionUpdate(job, job.data, fx);
+    case 'qrcode.updated':
+      return qrcodeUpdated(job, job.data, fx);
+    case 'messages.upsert':
+      return processIncomingMessage(job, job.data);
+    default: {
+      const unhandled: never = job;
+      throw new Error(`unexpected webhook event ${(unhandled as { event: string }).event}`);
+    }
+  }
+}
+
+/**
+ * A delivery receipt. Matched on the key id only (receipts may carry a @lid instead of the phone).
+ * If no recipient holds that key id yet, the send's HTTP response has not been stored: the receipt
+ * is parked and applied when it is (see recordSent), under the same advisory lock. Receipts are
+ * applied in batches (src/receipts/batch.ts).
+ */
+async function messagesUpdate(job: WebhookJob, d: z.infer<typeof messagesUpdateSchema>): Promise<string> {
+  const keyId = (d.keyId ?? d.id) as string;
+  const status = parseProviderStatus(d.status);
+  if (!status || status === 'PENDING') return `ignored status ${String(d.status)}`;
+  return applyDeliveryReceipt({ tenantId: job.tenantId, instanceId: job.instanceId, keyId, status, at: new Date(job.receivedAt) });
+}
+
+/**
+ * `send.message` repeats the send response. Usually the recipient already holds its key id. When a
+ * send timed out or its worker died, the recipient is UNKNOWN: this event proves the message left,
+ * so it is reconciled to SENT (matched by instance and phone, the only link left), and receipts that
+ * were parked for its key id meanwhile are applied.
+ */
+async function sendMessage(job: WebhookJob, d: z.infer<typeof messageRawSchema>): Promise<string> {
+  if (!d.key.fromMe) return 'ignored: not our message';
+  const keyId = d.key.id;
+  // Evolution may answer with the JID WhatsApp knows (a Brazilian number without its ninth digit).
+  const phones = phoneCandidates(jidUser(d.key.remoteJid));
+  return inTransaction(async (tx, after) => {
+    await lockProviderMessage(tx, keyId);
+    if (await findRecipientByKey(tx, job.tenantId, keyId)) return 'confirmed';
+    if (!d.key.remoteJid.endsWith('@s.whatsapp.net')) return 'not matched';
+    return confirmSentByWebhook(tx, after, { tenantId: job.tenantId, instanceId: job.instanceId, keyId, phones });
+  });
+}
+
+const STATE: Record<string, ConnectionState> = { open: 'OPEN', connecting: 'CONNECTING', close: 'CLOSE', refused: 'REFUSED' };
+
+/**
+ * The instance's connection. `close` (Evolution will not reconnect) or `refused` stops its sends: the
+ * claim refuses disconnected instances, and each running campaign that uses it gets a log entry.
+ * `open` re-admits it: campaigns whose last connection entry for it says paused get a resumed entry
+ * (Evolution usually goes close → connecting → open, so the previous state alone does not tell),
+ * and every running campaign that uses it is pumped.
+ */
+async function connectionUpdate(job: WebhookJob, d: z.infer<typeof connectionUpdateSchema>, fx: WebhookEffects): Promise<string> {
+  const state = STATE[d.state] as ConnectionState;
+  const campaigns = await inTransaction(async (tx, after) => {
+    const rows = await tx.$queryRaw<Array<{ previous: ConnectionState; name: string }>>`
+      WITH old AS (SELECT id, connection_state FROM whatsapp_instance WHERE id = ${job.instanceId}::uuid FOR UPDATE)
+      UPDATE whatsapp_instance i SET connection_state = ${state}::"ConnectionState", connection_state_at = ${new Date(job.receivedAt)},
+        phone = COALESCE(${d.wuid ? `+${jidUser(d.wuid)}` : null}, i.phone),
+        profile_name = COALESCE(${d.profileName ?? null}, i.profile_name),
+        qr_code = CASE WHEN ${state}::"ConnectionState" = 'OPEN' THEN NULL ELSE i.qr_code END, updated_at = now()
+      FROM old WHERE i.id = old.id
+      RETURNING old.connection_state AS previous, i.name`;
+    const row = rows[0];
+    if (!row || row.previous === state) return [];
+    after.publish('instance:health', { tenantId: job.tenantId, instanceId: job.instanceId });
+    const running = await tx.$queryRaw<Array<{ id: string; paused_by_connection: boolean }>>`
+      SELECT c.id, COALESCE((
+        SELECT l.type = 'INSTANCE_PAUSED' FROM campaign_log l
+        WHERE l.campaign_id = c.id AND l.instance_id = ${job.instanceId}::uuid
+          AND l.type IN ('INSTANCE_PAUSED', 'INSTANCE_RESUMED') AND l.details->>'cause' = 'connection'
+        ORDER BY l.id DESC LIMIT 1), false) AS paused_by_connection
+      FROM campaign c JOIN campaign_instance ci ON ci.campaign_id = c.id
+      WHERE ci.instance_id = ${job.instanceId}::uuid AND c.status = 'RUNNING'
+      ORDER BY c.id`;
+    const closed = state === 'CLOSE' || state === 'REFUSED';
+    const opened = state === 'OPEN';
+    for (const c of running) {
+      if (closed ? c.paused_by_connection : !(opened && c.paused_by_connection)) continue;
+      await appendLog(tx, after, {
+        tenantId: job.tenantId,
+        campaignId: c.id,
+        instanceId: job.instanceId,
+        type: closed ? 'INSTANCE_PAUSED' : 'INSTANCE_RESUMED',
+        severity: closed ? 'WARNING' : 'INFO',
+        message: closed
+          ? `instance ${row.name} disconnected (${d.state}, reason ${d.statusReason ?? 'unknown'}): its share moves to the other instances`
+          : `instance ${row.name} connected again: it sends again`,
+        details: { cause: 'connection', state: d.state, statusReason: d.statusReason ?? null },
+        actor: 'webhook',
+      });
+    }
+    return opened ? running : [];
+  });
+  for (const c of campaigns) await fx.pump(job.tenantId, c.id);
+  return `state ${state}`;
+}
+
+/** A QR code to scan for the instance's connection flow; `{message}` alone means the attempts ran out. */
+async function qrcodeUpdated(job: WebhookJob, d: z.infer<typeof qrcodeUpdatedSchema>, fx: WebhookEffects): Promise<string> {
+  const qr = d.qrcode ? (d.qrcode.base64 ?? d.qrcode.code ?? null) : null;
+  const changed = await prisma.whatsAppInstance.updateMany({
+    where: { id: job.instanceId, tenantId: job.tenantId },
+    data: d.qrcode ? { qrCode: qr, qrCodeAt: new Date(job.receivedAt), connectionState: 'CONNECTING' } : { qrCode: null, qrCodeAt: new Date(job.receivedAt) },
+  });
+  if (changed.count) await publish('instance:health', { tenantId: job.tenantId, instanceId: job.instanceId }).catch((err) => fx.log.warn({ err }, 'publish failed'));
+  return d.qrcode ? 'qr stored' : `qr attempts ended: ${d.message ?? 'no message'}`;
+}
