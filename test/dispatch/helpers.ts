@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import { startCampaign } from '../../src/features/campaigns/lifecycle.js';
-import { type CampaignInput, createCampaign } from '../../src/features/campaigns/service.js';
+import type { CampaignInput } from '../../src/features/campaigns/input.js';
+import { createCampaign } from '../../src/features/campaigns/service.js';
 import { prisma } from '../../src/infra/db/client.js';
 import type { LogType } from '../../src/generated/prisma/client.js';
 import type { SimSend } from '../../tools/evolution-simulator/server.js';

@@ -3,13 +3,13 @@ import {
   cancelCampaign,
   pauseCampaign,
   resumeCampaign,
-  resendUnknown,
-  retryFailed,
   scheduleCampaign,
   startCampaign,
   unscheduleCampaign,
 } from '../../features/campaigns/lifecycle.js';
-import { type CampaignInput, createCampaign, deleteCampaign, duplicateCampaign, updateCampaign } from '../../features/campaigns/service.js';
+import { resendUnknown, retryFailed } from '../../features/campaigns/requeue.js';
+import type { CampaignInput } from '../../features/campaigns/input.js';
+import { createCampaign, deleteCampaign, duplicateCampaign, updateCampaign } from '../../features/campaigns/service.js';
 import { prisma } from '../../infra/db/client.js';
 import { CampaignNotReadyError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { builder } from './builder.js';

@@ -12,9 +12,9 @@ import { enqueue } from '../../infra/queues/index.js';
 import { requestCampaignPump } from '../../infra/queues/pump.js';
 import { jobId } from '../../infra/queues/definitions.js';
 import { parseStoredRules } from '../../domain/segment-rules.js';
-import { freezeAudience, requeueRetryable, requeueUnknownKnowingly, skipWaiting } from '../recipients/audience.js';
+import { freezeAudience, skipWaiting } from '../recipients/audience.js';
 import { type Audience, audienceSql } from './audience.js';
-import { appendLog, type LogEntry } from './logs.js';
+import { appendLog } from './logs.js';
 import { COPY_INCLUDE, campaignCopy } from './service.js';
 import { bumpCampaign } from './progress.js';
 
@@ -35,7 +35,7 @@ interface LockedCampaign {
  * row: a status change waits for claims in progress, and a claim that comes after sees the new
  * status. That is what makes "once pause returns, no further send starts" hold.
  */
-async function lockForTransition(tx: Tx, tenantId: string, campaignId: string, action: CampaignAction) {
+export async function lockForTransition(tx: Tx, tenantId: string, campaignId: string, action: CampaignAction) {
   const rows = await tx.$queryRaw<LockedCampaign[]>`
     SELECT id, tenant_id, status, audience_type, audience_rules, audience_contact_ids, audience_segment_id
     FROM campaign WHERE id = ${campaignId}::uuid AND tenant_id = ${tenantId}::uuid FOR UPDATE`;
@@ -65,7 +65,7 @@ export async function storedAudience(tx: DbOrTx, c: Pick<LockedCampaign, 'tenant
   }
 }
 
-function schedulePump(after: AfterCommit, tenantId: string, campaignId: string) {
+export function schedulePump(after: AfterCommit, tenantId: string, campaignId: string) {
   after.defer(() => requestCampaignPump(tenantId, campaignId));
 }
 
@@ -410,62 +410,4 @@ export async function startScheduled(tenantId: string, campaignId: string, sched
     });
     return `not started: ${err.reason}`;
   }
-}
-
-/**
- * Sends again, knowingly, the recipients whose outcome stayed unknown after reconciliation (Evolution
- * could not show whether their message left): some of those people may get the message twice, which
- * is why the caller must confirm. Outcomes still being resolved are left to the reconciler.
- */
-export async function resendUnknown(tenantId: string, campaignId: string, actor: string): Promise<number> {
-  return requeueAndReopen(tenantId, campaignId, actor, {
-    requeue: (tx) => requeueUnknownKnowingly(tx, campaignId, actor),
-    from: 'unknown',
-    log: (n, reopen) => ({
-      type: 'RESENT',
-      severity: 'WARNING',
-      message: `${n} recipients whose outcome stayed unknown queued again, knowingly (some may get the message twice)${reopen ? '; the campaign runs again' : ''}`,
-    }),
-  });
-}
-
-/** Error codes of sends that certainly did not reach WhatsApp (so sending again cannot duplicate). */
-export const RETRYABLE_ERROR_CODES = ['UNAVAILABLE', 'REJECTED'] as const;
-
-/**
- * Re-queues recipients that FAILED without their message leaving (Evolution unavailable, or refused
- * it). Messages WhatsApp reported as failed, numbers not on WhatsApp and unknown outcomes are not
- * retried. A completed campaign runs again for them.
- */
-export async function retryFailed(tenantId: string, campaignId: string, actor: string): Promise<number> {
-  return requeueAndReopen(tenantId, campaignId, actor, {
-    requeue: (tx) => requeueRetryable(tx, campaignId, RETRYABLE_ERROR_CODES),
-    from: 'failed',
-    log: (n, reopen) => ({ type: reopen ? 'RESUMED' : 'UPDATED', message: `${n} failed recipients queued again${reopen ? '; the campaign runs again' : ''}` }),
-  });
-}
-
-/**
- * Queues some settled recipients again (moving them from the `from` counter back to remaining), resets
- * the campaign's consecutive errors, and runs a completed campaign again; a paused one stays paused.
- */
-async function requeueAndReopen(
-  tenantId: string,
-  campaignId: string,
-  actor: string,
-  how: { requeue: (tx: Tx) => Promise<number>; from: 'unknown' | 'failed'; log: (n: number, reopen: boolean) => Pick<LogEntry, 'type' | 'severity' | 'message'> },
-): Promise<number> {
-  return inTransaction(async (tx, after) => {
-    const { campaign } = await lockForTransition(tx, tenantId, campaignId, 'retry');
-    const requeued = await how.requeue(tx);
-    if (requeued === 0) return 0;
-    const reopen = campaign.status === 'COMPLETED';
-    const progress = await bumpCampaign(tx, after, campaignId, { [how.from]: -requeued, remaining: requeued }, [
-      Prisma.sql`consecutive_errors = 0`,
-      ...(reopen ? [Prisma.sql`status = 'RUNNING'`, Prisma.sql`completed_at = NULL`] : []),
-    ]);
-    await appendLog(tx, after, { tenantId, campaignId, ...how.log(requeued, reopen), details: { requeued }, progress: progress ? { ...progress } : undefined, actor });
-    if (campaign.status !== 'PAUSED') schedulePump(after, tenantId, campaignId);
-    return requeued;
-  });
 }
