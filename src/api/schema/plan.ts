@@ -1,5 +1,5 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import { campaignPlan } from '../../features/dispatch/plan.js';
+import { campaignPlan } from '../../features/campaigns/plan.js';
 import type { PlanResult } from '../../domain/plan.js';
 import { NotFoundError } from '../../domain/errors.js';
 import { builder } from './builder.js';

@@ -1,5 +1,5 @@
-import { audienceSql, reachableSql } from '../campaigns/audience.js';
-import { storedAudience } from '../campaigns/lifecycle.js';
+import { audienceSql, reachableSql } from './audience.js';
+import { storedAudience } from './lifecycle.js';
 import { prisma } from '../../infra/db/client.js';
 import { LIMIT_SETTINGS_SELECT, unusableReason } from '../../domain/instances.js';
 import { type PlanResult, planCampaign } from '../../domain/plan.js';
