@@ -1,7 +1,7 @@
 // A reference for bench:dispatch (a), in its own process: the database work of a send and nothing
 // else. DBONLY_LOOPS loops (the product's DISPATCH_CONCURRENCY) each claim DBONLY_BATCH recipients of a
 // RUNNING campaign with the product's own claim statement (src/features/dispatch/send.ts claimNext), then record
-// them as accepted by Evolution with the product's own record path (src/features/dispatch/record-sent.ts: key
+// them as accepted by Evolution with the product's own record path (src/features/recipients/record-sent.ts: key
 // locks, recipients SENT, a message_sent log each, instance and campaign counters, the progress and log
 // events published to Redis), with a made-up key id per send. No Evolution call, no BullMQ, no phone
 // locks, no pacing, no rendering. Prints {"ready": true}, then, when the campaign has no QUEUED

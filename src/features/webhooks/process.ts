@@ -50,8 +50,8 @@ export async function processWebhook(job: WebhookJob, fx: WebhookEffects): Promi
 /**
  * A delivery receipt. Matched on the key id only (receipts may carry a @lid instead of the phone).
  * If no recipient holds that key id yet, the send's HTTP response has not been stored: the receipt
- * is parked and applied when it is (see recordSent), under the same advisory lock. Receipts are
- * applied in batches (src/receipts/batch.ts).
+ * is parked and applied when it is (src/features/recipients/record-sent.ts), under the same advisory lock. Receipts are
+ * applied in batches (src/features/recipients/receipt-batch.ts).
  */
 async function messagesUpdate(job: WebhookJob, d: z.infer<typeof messagesUpdateSchema>): Promise<string> {
   const keyId = (d.keyId ?? d.id) as string;
