@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
 import { autoPauseCampaign, completeIfDone } from '../campaigns/lifecycle.js';
-import { prisma } from '../../infra/db/client.js';
 import { sqlExecute, sqlRows } from '../../infra/db/sql.js';
 import { effectiveLimits, unusableReason } from '../../domain/instances.js';
 import { campaignLimits, countPicks, nextPumpDelayMs, sendsToSchedule, shortfallShare } from '../../domain/pacing.js';
@@ -258,12 +257,12 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
 async function idle(deps: PumpDeps, ctx: SendCampaign, zones: Prisma.Sql, resumesAt: Date | null, now: Date): Promise<PumpResult> {
   const { tenantId, id: campaignId } = ctx;
   if (await completeIfDone(tenantId, campaignId)) return 'completed';
-  const [left] = await prisma.$queryRaw<Array<{ queued_open: number; next_retry: Date | null; queued: number; sending: number }>>`
+  const [left] = await sqlRows<{ queued_open: number; next_retry: Date | null; queued: number; sending: number }>(Prisma.sql`
     SELECT count(*) FILTER (WHERE r.status = 'QUEUED' AND ${zones})::int AS queued_open,
            min(r.not_before) FILTER (WHERE r.status = 'QUEUED' AND ${zones}) AS next_retry,
            count(*) FILTER (WHERE r.status = 'QUEUED')::int AS queued,
            count(*) FILTER (WHERE r.status = 'SENDING')::int AS sending
-    FROM recipient r WHERE r.campaign_id = ${campaignId}::uuid AND r.status IN ('QUEUED', 'SENDING')`;
+    FROM recipient r WHERE r.campaign_id = ${campaignId}::uuid AND r.status IN ('QUEUED', 'SENDING')`);
   const waitFor = (ms: number) => deps.requestPump(tenantId, campaignId, Math.min(MAX_IDLE_WAIT_MS, Math.max(200, ms)));
 
   if ((left?.queued_open ?? 0) > 0) {
@@ -272,8 +271,8 @@ async function idle(deps: PumpDeps, ctx: SendCampaign, zones: Prisma.Sql, resume
     return 'waiting';
   }
   if ((left?.queued ?? 0) > 0) {
-    const waiting = await prisma.$queryRaw<Array<{ zone: string }>>`
-      SELECT DISTINCT COALESCE(timezone, ${ctx.timezone}) AS zone FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status = 'QUEUED'`;
+    const waiting = await sqlRows<{ zone: string }>(Prisma.sql`
+      SELECT DISTINCT COALESCE(timezone, ${ctx.timezone}) AS zone FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status = 'QUEUED'`);
     let next: Date | null = null;
     for (const { zone } of waiting) {
       const at = nextOpening(ctx.window, now, zoneOr(zone, ctx.timezone));

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { autoPauseCampaign, completeIfDone } from '../campaigns/lifecycle.js';
 import { appendLog } from '../campaigns/logs.js';
-import { prisma } from '../../infra/db/client.js';
+import { sqlRows } from '../../infra/db/sql.js';
+import { Prisma } from '../../generated/prisma/client.js';
 import { whileDatabaseRecovers } from '../../infra/db/outage.js';
 import { inTransaction } from '../../infra/db/transaction.js';
 import { effectiveLimits } from '../../domain/instances.js';
@@ -435,8 +436,8 @@ async function waitForServer(deps: DispatchDeps, campaign: SendCampaign, instanc
 const SLOW_ANSWER_MS = 1000;
 
 async function checkErrorThreshold(campaign: SendCampaign) {
-  const [row] = await prisma.$queryRaw<Array<{ over: boolean; n: number }>>`
-    SELECT consecutive_errors >= error_threshold AS over, consecutive_errors AS n FROM campaign WHERE id = ${campaign.id}::uuid`;
+  const [row] = await sqlRows<{ over: boolean; n: number }>(Prisma.sql`
+    SELECT consecutive_errors >= error_threshold AS over, consecutive_errors AS n FROM campaign WHERE id = ${campaign.id}::uuid`);
   if (row?.over) {
     await autoPauseCampaign(campaign.tenantId, campaign.id, `${row.n} consecutive send errors (threshold ${campaign.errorThreshold})`, {
       consecutiveErrors: row.n,

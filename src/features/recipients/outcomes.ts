@@ -1,5 +1,6 @@
 import type { LogEntry } from '../campaigns/logs.js';
-import { prisma, type Tx } from '../../infra/db/client.js';
+import type { Tx } from '../../infra/db/client.js';
+import { sqlRows } from '../../infra/db/sql.js';
 import { type AfterCommit, inTransaction } from '../../infra/db/transaction.js';
 import { FAILED_SEND_HEALTH, type SendDecision } from '../../domain/send-outcome.js';
 import { Prisma } from '../../generated/prisma/client.js';
@@ -214,8 +215,8 @@ async function settleConfirmedSend(
 
 /** Recipients claimed by a job run that died: their send may have happened, so they become UNKNOWN. */
 export async function markCrashedClaims(token: string): Promise<number> {
-  const rows = await prisma.$queryRaw<Array<{ id: string; tenant_id: string; campaign_id: string; instance_id: string | null; contact_id: string }>>`
-    SELECT id, tenant_id, campaign_id, instance_id, contact_id FROM recipient WHERE claim_token = ${token} AND status = 'SENDING'`;
+  const rows = await sqlRows<{ id: string; tenant_id: string; campaign_id: string; instance_id: string | null; contact_id: string }>(Prisma.sql`
+    SELECT id, tenant_id, campaign_id, instance_id, contact_id FROM recipient WHERE claim_token = ${token} AND status = 'SENDING'`);
   await markAllUnknown(rows, 'the worker sending this message stopped mid-send');
   return rows.length;
 }
