@@ -19,8 +19,13 @@ import { type DispatchDeps, outstandingKey, tenantOutstandingKey } from './send.
 
 /** How far ahead slots are reserved and send jobs scheduled. */
 export const HORIZON_MS = 5000;
-/** A scheduled send older than this is considered lost (its worker died) and no longer counted. */
-const OUTSTANDING_STALE_MS = 120_000;
+/**
+ * A scheduled send this long past its slot is considered lost (its job went with a Redis restart or its
+ * worker died) and no longer counted against the lookahead. Send jobs run within moments of their slot;
+ * counting lost ones for 120 s held a campaign's last recipients that long after a Redis restart with
+ * AOF. Counting a slow job as lost only lets the pump schedule ahead again, within the limiter's slots.
+ */
+const OUTSTANDING_STALE_MS = 30_000;
 /** A waiting campaign (window closed, retries pending) is pumped at least this often anyway. */
 const MAX_IDLE_WAIT_MS = 60_000;
 /** Only the A/B hold-out is left: its release pumps the campaign, this is a safety net. */
