@@ -4,6 +4,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createTenant } from '../src/features/auth/api-keys.js';
 import { prisma } from '../src/infra/db/client.js';
+import { gql } from './lib/gql.js';
 
 const apiUrl = process.env.DEMO_API_URL ?? 'http://127.0.0.1:4000';
 const simUrl = process.env.DEMO_SIM_URL ?? 'http://127.0.0.1:8080';
@@ -11,17 +12,6 @@ const simKey = process.env.DEMO_SIM_API_KEY ?? 'sim-global-api-key';
 const CONTACTS = 120;
 
 const line = (s = '') => process.stdout.write(`${s}\n`);
-
-async function gql<T = Record<string, any>>(key: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${apiUrl}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: T; errors?: unknown };
-  if (body.errors || !body.data) throw new Error(JSON.stringify(body.errors ?? body));
-  return body.data;
-}
 
 async function sim(method: string, path: string, body?: unknown) {
   const res = await fetch(`${simUrl}${path}`, {
@@ -54,7 +44,7 @@ await sim('PATCH', '/__simulator/behaviour', {
   notOnWhatsapp: ['5511955500003', '5511955500077'],
 });
 
-const server = await gql(key, `mutation($i: RegisterEvolutionServerInput!) { registerEvolutionServer(input: $i) { ... on RegisterEvolutionServerSuccess { data { id } } ... on Error { message } } }`, {
+const server = await gql(apiUrl, key, `mutation($i: RegisterEvolutionServerInput!) { registerEvolutionServer(input: $i) { ... on RegisterEvolutionServerSuccess { data { id } } ... on Error { message } } }`, {
   i: { name: 'simulator', baseUrl: simUrl, apiKey: simKey },
 });
 const serverId = server.registerEvolutionServer.data.id;
@@ -62,7 +52,7 @@ const serverId = server.registerEvolutionServer.data.id;
 const instanceIds: string[] = [];
 for (const n of [1, 2]) {
   const name = `demo-${tenant.id.slice(0, 8)}-${n}`;
-  const r = await gql(key, `mutation($i: RegisterInstanceInput!) { registerInstance(input: $i) { ... on RegisterInstanceSuccess { data { id webhookUrl } } ... on Error { message } } }`, {
+  const r = await gql(apiUrl, key, `mutation($i: RegisterInstanceInput!) { registerInstance(input: $i) { ... on RegisterInstanceSuccess { data { id webhookUrl } } ... on Error { message } } }`, {
     i: { serverId, name, limitPerMinute: 60, limitPerHour: 1000, minDelayMs: 400, maxDelayMs: 900 },
   });
   const { id, webhookUrl } = r.registerInstance.data;
@@ -83,9 +73,10 @@ const contacts = Array.from({ length: CONTACTS }, (_, i) => ({
   tags: i % 3 === 0 ? ['vip'] : ['newsletter'],
   customFields: { cidade: i % 2 ? 'São Paulo' : 'Campinas' },
 }));
-const added = await gql(key, `mutation($c: [ContactInput!]!) { addContacts(contacts: $c) { ... on AddContactsSuccess { data { created failed } } ... on Error { message } } }`, { c: contacts });
+const added = await gql(apiUrl, key, `mutation($c: [ContactInput!]!) { addContacts(contacts: $c) { ... on AddContactsSuccess { data { created failed } } ... on Error { message } } }`, { c: contacts });
 
 const created = await gql(
+  apiUrl,
   key,
   `mutation($i: CreateCampaignInput!) { createCampaign(input: $i) { ... on CreateCampaignSuccess { data { id } } ... on ValidationError { issues { path message } } } }`,
   {
@@ -117,7 +108,7 @@ line('────────────────────────�
 line();
 
 const ws = createClient({ url: `${apiUrl.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${key}` } });
-const started = await gql(key, `mutation($id: ID!) { startCampaign(id: $id) { __typename ... on StartCampaignSuccess { data { status counters { targeted } } } ... on Error { message } } }`, {
+const started = await gql(apiUrl, key, `mutation($id: ID!) { startCampaign(id: $id) { __typename ... on StartCampaignSuccess { data { status counters { targeted } } } ... on Error { message } } }`, {
   id: campaignId,
 });
 line(`campaign started: ${started.startCampaign.data.counters.targeted} recipients`);
@@ -151,6 +142,7 @@ line('all messages sent; waiting a few seconds for the last delivery and read re
 await new Promise((r) => setTimeout(r, 6000));
 await ws.dispose();
 const final = await gql<{ campaign: Progress & { counters: Counters } }>(
+  apiUrl,
   key,
   `query($id: ID!) { campaign(id: $id) { status counters { targeted sent delivered read failed skipped unknown remaining deliveryRate readRate percentDone } } }`,
   { id: campaignId },

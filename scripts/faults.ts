@@ -27,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type EvolutionSimulator, startSimulator } from '../tools/evolution-simulator/server.js';
+import { gql } from './lib/gql.js';
 import { COUNTERS_AND_RECOUNT, type Proc, sleep, startProcess, stopProcess, waitFor } from './lib/long-run.js';
 import { freePort, type PrivatePostgres, type PrivateRedis, startPrivatePostgres, startPrivateRedis } from '../test/helpers/private-services.js';
 
@@ -181,17 +182,6 @@ interface Ctx {
   postgres: PrivatePostgres;
   redis: PrivateRedis;
   procs: Proc[];
-}
-
-async function gql<T = Record<string, any>>(url: string, key: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: T; errors?: unknown };
-  if (body.errors || !body.data) throw new Error(JSON.stringify(body.errors ?? body));
-  return body.data;
 }
 
 async function scenario(fault: Fault, ctx: Ctx): Promise<Row> {

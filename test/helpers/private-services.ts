@@ -122,21 +122,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   }
 
   await up();
-  return {
-    port,
-    url,
-    up,
-    down,
-    async restart(downMs = 0) {
-      await down();
-      if (downMs > 0) await sleep(downMs);
-      await up();
-    },
-    async stop() {
-      await down();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return serviceHandle(port, url, dir, up, down);
 }
 
 export interface PrivateRedis {
@@ -196,6 +182,11 @@ export async function startPrivateRedis(opts: { appendonly?: boolean } = {}): Pr
   }
 
   await up();
+  return serviceHandle(port, url, dir, up, down);
+}
+
+/** A started server: restartable (down, then up on the same port and data directory), stopped for good with its data removed. */
+function serviceHandle<U>(port: number, url: U, dir: string, up: () => Promise<void>, down: () => Promise<void>) {
   return {
     port,
     url,

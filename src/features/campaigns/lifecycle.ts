@@ -223,15 +223,15 @@ async function waitForInflightSends(campaignId: string) {
   }
 }
 
+/** The campaign row's assignments for PAUSED, by an operator or automatically. */
+function pausedSets(reason: string | null) {
+  return [Prisma.sql`status = 'PAUSED'`, Prisma.sql`paused_at = now()`, Prisma.sql`pause_reason = ${reason}`, Prisma.sql`resumes_at = NULL`];
+}
+
 export async function pauseCampaign(tenantId: string, campaignId: string, actor: string, reason: string | null = null) {
   await inTransaction(async (tx, after) => {
     await lockForTransition(tx, tenantId, campaignId, 'pause');
-    const progress = await bumpCampaign(tx, after, campaignId, {}, [
-      Prisma.sql`status = 'PAUSED'`,
-      Prisma.sql`paused_at = now()`,
-      Prisma.sql`pause_reason = ${reason}`,
-      Prisma.sql`resumes_at = NULL`,
-    ]);
+    const progress = await bumpCampaign(tx, after, campaignId, {}, pausedSets(reason));
     await appendLog(tx, after, {
       tenantId,
       campaignId,
@@ -327,12 +327,7 @@ export async function autoPauseCampaign(tenantId: string, campaignId: string, re
     const rows = await tx.$queryRaw<Array<{ id: string }>>`
       SELECT id FROM campaign WHERE id = ${campaignId}::uuid AND tenant_id = ${tenantId}::uuid AND status = 'RUNNING' FOR UPDATE`;
     if (rows.length === 0) return false;
-    const progress = await bumpCampaign(tx, after, campaignId, {}, [
-      Prisma.sql`status = 'PAUSED'`,
-      Prisma.sql`paused_at = now()`,
-      Prisma.sql`pause_reason = ${reason}`,
-      Prisma.sql`resumes_at = NULL`,
-    ]);
+    const progress = await bumpCampaign(tx, after, campaignId, {}, pausedSets(reason));
     await appendLog(tx, after, {
       tenantId,
       campaignId,

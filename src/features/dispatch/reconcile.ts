@@ -178,18 +178,17 @@ function withLookup(evidence: Evidence | null, entry: Record<string, unknown>): 
   return e;
 }
 
-async function record(deps: ReconcileDeps, row: DueRow, lookup: LookupResult, control: ControlResult | null): Promise<string> {
+/** What a lookup decides for an unknown outcome (a send's or a follow-up's), the evidence with it, and when to look again. */
+function judge(
+  row: { sending_at: Date | null; updated_at: Date; reconcile_attempts: number; evidence: Evidence | null },
+  lookup: LookupResult,
+  control: ControlResult | null,
+) {
   const now = clock.ms();
   const sinceSendMs = now - (row.sending_at ?? row.updated_at).getTime();
+  const settleMs = config.evolutionTimeoutMs + config.reconcileGraceMs;
   const earlierMisses = (row.evidence?.lookups ?? []).filter((l) => l.result === 'NOT_FOUND' && l.control === 'FOUND').length;
-  const decision = decide({
-    lookup,
-    control,
-    sinceSendMs,
-    settleMs: config.evolutionTimeoutMs + config.reconcileGraceMs,
-    maxMs: config.reconcileMaxMs,
-    earlierMisses,
-  });
+  const decision = decide({ lookup, control, sinceSendMs, settleMs, maxMs: config.reconcileMaxMs, earlierMisses });
   const entry: Record<string, unknown> = { at: new Date(now).toISOString(), result: lookup.kind };
   if (lookup.kind === 'FOUND') {
     entry.keyId = lookup.keyId;
@@ -198,15 +197,18 @@ async function record(deps: ReconcileDeps, row: DueRow, lookup: LookupResult, co
   if (lookup.kind === 'AMBIGUOUS') entry.candidates = lookup.candidates;
   if (lookup.kind === 'ERROR') entry.error = lookup.message;
   if (control) entry.control = control;
-  const evidence = withLookup(row.evidence, entry);
   const attempts = row.reconcile_attempts + 1;
+  // A miss in a store shown to work is looked at again soon: at once after the grace time, to confirm it.
+  const settleLeftMs = settleMs - sinceSendMs;
+  const missing = lookup.kind === 'NOT_FOUND' && control === 'FOUND';
+  const nextLookupMs = missing ? (settleLeftMs <= 0 ? CONFIRM_LOOKUP_MS : Math.min(nextLookupDelayMs(attempts), Math.max(1000, settleLeftMs))) : nextLookupDelayMs(attempts);
+  return { decision, evidence: withLookup(row.evidence, entry), attempts, nextLookupMs };
+}
 
+async function record(deps: ReconcileDeps, row: DueRow, lookup: LookupResult, control: ControlResult | null): Promise<string> {
+  const { decision, evidence, attempts, nextLookupMs } = judge(row, lookup, control);
   if (decision === 'WAIT') {
-    // A miss in a store shown to work is looked at again soon: at once after the grace time, to confirm it.
-    const settleLeftMs = config.evolutionTimeoutMs + config.reconcileGraceMs - sinceSendMs;
-    const missing = lookup.kind === 'NOT_FOUND' && control === 'FOUND';
-    const delayMs = missing ? (settleLeftMs <= 0 ? CONFIRM_LOOKUP_MS : Math.min(nextLookupDelayMs(attempts), Math.max(1000, settleLeftMs))) : nextLookupDelayMs(attempts);
-    await awaitNextLookup(row.id, attempts, evidence, delayMs);
+    await awaitNextLookup(row.id, attempts, evidence, nextLookupMs);
     return 'WAIT';
   }
   if (decision === 'SENT' && lookup.kind === 'FOUND') return settleSent(deps, row, lookup, { ...evidence, decision }, attempts);
@@ -294,18 +296,11 @@ async function reconcileFollowUps(deps: ReconcileDeps): Promise<string> {
 }
 
 async function recordFollowUp(row: FollowUpDueRow, lookup: LookupResult, control: ControlResult | null): Promise<string> {
-  const now = clock.ms();
-  const sinceSendMs = now - (row.sending_at ?? row.updated_at).getTime();
-  const earlierMisses = (row.evidence?.lookups ?? []).filter((l) => l.result === 'NOT_FOUND' && l.control === 'FOUND').length;
-  const decision = decide({ lookup, control, sinceSendMs, settleMs: config.evolutionTimeoutMs + config.reconcileGraceMs, maxMs: config.reconcileMaxMs, earlierMisses });
-  const entry: Record<string, unknown> = { at: new Date(now).toISOString(), result: lookup.kind };
-  if (lookup.kind === 'FOUND') entry.keyId = lookup.keyId;
-  if (lookup.kind === 'ERROR') entry.error = lookup.message;
-  if (control) entry.control = control;
-  const attempts = row.reconcile_attempts + 1;
-  const evidence = { ...withLookup(row.evidence, entry), ...(decision === 'WAIT' ? {} : { decision }) };
+  const judged = judge(row, lookup, control);
+  const { decision, attempts } = judged;
+  const evidence = { ...judged.evidence, ...(decision === 'WAIT' ? {} : { decision }) };
   if (decision === 'WAIT') {
-    const delayMs = lookup.kind === 'NOT_FOUND' && control === 'FOUND' ? CONFIRM_LOOKUP_MS : nextLookupDelayMs(attempts);
+    const delayMs = judged.nextLookupMs;
     await sqlRows(Prisma.sql`
       UPDATE follow_up SET reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb, reconcile_at = now() + make_interval(secs => ${delayMs / 1000})
       WHERE id = ${row.id}::uuid AND status = 'UNKNOWN' AND reconcile_at IS NOT NULL`);
