@@ -5,6 +5,7 @@ import { countsFromFields } from '../../domain/counters.js';
 import { parseStoredRules } from '../../domain/segment-rules.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { AbMetric, AudienceType, CampaignObjective, CampaignStatus, MediaType, type Prisma, Recurrence, RotationMode, TimezoneMode } from '../../generated/prisma/client.js';
+import { batched } from './batching.js';
 import { builder } from './builder.js';
 import { ContactRef } from './contact.js';
 import { COUNTER_SELECT, CountersRef } from './counters.js';
@@ -44,9 +45,22 @@ export const CampaignMessageRef = builder.prismaObject('CampaignMessage', {
     abVariant: t.exposeString('abVariant', { nullable: true }),
     abWeight: t.exposeFloat('abWeight', { nullable: true, description: 'Share of the A/B test audience, in percent.' }),
     trackLinks: t.exposeBoolean('trackLinks', { description: 'URLs in the text become per-recipient short links that count clicks.' }),
-    usageCount: t.exposeInt('usageCount'),
+    usageCount: t.int({
+      description: 'Recipients this variation was sent to (follow-ups excluded). campaign.analytics.variations has every figure per variation.',
+      resolve: (m, _args, ctx) => batched(ctx, 'variation-usage', (ids) => variationUsage(ctx.viewer.tenantId, ids)).load(m.id).then((n) => n ?? 0),
+    }),
   }),
 });
+
+/** How many recipients each variation was sent to: one statement for all the variations a request shows. */
+async function variationUsage(tenantId: string, messageIds: readonly string[]): Promise<Map<string, number>> {
+  const rows = await prisma.$queryRaw<Array<{ message_id: string; n: number }>>`
+    SELECT r.message_id::text, count(r.sent_at)::int AS n FROM recipient r
+    WHERE r.campaign_id IN (SELECT campaign_id FROM campaign_message WHERE id = ANY(${messageIds}::uuid[]) AND tenant_id = ${tenantId}::uuid)
+      AND r.message_id = ANY(${messageIds}::uuid[])
+    GROUP BY r.message_id`;
+  return new Map(rows.map((r) => [r.message_id, r.n]));
+}
 
 export const FollowUpRuleRef = builder.prismaObject('FollowUpRule', {
   description: 'A follow-up sent to recipients who did not reply.',

@@ -121,6 +121,8 @@ export async function startCampaign(tenantId: string, campaignId: string, actor:
       const progress = await bumpCampaign(tx, after, campaignId, { targeted: frozen, remaining: frozen }, [
         Prisma.sql`status = 'RUNNING'`,
         Prisma.sql`started_at = now()`,
+        // Against the dispatch clock, like every time the claim compares (src/infra/lib/clock.ts).
+        Prisma.sql`expires_at = ${clock.now()}::timestamptz + make_interval(mins => expire_after_minutes)`,
         Prisma.sql`paused_at = NULL`,
         Prisma.sql`pause_reason = NULL`,
         Prisma.sql`resumes_at = NULL`,
@@ -270,7 +272,7 @@ export async function resumeCampaign(tenantId: string, campaignId: string, actor
 export async function cancelCampaign(tenantId: string, campaignId: string, actor: string) {
   await inTransaction(async (tx, after) => {
     await lockForTransition(tx, tenantId, campaignId, 'cancel');
-    const skipped = await skipWaiting(tx, campaignId, 'campaign cancelled');
+    const skipped = await skipWaiting(tx, campaignId, 'CAMPAIGN_CANCELLED', 'campaign cancelled');
     const progress = await bumpCampaign(tx, after, campaignId, { skipped, remaining: -skipped }, [
       Prisma.sql`status = 'CANCELLED'`,
       Prisma.sql`cancelled_at = now()`,
@@ -287,6 +289,39 @@ export async function cancelCampaign(tenantId: string, campaignId: string, actor
     });
   });
   await waitForInflightSends(campaignId);
+}
+
+/**
+ * A RUNNING campaign past its expiry (`expireAfterMinutes` after its start): recipients not yet sent
+ * are skipped (EXPIRED) rather than sent late, set-based; sends in flight finish. With `sendableFrom`
+ * (when the sending window opens next), the same already before the expiry if that is after it.
+ * Returns how many were skipped (0 when the campaign is not running or not expired).
+ */
+export async function expireCampaign(tenantId: string, campaignId: string, sendableFrom: Date = clock.now()): Promise<number> {
+  return inTransaction(async (tx, after) => {
+    const rows = await tx.$queryRaw<Array<{ expires_at: Date }>>`
+      SELECT expires_at FROM campaign WHERE id = ${campaignId}::uuid AND tenant_id = ${tenantId}::uuid AND status = 'RUNNING'
+        AND expires_at <= ${sendableFrom} FOR UPDATE`;
+    const row = rows[0];
+    if (!row) return 0;
+    const skipped = await skipWaiting(tx, campaignId, 'EXPIRED', 'the campaign expired before this recipient could be sent');
+    if (skipped === 0) return 0;
+    const progress = await bumpCampaign(tx, after, campaignId, { skipped, remaining: -skipped });
+    await appendLog(tx, after, {
+      tenantId,
+      campaignId,
+      type: 'RECIPIENT_SKIPPED',
+      severity: 'WARNING',
+      message:
+        row.expires_at <= clock.now()
+          ? `campaign expired at ${row.expires_at.toISOString()}: ${skipped} recipients not yet sent are skipped`
+          : `campaign expires at ${row.expires_at.toISOString()}, before its sending window opens again (${sendableFrom.toISOString()}): ${skipped} recipients not yet sent are skipped`,
+      details: { reason: 'EXPIRED', skipped, expiresAt: row.expires_at.toISOString() },
+      progress: progress ? { ...progress } : undefined,
+      actor: 'worker',
+    });
+    return skipped;
+  });
 }
 
 /**

@@ -76,7 +76,7 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
     const zone = c.timezoneMode === 'CONTACT' ? Prisma.sql`COALESCE(c.timezone, ${tz})` : Prisma.sql`${tz}::text`;
     audience = await prisma.$queryRaw<Array<{ zone: string; count: number }>>`
       SELECT ${zone} AS zone, count(*)::int AS count FROM contact c
-      WHERE c.tenant_id = ${tenantId}::uuid AND ${reachableSql()} AND (${audienceSql(who)})
+      WHERE c.tenant_id = ${tenantId}::uuid AND ${reachableSql(tenantId)} AND (${audienceSql(who)})
       GROUP BY 1`;
   } else if (c.status === 'RUNNING' || c.status === 'PAUSED') {
     audience = await prisma.$queryRaw<Array<{ zone: string; count: number }>>`

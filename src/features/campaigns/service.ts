@@ -248,7 +248,7 @@ export function campaignCopy(source: CopySource, overrides: Partial<Prisma.Campa
     abSignificance: source.abSignificance,
     abAutoWinner: source.abAutoWinner,
     cost: source.cost,
-    messages: { create: source.messages.map(({ id: _i, campaignId: _c, createdAt: _a, updatedAt: _u, usageCount: _n, ...m }) => m) },
+    messages: { create: source.messages.map(({ id: _i, campaignId: _c, createdAt: _a, updatedAt: _u, ...m }) => m) },
     instances: { create: source.instances.map((l) => ({ instanceId: l.instanceId, tenantId })) },
     followUpRules: { create: source.followUpRules.map(({ id: _i, campaignId: _c, createdAt: _a, ...r }) => r) },
     ...overrides,

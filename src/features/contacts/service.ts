@@ -105,7 +105,7 @@ export async function setContactFlag(tenantId: string, ref: ContactSelection, fl
     // Every selected contact is withdrawn, changed or not: none of them may receive from now on.
     const skipped =
       flag === 'optOut' || flag === 'block'
-        ? await withdrawContacts(tx, after, tenantId, ids, flag === 'optOut' ? 'contact opted out' : 'contact blocked', actor)
+        ? await withdrawContacts(tx, after, tenantId, ids, flag === 'optOut' ? 'OPTED_OUT' : 'BLOCKED', flag === 'optOut' ? 'contact opted out' : 'contact blocked', actor)
         : 0;
     return { matched: ids.length, changed, skippedRecipients: skipped, ids };
   });
@@ -122,7 +122,7 @@ export async function deleteContacts(tenantId: string, ref: ContactSelection, ac
   return inTransaction(async (tx, after) => {
     // Recipients first, in a fixed order, as every other writer locks them before their campaign.
     await tx.$queryRaw`SELECT id FROM recipient WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${ids}::uuid[]) ORDER BY id FOR UPDATE`;
-    await withdrawContacts(tx, after, tenantId, ids, 'contact deleted', actor);
+    await withdrawContacts(tx, after, tenantId, ids, 'CONTACT_DELETED', 'contact deleted', actor);
     const removed = await tx.$queryRaw<Array<Counts & { campaign_id: string; sending: number }>>`
       SELECT campaign_id, ${recount(COUNTER_KEYS)}, count(*) FILTER (WHERE status = 'SENDING')::int AS sending
       FROM recipient WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${ids}::uuid[])

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { autoPauseCampaign, completeIfDone } from '../campaigns/lifecycle.js';
+import { autoPauseCampaign, completeIfDone, expireCampaign } from '../campaigns/lifecycle.js';
 import { sqlExecute, sqlRows } from '../../infra/db/sql.js';
 import { effectiveLimits, unusableReason } from '../../domain/instances.js';
 import { campaignLimits, countPicks, nextPumpDelayMs, sendsToSchedule, shortfallShare } from '../../domain/pacing.js';
@@ -87,6 +87,7 @@ type PumpRow = {
   rotationCursor: number;
   rotationSnapshot: unknown;
   resumesAt: Date | null;
+  expiresAt: Date | null;
   campaignMinDelayMs: number | null;
   campaignMaxDelayMs: number | null;
 } & (PumpInstance | { [K in keyof PumpInstance]: null });
@@ -99,7 +100,7 @@ type PumpRow = {
 async function loadForPump(tenantId: string, campaignId: string) {
   const rows = await sqlRows<PumpRow>(Prisma.sql`
     SELECT c.status::text AS status, c.rotation_mode::text AS "rotationMode", c.rotation_cursor AS "rotationCursor",
-      c.rotation_snapshot AS "rotationSnapshot", c.resumes_at AS "resumesAt", c.min_delay_ms AS "campaignMinDelayMs",
+      c.rotation_snapshot AS "rotationSnapshot", c.resumes_at AS "resumesAt", c.expires_at AS "expiresAt", c.min_delay_ms AS "campaignMinDelayMs",
       c.max_delay_ms AS "campaignMaxDelayMs",
       i.id, i.name, i.manually_paused AS "manuallyPaused", i.paused_reason AS "pausedReason", i.auto_paused_at AS "autoPausedAt",
       i.connection_state::text AS "connectionState", i.health_score AS "healthScore", i.sent_today AS "sentToday",
@@ -121,6 +122,7 @@ async function loadForPump(tenantId: string, campaignId: string) {
     rotationCursor: first.rotationCursor,
     rotationSnapshot: first.rotationSnapshot,
     resumesAt: first.resumesAt,
+    expiresAt: first.expiresAt,
     minDelayMs: first.campaignMinDelayMs,
     maxDelayMs: first.campaignMaxDelayMs,
     instances,
@@ -132,6 +134,12 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   const nowMs = now.getTime();
   const campaign = await loadForPump(tenantId, campaignId);
   if (!campaign || campaign.status !== 'RUNNING') return 'not-running';
+  if (campaign.expiresAt && campaign.expiresAt.getTime() <= nowMs) {
+    await expireCampaign(tenantId, campaignId);
+    if (await completeIfDone(tenantId, campaignId)) return 'completed';
+    await deps.requestPump(tenantId, campaignId, 1000);
+    return 'waiting';
+  }
   const ctx = await sendCampaign(tenantId, campaignId);
   if (!ctx) return 'not-running';
   const open = await openZones(ctx, now);
@@ -144,7 +152,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
       LIMIT ${deps.lookahead * 2}
     ) q`);
   const readyCount = ready?.n ?? 0;
-  if (readyCount === 0) return idle(deps, ctx, zones, campaign.resumesAt, now);
+  if (readyCount === 0) return idle(deps, ctx, zones, campaign.resumesAt, campaign.expiresAt, now);
   if (campaign.resumesAt) await windowOpened(tenantId, campaignId);
 
   // Fair share: a tenant's campaigns together keep at most `tenantLookahead` sends queued, split
@@ -259,7 +267,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
  * retry time, or every one of them is outside its sending window (the campaign then shows when it
  * resumes), or only sends in flight and the A/B hold-out are left.
  */
-async function idle(deps: PumpDeps, ctx: SendCampaign, zones: Prisma.Sql, resumesAt: Date | null, now: Date): Promise<PumpResult> {
+async function idle(deps: PumpDeps, ctx: SendCampaign, zones: Prisma.Sql, resumesAt: Date | null, expiresAt: Date | null, now: Date): Promise<PumpResult> {
   const { tenantId, id: campaignId } = ctx;
   if (await completeIfDone(tenantId, campaignId)) return 'completed';
   const [left] = await sqlRows<{ queued_open: number; next_retry: Date | null; queued: number; sending: number }>(Prisma.sql`
@@ -268,7 +276,9 @@ async function idle(deps: PumpDeps, ctx: SendCampaign, zones: Prisma.Sql, resume
            count(*) FILTER (WHERE r.status = 'QUEUED')::int AS queued,
            count(*) FILTER (WHERE r.status = 'SENDING')::int AS sending
     FROM recipient r WHERE r.campaign_id = ${campaignId}::uuid AND r.status IN ('QUEUED', 'SENDING')`);
-  const waitFor = (ms: number) => deps.requestPump(tenantId, campaignId, Math.min(MAX_IDLE_WAIT_MS, Math.max(200, ms)));
+  // Waits end at the expiry at the latest, which then skips what is left.
+  const untilExpiry = expiresAt ? expiresAt.getTime() - now.getTime() : Number.POSITIVE_INFINITY;
+  const waitFor = (ms: number) => deps.requestPump(tenantId, campaignId, Math.min(MAX_IDLE_WAIT_MS, Math.max(200, Math.min(ms, untilExpiry))));
 
   if ((left?.queued_open ?? 0) > 0) {
     if (resumesAt) await windowOpened(tenantId, campaignId);
@@ -286,6 +296,13 @@ async function idle(deps: PumpDeps, ctx: SendCampaign, zones: Prisma.Sql, resume
     if (!next) {
       await autoPauseCampaign(tenantId, campaignId, 'the sending window does not open in the next 400 days', { zones: waiting.map((w) => w.zone) });
       return 'window-closed';
+    }
+    if (expiresAt && next >= expiresAt) {
+      // No window opens before the campaign expires: what is left would arrive late, so it ends now.
+      await expireCampaign(tenantId, campaignId, next);
+      if (await completeIfDone(tenantId, campaignId)) return 'completed';
+      await waitFor(1000);
+      return 'waiting';
     }
     await windowClosed(tenantId, campaignId, next, waiting.map((w) => w.zone));
     await waitFor(next.getTime() - now.getTime());

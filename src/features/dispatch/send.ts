@@ -15,7 +15,7 @@ import { checkInstanceHealth } from '../health/service.js';
 import { clock } from '../../infra/lib/clock.js';
 import type { Logger } from '../../infra/lib/logger.js';
 import { withTrackedLinks } from '../links/track.js';
-import { type ClaimedRow, claimNext, unclaim } from '../recipients/claim.js';
+import { type ClaimedRow, claimNext, overFrequencyCap, unclaim } from '../recipients/claim.js';
 import { failSend, markCrashedClaims, recordUnknownSend, requeueForRetry, type SendLogBase } from '../recipients/outcomes.js';
 import { type AcceptedSend, recordAcceptedSends } from '../recipients/record-sent.js';
 import { redisKey } from '../../infra/redis.js';
@@ -235,6 +235,15 @@ async function startChunk(
       await unclaim(busy, new Date(clock.ms() + 2000));
       pending = [];
       want = busy.length;
+    }
+    // The frequency cap, judged again now that no other send to these phones can be in flight.
+    const over = new Set(await overFrequencyCap(claimed));
+    if (over.size > 0) {
+      const kept = claimed.flatMap((r, i) => (over.has(r.id) ? [] : [[r, holds[i] as PhoneHold] as const]));
+      await giveBackPhones(deps.redis, holds.filter((h) => over.has(h.holder)));
+      claimed.splice(0, claimed.length, ...kept.map(([r]) => r));
+      holds.splice(0, holds.length, ...kept.map(([, h]) => h));
+      await unclaim([...over], null);
     }
   } catch (err) {
     // Nothing was called yet (Redis or the database failed between the claim and the calls): every

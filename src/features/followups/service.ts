@@ -63,6 +63,7 @@ export async function createDueFollowUps(now: Date): Promise<number> {
     JOIN recipient r ON r.campaign_id = fr.campaign_id AND r.tenant_id = fr.tenant_id
       AND r.status IN ('SENT', 'DELIVERED', 'READ') AND r.replied_at IS NULL
     JOIN contact ct ON ct.id = r.contact_id AND NOT ct.opted_out AND NOT ct.blocked AND NOT ct.not_on_whatsapp
+    JOIN tenant t ON t.id = r.tenant_id AND (ct.opted_in_at IS NOT NULL OR NOT t.require_opt_in)
     CROSS JOIN LATERAL (
       SELECT CASE WHEN fr.step = 1 THEN r.sent_at ELSE (
         SELECT p.sent_at FROM follow_up p JOIN follow_up_rule pr ON pr.id = p.rule_id
@@ -268,6 +269,7 @@ async function claimFollowUp(followUpId: string, instanceId: string, token: stri
     FROM f, c, i, follow_up_rule fr, recipient r, contact ct
     WHERE fu.id = f.id AND fr.id = fu.rule_id AND r.id = fu.recipient_id AND ct.id = fu.contact_id
       AND NOT ct.opted_out AND NOT ct.blocked AND NOT ct.not_on_whatsapp
+      AND (ct.opted_in_at IS NOT NULL OR NOT (SELECT require_opt_in FROM tenant WHERE id = fu.tenant_id))
     RETURNING fu.id, fu.campaign_id, fu.recipient_id, fu.contact_id, fr.step, r.phone, ct.name, ct.custom_fields,
               ct.timezone AS contact_zone, ct.referred_by, fr.text, fr.media_type, fr.media_url, fr.media_mimetype, fr.media_file_name`;
   return rows[0] ?? null;

@@ -4,7 +4,7 @@ import { reachableSql } from '../campaigns/audience.js';
 import type { Tx } from '../../infra/db/client.js';
 import type { AfterCommit } from '../../infra/db/transaction.js';
 import { GOLDEN, variantLowerBounds } from '../../domain/ab-split.js';
-import { Prisma } from '../../generated/prisma/client.js';
+import { Prisma, type SkipReason } from '../../generated/prisma/client.js';
 
 // A campaign's recipients as a set: frozen at start, skipped, queued again, given their variation.
 // (Single recipients' transitions: claim.ts, outcomes.ts, record-sent.ts, receipts.ts, engagement.ts.)
@@ -48,7 +48,7 @@ export async function freezeAudience(tx: Tx, f: FreezeAudience): Promise<{ froze
     FROM (
       SELECT c.id, c.phone, ${zone} AS zone, row_number() OVER (ORDER BY c.created_at, c.id)::int AS seq
       FROM contact c
-      WHERE c.tenant_id = ${f.tenantId}::uuid AND ${reachableSql()} AND (${f.audience})
+      WHERE c.tenant_id = ${f.tenantId}::uuid AND ${reachableSql(f.tenantId)} AND (${f.audience})
     ) a
     ON CONFLICT (campaign_id, contact_id) DO NOTHING`;
   if (frozen === 0 || share === 0) return { frozen, heldOut: 0 };
@@ -57,10 +57,10 @@ export async function freezeAudience(tx: Tx, f: FreezeAudience): Promise<{ froze
   return { frozen, heldOut: held?.n ?? 0 };
 }
 
-/** Recipients of the campaign still waiting (not yet claimed) are skipped; returns how many. */
-export async function skipWaiting(tx: Tx, campaignId: string, reason: string): Promise<number> {
+/** Recipients of the campaign still waiting (not yet claimed) are skipped with `reason`; returns how many. */
+export async function skipWaiting(tx: Tx, campaignId: string, reason: SkipReason, text: string): Promise<number> {
   return tx.$executeRaw`
-    UPDATE recipient SET status = 'SKIPPED', skipped_at = now(), error = ${reason}, updated_at = now()
+    UPDATE recipient SET status = 'SKIPPED', skipped_at = now(), skip_reason = ${reason}::"SkipReason", error = ${text}, updated_at = now()
     WHERE campaign_id = ${campaignId}::uuid AND status IN ('PENDING', 'QUEUED')`;
 }
 
@@ -68,10 +68,18 @@ export async function skipWaiting(tx: Tx, campaignId: string, reason: string): P
  * Recipients of these contacts that are still waiting are skipped (set-based, counters per
  * campaign), and their pending follow-ups cancelled: an opted-out or blocked contact never receives.
  */
-export async function withdrawContacts(tx: Tx, after: AfterCommit, tenantId: string, contactIds: string[], reason: string, actor: string) {
+export async function withdrawContacts(
+  tx: Tx,
+  after: AfterCommit,
+  tenantId: string,
+  contactIds: string[],
+  why: SkipReason,
+  reason: string,
+  actor: string,
+) {
   if (contactIds.length === 0) return 0;
   const skipped = await tx.$queryRaw<Array<{ id: string; campaign_id: string; contact_id: string }>>`
-    UPDATE recipient SET status = 'SKIPPED', skipped_at = now(), error = ${reason}, updated_at = now()
+    UPDATE recipient SET status = 'SKIPPED', skipped_at = now(), skip_reason = ${why}::"SkipReason", error = ${reason}, updated_at = now()
     WHERE tenant_id = ${tenantId}::uuid AND contact_id = ANY(${contactIds}::uuid[]) AND status IN ('PENDING', 'QUEUED')
     RETURNING id, campaign_id, contact_id`;
   await tx.$executeRaw`
@@ -89,6 +97,7 @@ export async function withdrawContacts(tx: Tx, after: AfterCommit, tenantId: str
       recipientId: s.id,
       type: 'CONTACT_REMOVED' as const,
       message: `recipient skipped: ${reason}`,
+      details: { reason: why },
       actor,
     })),
   );

@@ -121,6 +121,7 @@ export async function requeueNotSent(row: DueRow, evidence: Evidence, attempts: 
       UPDATE recipient SET status = ${cancelled ? 'SKIPPED' : 'QUEUED'}::"RecipientStatus",
         skipped_at = CASE WHEN ${cancelled} THEN now() ELSE skipped_at END,
         error = CASE WHEN ${cancelled} THEN 'campaign cancelled' ELSE NULL END, error_code = NULL,
+        skip_reason = CASE WHEN ${cancelled} THEN 'CAMPAIGN_CANCELLED'::"SkipReason" END,
         reconcile_at = NULL, reconcile_attempts = ${attempts}, evidence = ${JSON.stringify(evidence)}::jsonb,
         sending_at = NULL, claim_token = NULL, instance_id = NULL, request_key_id = NULL, confirmed_key_id = NULL,
         not_before = NULL, queued_at = now(), updated_at = now()

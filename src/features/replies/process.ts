@@ -84,7 +84,7 @@ export async function processIncomingMessage(job: IncomingJob, d: IncomingMessag
     const outcome: string[] = [];
     if (optOut && !contact.opted_out) {
       await tx.$executeRaw`UPDATE contact SET opted_out = true, opted_out_at = now(), updated_at = now() WHERE id = ${contact.id}::uuid`;
-      const skipped = await withdrawContacts(tx, after, job.tenantId, [contact.id], `contact opted out by replying "${excerpt(text, 40)}"`, 'webhook');
+      const skipped = await withdrawContacts(tx, after, job.tenantId, [contact.id], 'OPTED_OUT', `contact opted out by replying "${excerpt(text, 40)}"`, 'webhook');
       await appendLog(tx, after, {
         tenantId: job.tenantId,
         campaignId: recipient?.campaign_id ?? null,

@@ -77,7 +77,7 @@ export interface SegmentPreview {
 
 /** How many reachable contacts match, and a sample of them (newest first). */
 export async function previewRules(tenantId: string, rules: SegmentRules, sampleSize = 10): Promise<SegmentPreview> {
-  const where = Prisma.sql`c.tenant_id = ${tenantId}::uuid AND ${reachableSql()} AND (${rulesSql(rules)})`;
+  const where = Prisma.sql`c.tenant_id = ${tenantId}::uuid AND ${reachableSql(tenantId)} AND (${rulesSql(rules)})`;
   const [count] = await prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM contact c WHERE ${where}`;
   const sample = sampleSize > 0
     ? await prisma.$queryRaw<Array<{ id: string }>>`SELECT c.id FROM contact c WHERE ${where} ORDER BY c.created_at DESC, c.id LIMIT ${sampleSize}`
@@ -91,6 +91,6 @@ export async function countSegments(tenantId: string, segments: Array<{ id: stri
   const now = new Date();
   const columns = segments.map((s, i) => Prisma.sql`count(*) FILTER (WHERE ${rulesSql(parseStoredRules(s.rules), now)})::int AS ${Prisma.raw(`c${i}`)}`);
   const [row] = await prisma.$queryRaw<Array<Record<string, number>>>`
-    SELECT ${Prisma.join(columns, ', ')} FROM contact c WHERE c.tenant_id = ${tenantId}::uuid AND ${reachableSql()}`;
+    SELECT ${Prisma.join(columns, ', ')} FROM contact c WHERE c.tenant_id = ${tenantId}::uuid AND ${reachableSql(tenantId)}`;
   return new Map(segments.map((s, i) => [s.id, row?.[`c${i}`] ?? 0]));
 }

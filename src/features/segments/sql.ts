@@ -99,7 +99,11 @@ export function rulesSql(rules: SegmentRules, now: Date = new Date()): Prisma.Sq
   return parts.length ? Prisma.join(parts, ' AND ') : Prisma.sql`TRUE`;
 }
 
-/** Contacts that may receive messages at all. */
-export function reachableSql(): Prisma.Sql {
-  return Prisma.sql`NOT c.opted_out AND NOT c.blocked AND NOT c.not_on_whatsapp`;
+/**
+ * Contacts of `tenantId` that may receive messages at all: not opted out, blocked or without WhatsApp,
+ * and opted in where the tenant requires it (read once per statement).
+ */
+export function reachableSql(tenantId: string): Prisma.Sql {
+  return Prisma.sql`NOT c.opted_out AND NOT c.blocked AND NOT c.not_on_whatsapp
+    AND (c.opted_in_at IS NOT NULL OR NOT (SELECT require_opt_in FROM tenant WHERE id = ${tenantId}::uuid))`;
 }
