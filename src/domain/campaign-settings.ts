@@ -86,6 +86,40 @@ export function pacingColumns(p: PacingInput | null | undefined, path: Path, iss
   return { minDelayMs: min, maxDelayMs: max, maxAttempts: p?.maxAttempts ?? 3, errorThreshold: p?.errorThreshold ?? 20 };
 }
 
+/** What protects the campaign's contacts: its expiry and its frequency cap (else the tenant's). */
+export interface SafetyInput {
+  expireAfterMinutes?: number | null;
+  frequencyCap?: { messages: number; periodHours: number } | null;
+  frequencyCapExempt?: boolean | null;
+}
+
+export interface SafetyColumns {
+  expireAfterMinutes: number | null;
+  frequencyCapMessages: number | null;
+  frequencyCapHours: number | null;
+  frequencyCapExempt: boolean;
+}
+
+export function safetyColumns(s: SafetyInput | null | undefined, path: Path, issues: FieldIssue[]): SafetyColumns {
+  const cap = s?.frequencyCap ?? null;
+  if (cap && s?.frequencyCapExempt) issues.push({ path: [...path, 'frequencyCapExempt'], message: 'an exempt campaign has no frequency cap of its own: give one or the other' });
+  return {
+    expireAfterMinutes: s?.expireAfterMinutes ?? null,
+    frequencyCapMessages: cap?.messages ?? null,
+    frequencyCapHours: cap?.periodHours ?? null,
+    frequencyCapExempt: s?.frequencyCapExempt ?? false,
+  };
+}
+
+/** The stored safety settings as the input that would produce them. */
+export function safetyInputOf(c: SafetyColumns): SafetyInput {
+  return {
+    expireAfterMinutes: c.expireAfterMinutes,
+    frequencyCap: c.frequencyCapMessages !== null && c.frequencyCapHours !== null ? { messages: c.frequencyCapMessages, periodHours: c.frequencyCapHours } : null,
+    frequencyCapExempt: c.frequencyCapExempt,
+  };
+}
+
 export interface ScheduleInput {
   startAt?: Date | null;
   recurrence?: 'NONE' | 'DAILY' | 'WEEKLY' | 'MONTHLY' | null;

@@ -34,6 +34,7 @@ const columnsSchema = z
     tags: z.string().optional(),
     timezone: z.string().optional(),
     referredBy: z.string().optional(),
+    optIn: z.string().optional(),
     customFields: z.array(z.object({ column: z.string(), field: z.string() })).optional(),
   })
   .strict();

@@ -26,7 +26,7 @@ import {
 import { ContactRef } from './contact.js';
 import { rulesFromInput, SegmentRef, SegmentRulesInput } from './segment.js';
 import { WhatsAppInstanceRef } from './sender.js';
-import { reloadQuery } from './shared.js';
+import { FrequencyCapInput, reloadQuery } from './shared.js';
 
 // The campaign's inputs and mutations (its types and queries are in campaign.ts).
 
@@ -99,6 +99,18 @@ const PacingInput = builder.inputType('CampaignPacingInput', {
   }),
 });
 
+const SafetyInput = builder.inputType('CampaignSafetyInput', {
+  fields: (t) => ({
+    expireAfterMinutes: t.int({
+      description:
+        'Minutes after the start past which a recipient not yet sent ends SKIPPED (EXPIRED) instead of arriving late (windows, holidays, caps, pauses). Null: never.',
+      validate: z.number().int().min(1).max(60 * 24 * 90),
+    }),
+    frequencyCap: t.field({ type: FrequencyCapInput, description: "This campaign's frequency cap, instead of the tenant's. Null: the tenant's." }),
+    frequencyCapExempt: t.boolean({ description: 'No frequency cap for this campaign (transactional messages); its sends still count for other campaigns.' }),
+  }),
+});
+
 const AbTestInput = builder.inputType('AbTestInput', {
   fields: (t) => ({
     enabled: t.boolean({ required: true }),
@@ -135,6 +147,7 @@ const campaignFields = (t: Parameters<Parameters<typeof builder.inputType>[1]['f
   schedule: t.field({ type: ScheduleInput }),
   window: t.field({ type: WindowInput }),
   pacing: t.field({ type: PacingInput }),
+  safety: t.field({ type: SafetyInput, description: 'Expiry and frequency cap.' }),
   abTest: t.field({ type: AbTestInput }),
   followUps: t.field({ type: [FollowUpInput], description: create ? 'Follow-ups, in order.' : 'Replaces the follow-ups.' }),
   cost: t.float({ validate: z.number().min(0).max(1e12) }),

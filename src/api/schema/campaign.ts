@@ -4,14 +4,14 @@ import { formatTime, WEEKDAYS, weekdayName } from '../../domain/campaign-setting
 import { countsFromFields } from '../../domain/counters.js';
 import { parseStoredRules } from '../../domain/segment-rules.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import { AbMetric, AudienceType, CampaignObjective, CampaignStatus, MediaType, type Prisma, Recurrence, RotationMode, TimezoneMode } from '../../generated/prisma/client.js';
+import { AbMetric, AudienceType, CampaignObjective, CampaignStatus, MediaType, type Prisma, Recurrence, type SkipReason, RotationMode, TimezoneMode } from '../../generated/prisma/client.js';
 import { batched } from './batching.js';
 import { builder } from './builder.js';
 import { ContactRef } from './contact.js';
 import { COUNTER_SELECT, CountersRef } from './counters.js';
 import { SegmentRulesRef } from './segment.js';
 import { WhatsAppInstanceRef } from './sender.js';
-import { OrderDirectionEnum } from './shared.js';
+import { FrequencyCapRef, OrderDirectionEnum } from './shared.js';
 
 // The campaign: its enums and types first (other domains' files refer to them), then its queries.
 // Inputs and mutations are in campaign-mutations.ts, subscriptions in live.ts, analytics in analytics.ts.
@@ -28,6 +28,35 @@ export const TimezoneModeEnum = builder.enumType(TimezoneMode, {
 });
 export const AbMetricEnum = builder.enumType(AbMetric, { name: 'AbMetric' });
 export const WeekdayEnum = builder.enumType('Weekday', { values: WEEKDAYS });
+
+export const SkipReasonEnum = builder.enumType('SkipReason', {
+  description: 'Why a recipient ended SKIPPED; none of these was sent to Evolution.',
+  values: {
+    OPTED_OUT: { value: 'OPTED_OUT', description: 'The contact opted out.' },
+    BLOCKED: { value: 'BLOCKED', description: 'The tenant blocked the contact.' },
+    NOT_ON_WHATSAPP: { value: 'NOT_ON_WHATSAPP', description: 'Evolution answered (to any campaign) that the number has no WhatsApp.' },
+    NO_OPT_IN: { value: 'NO_OPT_IN', description: 'The tenant requires opt-in and the contact has none.' },
+    FREQUENCY_CAP: { value: 'FREQUENCY_CAP', description: "The contact reached the frequency cap and it frees only after the campaign's expiry." },
+    EXPIRED: { value: 'EXPIRED', description: 'The campaign expired (safety.expireAfterMinutes) before the recipient could be sent.' },
+    CAMPAIGN_CANCELLED: { value: 'CAMPAIGN_CANCELLED', description: 'The campaign was cancelled first.' },
+    CONTACT_DELETED: { value: 'CONTACT_DELETED', description: 'The contact was deleted first.' },
+  } as const,
+});
+
+const SkipCountRef = builder.objectRef<{ reason: SkipReason; count: number }>('SkipReasonCount').implement({
+  fields: (t) => ({ reason: t.expose('reason', { type: SkipReasonEnum }), count: t.exposeInt('count') }),
+});
+
+/** Skipped recipients by reason, for every campaign a request shows, in one statement. */
+async function skipsByReason(tenantId: string, campaignIds: readonly string[]): Promise<Map<string, Array<{ reason: SkipReason; count: number }>>> {
+  const rows = await prisma.$queryRaw<Array<{ campaign_id: string; reason: SkipReason; count: number }>>`
+    SELECT campaign_id::text, skip_reason::text AS reason, count(*)::int AS count FROM recipient
+    WHERE campaign_id = ANY(${campaignIds}::uuid[]) AND tenant_id = ${tenantId}::uuid AND status = 'SKIPPED' AND skip_reason IS NOT NULL
+    GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2`;
+  const out = new Map<string, Array<{ reason: SkipReason; count: number }>>();
+  for (const r of rows) out.set(r.campaign_id, [...(out.get(r.campaign_id) ?? []), { reason: r.reason, count: r.count }]);
+  return out;
+}
 
 export const CampaignMessageRef = builder.prismaObject('CampaignMessage', {
   // Select mode: only the columns the query's fields need are loaded (see docs/decisions.md).
@@ -126,6 +155,25 @@ const PacingRef = builder
     }),
   });
 
+const SafetyRef = builder
+  .objectRef<{ expireAfterMinutes: number | null; expiresAt: Date | null; frequencyCapMessages: number | null; frequencyCapHours: number | null; frequencyCapExempt: boolean }>(
+    'CampaignSafety',
+  )
+  .implement({
+    description: "What protects the campaign's contacts besides opt-out and consent, which are checked at every send.",
+    fields: (t) => ({
+      expireAfterMinutes: t.exposeInt('expireAfterMinutes', { nullable: true }),
+      expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'Start + expireAfterMinutes, once started.' }),
+      frequencyCap: t.field({
+        type: FrequencyCapRef,
+        nullable: true,
+        description: "The campaign's own cap (null: the tenant's applies, unless exempt).",
+        resolve: (c) => (c.frequencyCapMessages !== null && c.frequencyCapHours !== null ? { messages: c.frequencyCapMessages, periodHours: c.frequencyCapHours } : null),
+      }),
+      frequencyCapExempt: t.exposeBoolean('frequencyCapExempt'),
+    }),
+  });
+
 const AbTestSettingsRef = builder
   .objectRef<{ abEnabled: boolean; abTestShare: number; abMetric: AbMetric; abMinSample: number; abSignificance: number; abAutoWinner: boolean; abDecidedAt: Date | null }>(
     'AbTestSettings',
@@ -199,6 +247,11 @@ export const CampaignRef = builder.prismaNode('Campaign', {
       resolve: (c) => c,
     }),
     pacing: t.field({ type: PacingRef, select: { minDelayMs: true, maxDelayMs: true, maxAttempts: true, errorThreshold: true }, resolve: (c) => c }),
+    safety: t.field({
+      type: SafetyRef,
+      select: { expireAfterMinutes: true, expiresAt: true, frequencyCapMessages: true, frequencyCapHours: true, frequencyCapExempt: true },
+      resolve: (c) => c,
+    }),
     abTest: t.field({
       type: AbTestSettingsRef,
       select: { abEnabled: true, abTestShare: true, abMetric: true, abMinSample: true, abSignificance: true, abAutoWinner: true, abDecidedAt: true },
@@ -208,6 +261,11 @@ export const CampaignRef = builder.prismaNode('Campaign', {
     cost: t.float({ nullable: true, select: { cost: true }, description: 'What the campaign cost (for ROI).', resolve: (c) => (c.cost === null ? null : Number(c.cost)) }),
     parentCampaign: t.relation('parent', { nullable: true, description: 'The campaign this recurring occurrence follows.' }),
     counters: t.field({ type: CountersRef, select: COUNTER_SELECT, resolve: (c) => countsFromFields(c) }),
+    skippedByReason: t.field({
+      type: [SkipCountRef],
+      description: 'The skipped recipients (counters.skipped) by reason, most frequent first.',
+      resolve: async (c, _args, ctx) => (await batched(ctx, 'skips-by-reason', (ids) => skipsByReason(ctx.viewer.tenantId, ids)).load(c.id)) ?? [],
+    }),
     createdBy: t.exposeString('createdBy', { nullable: true }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
     pausedAt: t.expose('pausedAt', { type: 'DateTime', nullable: true }),

@@ -22,8 +22,53 @@ import { enqueue } from '../../infra/queues/index.js';
 import { channel } from '../../infra/realtime/pubsub.js';
 import { channelStream } from '../../infra/realtime/stream.js';
 import type { ImportProgressEvent } from '../../infra/realtime/topics.js';
+import type { ConsentSource } from '../../generated/prisma/client.js';
 import { builder } from './builder.js';
 import { OrderDirectionEnum, parseWith, reloadQuery } from './shared.js';
+
+export const ConsentSourceEnum = builder.enumType('ConsentSource', {
+  values: {
+    IMPORT: { description: 'A column of a contact import (optIn / optOut).' },
+    API: { description: 'optInContacts / optOutContacts, or a contact written through the API with optIn.' },
+    KEYWORD: { description: "A message from the contact that is exactly one of the tenant's opt-in or opt-out keywords." },
+  } as const,
+});
+
+const ConsentStatusEnum = builder.enumType('ConsentStatus', {
+  values: {
+    OPTED_IN: { description: 'Opted in (and not out since).' },
+    OPTED_OUT: { description: 'Opted out: never sent.' },
+    UNKNOWN: { description: 'Neither: sent unless the tenant requires opt-in.' },
+  } as const,
+});
+
+const ConsentRef = builder
+  .objectRef<{
+    status: 'OPTED_IN' | 'OPTED_OUT' | 'UNKNOWN';
+    optedInAt: Date | null;
+    optInSource: ConsentSource | null;
+    optedOutAt: Date | null;
+    optOutSource: ConsentSource | null;
+  }>('Consent')
+  .implement({
+    fields: (t) => ({
+      status: t.expose('status', { type: ConsentStatusEnum }),
+      optedInAt: t.expose('optedInAt', { type: 'DateTime', nullable: true }),
+      optInSource: t.expose('optInSource', { type: ConsentSourceEnum, nullable: true }),
+      optedOutAt: t.expose('optedOutAt', { type: 'DateTime', nullable: true }),
+      optOutSource: t.expose('optOutSource', { type: ConsentSourceEnum, nullable: true }),
+    }),
+  });
+
+builder.prismaObject('ConsentEvent', {
+  description: 'One opt-in or opt-out of a contact.',
+  fields: (t) => ({
+    kind: t.expose('kind', { type: builder.enumType('ConsentKind', { values: ['OPT_IN', 'OPT_OUT'] as const }) }),
+    source: t.expose('source', { type: ConsentSourceEnum }),
+    detail: t.expose('detail', { type: 'JSON', description: 'Who or what: the API key, the import, the keyword and the reply.' }),
+    at: t.expose('at', { type: 'DateTime' }),
+  }),
+});
 
 export const ContactRef = builder.prismaNode('Contact', {
   id: { field: 'id' },
@@ -42,6 +87,17 @@ export const ContactRef = builder.prismaNode('Contact', {
     referredBy: t.exposeString('referredBy', { nullable: true }),
     optedOut: t.exposeBoolean('optedOut'),
     optedOutAt: t.expose('optedOutAt', { type: 'DateTime', nullable: true }),
+    consent: t.field({
+      type: ConsentRef,
+      description: "The contact's standing consent; consentHistory has every change.",
+      select: { optedOut: true, optedOutAt: true, optOutSource: true, optedInAt: true, optInSource: true },
+      resolve: (c) => ({ ...c, status: c.optedOut ? ('OPTED_OUT' as const) : c.optedInAt ? ('OPTED_IN' as const) : ('UNKNOWN' as const) }),
+    }),
+    consentHistory: t.relation('consent', {
+      description: 'Every opt-in and opt-out of the contact, newest first, with its source.',
+      args: { first: t.arg.int({ defaultValue: 50, validate: z.number().int().min(1).max(500) }) },
+      query: (args) => ({ orderBy: [{ at: 'desc' }, { id: 'desc' }], take: args.first ?? 50 }),
+    }),
     blocked: t.exposeBoolean('blocked'),
     notOnWhatsapp: t.exposeBoolean('notOnWhatsapp', { description: 'Evolution answered exists:false for this number; it is skipped by campaigns.' }),
     lastInteractionAt: t.expose('lastInteractionAt', { type: 'DateTime', nullable: true }),
@@ -105,6 +161,7 @@ export const ContactInput = builder.inputType('ContactInput', {
     customFields: t.field({ type: 'JSON', description: 'An object of custom fields (names are letters, digits and _).' }),
     timezone: t.string({ description: 'IANA time zone, e.g. America/Manaus; the tenant\'s when absent.' }),
     referredBy: t.string({ description: 'Who referred the contact ({{quem_indicou}}).' }),
+    optIn: t.boolean({ description: 'The contact gave its consent: true records an opt-in (source API); false or absent changes nothing.' }),
   }),
 });
 
@@ -215,7 +272,7 @@ builder.mutationFields((t) => ({
     authScopes: { operator: true },
     errors: { types: [...WRITE_ERRORS] },
     args: { input: t.arg({ type: ContactInput, required: true }), strategy: t.arg({ type: MergeStrategyEnum, defaultValue: 'UPDATE' }) },
-    resolve: (_root, { input, strategy }, ctx) => upsertContact(ctx.viewer.tenantId, input, strategy ?? 'UPDATE'),
+    resolve: (_root, { input, strategy }, ctx) => upsertContact(ctx.viewer.tenantId, input, strategy ?? 'UPDATE', actorOf(ctx)),
   }),
   addContacts: t.field({
     type: ContactBatchResultRef,
@@ -231,7 +288,7 @@ builder.mutationFields((t) => ({
       const rows = await upsertContactRows(
         ctx.viewer.tenantId,
         contacts.map((input, i) => ({ row: i + 1, input })),
-        { strategy: strategy ?? 'UPDATE', region: await tenantRegion(ctx.viewer.tenantId), addTags: tags ?? [] },
+        { strategy: strategy ?? 'UPDATE', region: await tenantRegion(ctx.viewer.tenantId), addTags: tags ?? [], consent: { source: 'API', detail: { actor: actorOf(ctx) } } },
       );
       return summarise(rows);
     },
@@ -349,6 +406,7 @@ const ColumnMappingInput = builder.inputType('CsvColumnMapping', {
     tags: t.string({ description: 'A column of tags separated by , ; or |.' }),
     timezone: t.string(),
     referredBy: t.string(),
+    optIn: t.string({ description: 'A yes/no column (yes, sim, true, 1, x / no, não, false, 0): yes records an opt-in, source IMPORT.' }),
     customFields: t.field({ type: [builder.inputType('CsvCustomFieldColumn', { fields: (f) => ({ column: f.string({ required: true }), field: f.string({ required: true }) }) })] }),
   }),
 });

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ValidationError } from '../../domain/errors.js';
 import { builder } from './builder.js';
 
@@ -18,3 +18,16 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, base: 
 export function reloadQuery<Q extends { select?: object; include?: object }>(query: Q): Q {
   return query.select && Object.keys(query.select).length === 0 ? ({ ...query, select: { id: true } } as Q) : query;
 }
+
+export const FrequencyCapRef = builder.objectRef<{ messages: number; periodHours: number }>('FrequencyCap').implement({
+  description: 'At most `messages` campaign messages per contact in any `periodHours` (rolling), across all campaigns.',
+  fields: (t) => ({ messages: t.exposeInt('messages'), periodHours: t.exposeInt('periodHours') }),
+});
+
+export const FrequencyCapInput = builder.inputType('FrequencyCapInput', {
+  description: 'At most `messages` campaign messages per contact in any `periodHours` (rolling), counted across all campaigns.',
+  fields: (t) => ({
+    messages: t.int({ required: true, validate: z.number().int().min(1).max(1000) }),
+    periodHours: t.int({ required: true, validate: z.number().int().min(1).max(24 * 366) }),
+  }),
+});

@@ -8,7 +8,7 @@ import { ApiKeyRole } from '../../generated/prisma/client.js';
 import { addHoliday, deleteHoliday, updateTenantSettings } from '../../features/tenants/service.js';
 import { builder } from './builder.js';
 import { counterFields } from './counters.js';
-import { OrderDirectionEnum, reloadQuery } from './shared.js';
+import { FrequencyCapInput, FrequencyCapRef, OrderDirectionEnum, reloadQuery } from './shared.js';
 
 export const ApiKeyRoleEnum = builder.enumType(ApiKeyRole, {
   name: 'ApiKeyRole',
@@ -27,6 +27,19 @@ export const TenantRef = builder.prismaObject('Tenant', {
     healthRecoveryPerHour: t.exposeFloat('healthRecoveryPerHour', { description: 'Health points a resting instance regains per hour.' }),
     replyWindowHours: t.exposeInt('replyWindowHours', { description: 'An incoming message within this many hours of a send counts as a reply to it.' }),
     optOutKeywords: t.exposeStringList('optOutKeywords', { description: 'A reply that is exactly one of these opts the contact out.' }),
+    optInKeywords: t.exposeStringList('optInKeywords', { description: 'A message that is exactly one of these opts the contact in (source KEYWORD).' }),
+    optInReply: t.exposeString('optInReply', { nullable: true, description: 'Sent back when a contact opts in by keyword (null: nothing is sent).' }),
+    optOutReply: t.exposeString('optOutReply', { nullable: true, description: 'Sent back when a contact opts out by keyword (null: nothing is sent).' }),
+    requireOptIn: t.exposeBoolean('requireOptIn', {
+      description: 'A contact without opt-in is never in an audience and is never sent (checked again at every send).',
+    }),
+    frequencyCap: t.field({
+      type: FrequencyCapRef,
+      nullable: true,
+      description: 'At most this many campaign messages per contact in the period, across campaigns (a campaign may have its own, or be exempt). Null: no cap.',
+      select: { frequencyCapMessages: true, frequencyCapHours: true },
+      resolve: (t) => (t.frequencyCapMessages !== null && t.frequencyCapHours !== null ? { messages: t.frequencyCapMessages, periodHours: t.frequencyCapHours } : null),
+    }),
     customFieldKeys: t.exposeStringList('customFieldKeys', { description: 'Custom fields known from contacts: usable as template variables.' }),
   }),
 });
@@ -162,6 +175,11 @@ const UpdateTenantInput = builder.inputType('UpdateTenantInput', {
     healthRecoveryPerHour: t.float({ validate: z.number().min(0).max(100) }),
     replyWindowHours: t.int({ validate: z.number().int().min(1).max(24 * 30) }),
     optOutKeywords: t.stringList({ validate: z.array(z.string().trim().min(1).max(40)).max(50) }),
+    optInKeywords: t.stringList({ validate: z.array(z.string().trim().min(1).max(40)).max(50) }),
+    optInReply: t.string({ validate: z.string().max(1000) }),
+    optOutReply: t.string({ validate: z.string().max(1000) }),
+    requireOptIn: t.boolean(),
+    frequencyCap: t.field({ type: FrequencyCapInput, description: 'Null removes the cap.' }),
   }),
 });
 

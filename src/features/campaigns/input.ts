@@ -1,5 +1,5 @@
 import type { Tx } from '../../infra/db/client.js';
-import type { AbTestInput, FollowUpInput, PacingInput, ScheduleInput, WindowInput } from '../../domain/campaign-settings.js';
+import type { AbTestInput, FollowUpInput, PacingInput, SafetyInput, ScheduleInput, WindowInput } from '../../domain/campaign-settings.js';
 import { rulesToJson, type SegmentRules } from '../../domain/segment-rules.js';
 import { checkTemplate } from '../../domain/template.js';
 import type { FieldIssue } from '../../domain/errors.js';
@@ -46,6 +46,7 @@ export interface CampaignInput {
   schedule?: ScheduleInput | null;
   window?: WindowInput | null;
   pacing?: PacingInput | null;
+  safety?: SafetyInput | null;
   abTest?: AbTestInput | null;
   followUps?: FollowUpRuleInput[] | null;
   cost?: number | null;

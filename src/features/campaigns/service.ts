@@ -2,7 +2,7 @@ import { reassignWaitingMessages } from '../recipients/audience.js';
 import { prisma, type Tx } from '../../infra/db/client.js';
 import { inTransaction } from '../../infra/db/transaction.js';
 import { EDITABLE_STATUSES, type CampaignStatus } from '../../domain/campaign-state.js';
-import { type AbTestInput, abColumns, followUpIssues, type PacingInput, pacingColumns, overlay, scheduleColumns, scheduleInputOf, type WindowColumns, windowColumns, windowInputOf } from '../../domain/campaign-settings.js';
+import { type AbTestInput, abColumns, followUpIssues, type PacingInput, pacingColumns, overlay, type SafetyColumns, safetyColumns, safetyInputOf, scheduleColumns, scheduleInputOf, type WindowColumns, windowColumns, windowInputOf } from '../../domain/campaign-settings.js';
 import { renderTemplate } from '../../domain/template.js';
 import { type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { type MediaType, Prisma } from '../../generated/prisma/client.js';
@@ -23,6 +23,7 @@ export async function createCampaign(tenantId: string, input: CampaignInput & { 
     const audience = await audienceColumns(tx, tenantId, input.audience, issues);
     const window = windowColumns(input.window, [...P, 'window'], issues);
     const pacing = pacingColumns(input.pacing, [...P, 'pacing'], issues);
+    const safety = safetyColumns(input.safety, [...P, 'safety'], issues);
     const schedule = scheduleColumns(input.schedule, [...P, 'schedule'], issues);
     const ab = abColumns(input.abTest, messages, [...P, 'abTest'], [...P, 'messages'], issues);
     if (issues.length) throw new ValidationError(issues);
@@ -37,6 +38,7 @@ export async function createCampaign(tenantId: string, input: CampaignInput & { 
         ...audience,
         ...window,
         ...pacing,
+        ...safety,
         ...schedule,
         ...ab.columns,
         cost: input.cost ?? null,
@@ -108,6 +110,11 @@ export async function updateCampaign(tenantId: string, id: string, input: Campai
       setAll('window', windowColumns(overlay(windowInputOf(current as WindowColumns), input.window), [...P, 'window'], issues));
     }
     if (input.pacing !== undefined) setAll('pacing', pacingColumns(overlay(current as PacingInput, input.pacing), [...P, 'pacing'], issues));
+    if (input.safety !== undefined) {
+      // A started (now paused) campaign's expiry counts from its start.
+      const safety = safetyColumns(overlay(safetyInputOf(current as SafetyColumns), input.safety), [...P, 'safety'], issues);
+      setAll('safety', started ? { ...safety, expiresAt: expiryFrom(current.startedAt, safety.expireAfterMinutes) } : safety);
+    }
     if (input.schedule !== undefined) {
       if (started) issues.push({ path: [...P, 'schedule'], message: 'a started campaign has no schedule to change' });
       else setAll('schedule', scheduleColumns(overlay(scheduleInputOf(current), input.schedule), [...P, 'schedule'], issues));
@@ -330,4 +337,8 @@ export async function findCampaign(tenantId: string, id: string) {
   const c = await prisma.campaign.findFirst({ where: { id, tenantId }, select: { id: true } });
   if (!c) throw new NotFoundError('Campaign', id);
   return c;
+}
+
+function expiryFrom(startedAt: Date | null, minutes: number | null): Date | null {
+  return startedAt && minutes !== null ? new Date(startedAt.getTime() + minutes * 60_000) : null;
 }

@@ -16,6 +16,8 @@ export interface ColumnMapping {
   tags?: string | null;
   timezone?: string | null;
   referredBy?: string | null;
+  /** A yes/no column: yes opts the contact in (source IMPORT). */
+  optIn?: string | null;
   customFields?: Array<{ column: string; field: string }> | null;
 }
 
@@ -26,6 +28,7 @@ const ALIASES: Record<keyof Omit<ColumnMapping, 'customFields'>, string[]> = {
   tags: ['tags', 'etiquetas'],
   timezone: ['timezone', 'fuso', 'fuso_horario', 'time_zone'],
   referredBy: ['referred_by', 'referredby', 'quem_indicou', 'indicado_por'],
+  optIn: ['opt_in', 'optin', 'consent', 'consentimento', 'aceite'],
 };
 
 export interface ParsedRows {
@@ -164,7 +167,7 @@ export async function parseCsv(data: string, mapping: ColumnMapping | null | und
   const unreadable: RowResult[] = [];
   const rows: ParsedRows['rows'] = [];
   let headerLine = -1;
-  let at = { phone: -1, name: -1, email: -1, tags: -1, timezone: -1, referredBy: -1 };
+  let at = { phone: -1, name: -1, email: -1, tags: -1, timezone: -1, referredBy: -1, optIn: -1 };
   let custom: Array<{ index: number; field: string }> = [];
   const cell = (record: string[], i: number) => {
     const v = i >= 0 ? record[i] : undefined;
@@ -182,6 +185,7 @@ export async function parseCsv(data: string, mapping: ColumnMapping | null | und
         tags: columnOf.tags ?? -1,
         timezone: columnOf.timezone ?? -1,
         referredBy: columnOf.referredBy ?? -1,
+        optIn: columnOf.optIn ?? -1,
       };
     },
     record(record, line) {
@@ -200,6 +204,7 @@ export async function parseCsv(data: string, mapping: ColumnMapping | null | und
           tags: tags ? splitTags(tags) : undefined,
           timezone: cell(record, at.timezone),
           referredBy: cell(record, at.referredBy),
+          optIn: cell(record, at.optIn),
           customFields,
         },
       });
@@ -295,7 +300,7 @@ function mapHeader(header: string[], mapping: ColumnMapping | null | undefined) 
   return { columnOf, custom };
 }
 
-const KNOWN_KEYS = new Set(['phone', 'name', 'email', 'tags', 'customFields', 'timezone', 'referredBy']);
+const KNOWN_KEYS = new Set(['phone', 'name', 'email', 'tags', 'customFields', 'timezone', 'referredBy', 'optIn']);
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 

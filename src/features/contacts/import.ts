@@ -183,7 +183,7 @@ async function runImport(record: ImportRow, parsed: ParsedRows): Promise<ImportR
       const prepared = prepareContactRows(slice, { region, addTags, seenPhones: seen });
       const previous = writing;
       const written = previous ? await previous.results : [];
-      writing = { size: slice.length, results: writeContactRows(record.tenantId, prepared, record.strategy, knownKeys) };
+      writing = { size: slice.length, results: writeContactRows(record.tenantId, prepared, record.strategy, knownKeys, { source: 'IMPORT', detail: { importId: record.id } }) };
       writing.results.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
       if (previous) await report(written, previous.size);
     }

@@ -6,6 +6,7 @@ import { COUNTER_KEYS, type Counts } from '../../domain/counters.js';
 import { normalizePhone } from '../../domain/phone.js';
 import { parseStoredRules, type SegmentRules } from '../../domain/segment-rules.js';
 import { withdrawContacts } from '../recipients/audience.js';
+import { changeConsent } from './consent.js';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { isUuid, NO_ID } from '../../infra/lib/uuid.js';
@@ -18,8 +19,9 @@ export async function tenantRegion(tenantId: string): Promise<string> {
 }
 
 /** One contact, created or merged by phone; an invalid field is a ValidationError naming it. */
-export async function upsertContact(tenantId: string, input: ContactRowInput, strategy: MergeStrategy = 'UPDATE') {
-  const [result] = await upsertContactRows(tenantId, [{ row: 1, input }], { strategy, region: await tenantRegion(tenantId) });
+export async function upsertContact(tenantId: string, input: ContactRowInput, strategy: MergeStrategy = 'UPDATE', actor: string | null = null) {
+  const consent = { source: 'API' as const, detail: actor ? { actor } : {} };
+  const [result] = await upsertContactRows(tenantId, [{ row: 1, input }], { strategy, region: await tenantRegion(tenantId), consent });
   if (!result) throw new Error('no row result');
   if (result.status === 'FAILED') {
     throw ValidationError.field(['input', result.field ?? 'phone'], `${result.reason}${result.input !== null ? ` (given: ${result.input})` : ''}`);
@@ -92,16 +94,16 @@ export async function tagContacts(tenantId: string, ref: ContactSelection, tags:
 export async function setContactFlag(tenantId: string, ref: ContactSelection, flag: 'optOut' | 'optIn' | 'block' | 'unblock', actor: string) {
   const ids = await resolveContacts(tenantId, ref);
   return inTransaction(async (tx, after) => {
-    // Only rows whose flag actually changes are written: `changed` counts them, and opted_out_at keeps the first opt-out.
-    const [set, unchanged] = {
-      optOut: [Prisma.sql`opted_out = true, opted_out_at = now()`, Prisma.sql`opted_out`],
-      optIn: [Prisma.sql`opted_out = false, opted_out_at = NULL`, Prisma.sql`NOT opted_out`],
-      block: [Prisma.sql`blocked = true`, Prisma.sql`blocked`],
-      unblock: [Prisma.sql`blocked = false`, Prisma.sql`NOT blocked`],
-    }[flag];
-    const changed = await tx.$executeRaw`
-      UPDATE contact SET ${set}, updated_at = now()
-      WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${ids}::uuid[]) AND NOT (${unchanged})`;
+    let changed: number;
+    if (flag === 'optOut' || flag === 'optIn') {
+      // Consent changes are recorded with their source (consent_event); only contacts whose consent changes count.
+      changed = (await changeConsent(tx, tenantId, ids, flag === 'optIn' ? 'OPT_IN' : 'OPT_OUT', 'API', { actor })).length;
+    } else {
+      const [set, unchanged] = flag === 'block' ? [Prisma.sql`blocked = true`, Prisma.sql`blocked`] : [Prisma.sql`blocked = false`, Prisma.sql`NOT blocked`];
+      changed = await tx.$executeRaw`
+        UPDATE contact SET ${set}, updated_at = now()
+        WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${ids}::uuid[]) AND NOT (${unchanged})`;
+    }
     // Every selected contact is withdrawn, changed or not: none of them may receive from now on.
     const skipped =
       flag === 'optOut' || flag === 'block'

@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { prisma } from '../../infra/db/client.js';
 import { normalizePhone } from '../../domain/phone.js';
+import type { ConsentSource, Prisma } from '../../generated/prisma/client.js';
+import { changeConsent } from './consent.js';
+
+/** Where the opt-ins of an input come from. */
+export interface ConsentOrigin {
+  source: ConsentSource;
+  detail: Prisma.InputJsonValue;
+}
 
 /** One contact as given by a client (GraphQL list, JSON or CSV import), before validation. */
 export interface ContactRowInput {
@@ -11,6 +19,8 @@ export interface ContactRowInput {
   customFields?: unknown;
   timezone?: unknown;
   referredBy?: unknown;
+  /** Consent given: true opts the contact in (recorded with the input's source); false or absent changes nothing. */
+  optIn?: unknown;
 }
 
 export type MergeStrategy = 'SKIP' | 'UPDATE' | 'REPLACE';
@@ -127,6 +137,20 @@ interface ContactValues {
 interface CleanRow {
   row: number;
   values: ContactValues;
+  optIn: boolean;
+}
+
+const YES = new Set(['true', 'yes', 'y', 'sim', 's', '1', 'x']);
+const NO = new Set(['false', 'no', 'n', 'não', 'nao', '0']);
+
+/** An opt-in cell: true, false, or undefined when it is not a yes or a no. */
+function consentValue(v: unknown): boolean | null | undefined {
+  if (v === undefined || v === null || v === '') return null;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v === 1 ? true : v === 0 ? false : undefined;
+  if (typeof v !== 'string') return undefined;
+  const t = v.trim().toLowerCase();
+  return YES.has(t) ? true : NO.has(t) ? false : undefined;
 }
 
 // PostgreSQL text cannot hold NUL, and an unpaired surrogate cannot reach it through JSON: a row with
@@ -175,6 +199,8 @@ export function cleanRow(row: number, input: ContactRowInput, region: string, ex
     }
     d = parsed.data;
   }
+  const optIn = consentValue(input.optIn);
+  if (optIn === undefined) return fail('optIn', 'yes or no (true/false, sim/não, 1/0)', input.optIn);
   const unstorable = !storable(d.name) ? 'name' : !storable(d.tags) ? 'tags' : !storable(d.customFields) ? 'customFields' : !storable(d.referredBy) ? 'referredBy' : null;
   if (unstorable) return fail(unstorable, 'contains a NUL character or an unpaired surrogate, which cannot be stored', input[unstorable]);
   return {
@@ -188,6 +214,7 @@ export function cleanRow(row: number, input: ContactRowInput, region: string, ex
       timezone: d.timezone ?? null,
       referred_by: d.referredBy || null,
     },
+    optIn: optIn === true,
   };
 }
 
@@ -248,6 +275,8 @@ export async function writeContactRows(
   strategy: MergeStrategy,
   /** Custom field names already recorded on the tenant by earlier steps of the same input. */
   knownKeys?: Set<string>,
+  /** Where an opt-in of these rows comes from (consent_event). */
+  consent: ConsentOrigin = { source: 'API', detail: {} },
 ): Promise<RowResult[]> {
   const results = prepared.results.slice();
   const { clean } = prepared;
@@ -257,6 +286,8 @@ export async function writeContactRows(
   for (let i = 0; i < clean.length; i += CHUNK) {
     const chunk = clean.slice(i, i + CHUNK);
     const written = await writeChunk(tenantId, chunk, strategy);
+    const optedIn = chunk.flatMap((c) => (c.optIn ? [written.get(c.values.phone)?.id ?? []].flat() : []));
+    if (optedIn.length) await changeConsent(prisma, tenantId, optedIn, 'OPT_IN', consent.source, consent.detail);
     for (const c of chunk) {
       const { phone } = c.values;
       const w = written.get(phone);
@@ -289,9 +320,10 @@ export async function upsertContactRows(
     addTags?: string[];
     /** Phones already taken by earlier calls of the same input (an import in chunks). */
     seenPhones?: Map<string, number>;
+    consent?: ConsentOrigin;
   },
 ): Promise<RowResult[]> {
-  return writeContactRows(tenantId, prepareContactRows(rows, options), options.strategy);
+  return writeContactRows(tenantId, prepareContactRows(rows, options), options.strategy, undefined, options.consent);
 }
 
 async function writeChunk(tenantId: string, chunk: CleanRow[], strategy: MergeStrategy) {

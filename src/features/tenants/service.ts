@@ -21,7 +21,14 @@ export interface TenantSettingsInput {
   healthRecoveryPerHour?: number | null;
   replyWindowHours?: number | null;
   optOutKeywords?: string[] | null;
+  optInKeywords?: string[] | null;
+  optInReply?: string | null;
+  optOutReply?: string | null;
+  requireOptIn?: boolean | null;
+  frequencyCap?: { messages: number; periodHours: number } | null;
 }
+
+const keywords = (list: string[] | null | undefined) => [...new Set((list ?? []).map((k) => k.trim().toUpperCase()))];
 
 /** Changes the given settings; null clears only what may be empty (region). */
 export async function updateTenantSettings(tenantId: string, input: TenantSettingsInput) {
@@ -29,14 +36,28 @@ export async function updateTenantSettings(tenantId: string, input: TenantSettin
     throw ValidationError.field(['input', 'timezone'], 'not an IANA time zone (e.g. America/Sao_Paulo)');
   }
   const data: Prisma.TenantUpdateInput = {};
-  for (const k of ['name', 'country', 'timezone', 'healthPauseThreshold', 'healthCooldownMinutes', 'healthRecoveryPerHour', 'replyWindowHours'] as const) {
+  for (const k of ['name', 'country', 'timezone', 'healthPauseThreshold', 'healthCooldownMinutes', 'healthRecoveryPerHour', 'replyWindowHours', 'requireOptIn'] as const) {
     const v = input[k];
     if (v === null) throw ValidationError.field(['input', k], 'cannot be null');
     if (v !== undefined) (data as Record<string, unknown>)[k] = v;
   }
   if (input.region !== undefined) data.region = input.region;
-  if (input.optOutKeywords !== undefined) {
-    data.optOutKeywords = [...new Set((input.optOutKeywords ?? []).map((k) => k.trim().toUpperCase()))];
+  if (input.optOutKeywords !== undefined) data.optOutKeywords = keywords(input.optOutKeywords);
+  if (input.optInKeywords !== undefined) data.optInKeywords = keywords(input.optInKeywords);
+  if (input.optInReply !== undefined) data.optInReply = input.optInReply?.trim() || null;
+  if (input.optOutReply !== undefined) data.optOutReply = input.optOutReply?.trim() || null;
+  if (input.frequencyCap !== undefined) {
+    data.frequencyCapMessages = input.frequencyCap?.messages ?? null;
+    data.frequencyCapHours = input.frequencyCap?.periodHours ?? null;
+  }
+  if (data.optInKeywords || data.optOutKeywords) {
+    const current = await prisma.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { optInKeywords: true, optOutKeywords: true } });
+    const optIn = (data.optInKeywords as string[] | undefined) ?? current.optInKeywords;
+    const optOut = new Set((data.optOutKeywords as string[] | undefined) ?? current.optOutKeywords);
+    const both = optIn.filter((k) => optOut.has(k));
+    if (both.length) {
+      throw ValidationError.field(['input', data.optInKeywords ? 'optInKeywords' : 'optOutKeywords'], `${both.join(', ')} cannot both opt in and opt out`);
+    }
   }
   return prisma.tenant.update({ where: { id: tenantId }, data });
 }
