@@ -85,10 +85,10 @@ export function normalizeKeyword(text: string): string {
 }
 
 /**
- * Whether a message asks to opt out: the whole message (not a word inside a sentence) is one of the
+ * Whether a message is a keyword (opt-out, opt-in): the whole message (not a word inside a sentence) is one of the
  * tenant's keywords, ignoring case, accents and surrounding punctuation ("Sair", "parar!", "CANCELAR").
  */
-export function isOptOut(text: string | null, keywords: readonly string[]): boolean {
+export function isKeyword(text: string | null, keywords: readonly string[]): boolean {
   if (!text) return false;
   const said = normalizeKeyword(text);
   if (!said) return false;

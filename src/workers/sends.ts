@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { type DispatchDeps, processSend } from '../features/dispatch/send.js';
 import { processFollowUp } from '../features/followups/service.js';
+import { sendConsentReply } from '../features/replies/confirm.js';
 import { parseJob } from '../infra/queues/definitions.js';
 
 export function sendsProcessor(deps: DispatchDeps) {
@@ -14,6 +15,8 @@ export function sendsProcessor(deps: DispatchDeps) {
       case 'dispatch:follow-up':
         // One call: its permit is held for the whole job.
         return deps.permits.withOne(() => processFollowUp(deps, { ...run, data: parsed.data }));
+      case 'consent:reply':
+        return deps.permits.withOne(() => sendConsentReply(parsed.data));
     }
   };
 }

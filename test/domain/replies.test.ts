@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { incomingSender, incomingText, isOptOut, messageTime, normalizeKeyword, phoneCandidates } from '../../src/domain/replies.js';
+import { incomingSender, incomingText, isKeyword, messageTime, normalizeKeyword, phoneCandidates } from '../../src/domain/replies.js';
 
 const KEYWORDS = ['SAIR', 'PARAR', 'STOP', 'CANCELAR'];
 
@@ -36,9 +36,9 @@ describe('incoming messages', () => {
   });
 
   it('opts out only when the whole message is a keyword, ignoring case, accents and punctuation', () => {
-    for (const text of ['SAIR', 'sair', ' Sair! ', 'parar.', 'Stop', 'cancelár', '🛑 PARAR 🛑']) expect(isOptOut(text, KEYWORDS), text).toBe(true);
-    for (const text of ['quero sair', 'não pare', 'sairei', '', 'STOP STOP', null]) expect(isOptOut(text, KEYWORDS), String(text)).toBe(false);
-    expect(isOptOut('Descadastrar', ['descadastrar'])).toBe(true);
+    for (const text of ['SAIR', 'sair', ' Sair! ', 'parar.', 'Stop', 'cancelár', '🛑 PARAR 🛑']) expect(isKeyword(text, KEYWORDS), text).toBe(true);
+    for (const text of ['quero sair', 'não pare', 'sairei', '', 'STOP STOP', null]) expect(isKeyword(text, KEYWORDS), String(text)).toBe(false);
+    expect(isKeyword('Descadastrar', ['descadastrar'])).toBe(true);
     expect(normalizeKeyword('  Não   quero ')).toBe('NAO QUERO');
   });
 

@@ -3,7 +3,10 @@ import { bumpCampaign } from '../campaigns/progress.js';
 import { withdrawContacts } from '../recipients/audience.js';
 import { markReplied } from '../recipients/engagement.js';
 import { inTransaction } from '../../infra/db/transaction.js';
-import { excerpt, incomingSender, incomingText, isOptOut, messageTime, phoneCandidates } from '../../domain/replies.js';
+import { jobId } from '../../infra/queues/definitions.js';
+import { enqueue } from '../../infra/queues/index.js';
+import { changeConsent } from '../contacts/consent.js';
+import { excerpt, incomingSender, incomingText, isKeyword, messageTime, phoneCandidates } from '../../domain/replies.js';
 
 export interface IncomingMessage {
   key: { remoteJid: string; fromMe: boolean; id: string; remoteJidAlt?: string | null };
@@ -18,6 +21,11 @@ export interface IncomingJob {
   receivedAt: string;
 }
 
+/** The tenant's confirmation of a keyword opt-in or opt-out, sent back through the instance that received it (once per reply). */
+function enqueueConsentReply(job: IncomingJob, contactId: string, kind: 'OPT_IN' | 'OPT_OUT', replyId: string) {
+  return enqueue('sends', 'consent:reply', { tenantId: job.tenantId, instanceId: job.instanceId, contactId, kind, replyId }, { jobId: jobId('consent-reply', replyId), attempts: 1 });
+}
+
 /** How far WhatsApp's clock may run ahead of ours, and how old a message may be, before its own time is distrusted. */
 const CLOCK_AHEAD_MS = 5 * 60_000;
 const OLDEST_MS = 7 * 24 * 3600_000;
@@ -30,7 +38,9 @@ const SEND_SKEW = '10 minutes';
  * follow-ups; within the tenant's reply window it is attributed to the latest recipient sent to that
  * contact (preferring the instance that received it): replied_at and the campaign's replied counter
  * are set once per recipient, and every attributed reply is logged. A message that is exactly an
- * opt-out keyword opts the contact out and withdraws it from every waiting campaign.
+ * opt-out keyword opts the contact out and withdraws it from every waiting campaign; one that is
+ * exactly an opt-in keyword opts it in. Both are recorded as consent (source KEYWORD) and, when the
+ * tenant set one, answered with its confirmation.
  * Everything happens in one transaction, so a retried job either did all of it or nothing.
  */
 export async function processIncomingMessage(job: IncomingJob, d: IncomingMessage): Promise<string> {
@@ -44,11 +54,13 @@ export async function processIncomingMessage(job: IncomingJob, d: IncomingMessag
   const candidates = phoneCandidates(sender.digits);
 
   return inTransaction(async (tx, after) => {
-    const [tenant] = await tx.$queryRaw<Array<{ reply_window_hours: number; opt_out_keywords: string[] }>>`
-      SELECT reply_window_hours, opt_out_keywords FROM tenant WHERE id = ${job.tenantId}::uuid`;
+    const [tenant] = await tx.$queryRaw<
+      Array<{ reply_window_hours: number; opt_out_keywords: string[]; opt_in_keywords: string[]; opt_in_reply: string | null; opt_out_reply: string | null }>
+    >`
+      SELECT reply_window_hours, opt_out_keywords, opt_in_keywords, opt_in_reply, opt_out_reply FROM tenant WHERE id = ${job.tenantId}::uuid`;
     if (!tenant) return 'ignored: tenant not found';
-    const [contact] = await tx.$queryRaw<Array<{ id: string; phone: string; opted_out: boolean }>>`
-      SELECT id, phone, opted_out FROM contact
+    const [contact] = await tx.$queryRaw<Array<{ id: string; phone: string }>>`
+      SELECT id, phone FROM contact
       WHERE tenant_id = ${job.tenantId}::uuid AND phone = ANY(${candidates}::text[])
       ORDER BY array_position(${candidates}::text[], phone) LIMIT 1 FOR UPDATE`;
     const [recipient] = contact
@@ -60,7 +72,8 @@ export async function processIncomingMessage(job: IncomingJob, d: IncomingMessag
           ORDER BY (instance_id IS NOT DISTINCT FROM ${job.instanceId}::uuid) DESC, sent_at DESC
           LIMIT 1 FOR UPDATE`
       : [];
-    const optOut = isOptOut(text, tenant.opt_out_keywords);
+    const optOut = isKeyword(text, tenant.opt_out_keywords);
+    const optIn = !optOut && isKeyword(text, tenant.opt_in_keywords ?? []);
 
     const inserted = await tx.$queryRaw<Array<{ id: string }>>`
       INSERT INTO reply (tenant_id, instance_id, contact_id, campaign_id, recipient_id, provider_message_id, phone, text, message_type, is_opt_out, received_at)
@@ -82,8 +95,8 @@ export async function processIncomingMessage(job: IncomingJob, d: IncomingMessag
     const firstReply = recipient ? await markReplied(tx, recipient.id, at) : false;
 
     const outcome: string[] = [];
-    if (optOut && !contact.opted_out) {
-      await tx.$executeRaw`UPDATE contact SET opted_out = true, opted_out_at = now(), updated_at = now() WHERE id = ${contact.id}::uuid`;
+    const keyword = { keyword: excerpt(text, 40), replyId: reply.id, keyId: d.key.id };
+    if (optOut && (await changeConsent(tx, job.tenantId, [contact.id], 'OPT_OUT', 'KEYWORD', keyword, at)).length > 0) {
       const skipped = await withdrawContacts(tx, after, job.tenantId, [contact.id], 'OPTED_OUT', `contact opted out by replying "${excerpt(text, 40)}"`, 'webhook');
       await appendLog(tx, after, {
         tenantId: job.tenantId,
@@ -97,7 +110,23 @@ export async function processIncomingMessage(job: IncomingJob, d: IncomingMessag
         recipientId: recipient?.id ?? null,
         actor: 'webhook',
       });
+      if (tenant.opt_out_reply) after.defer(() => enqueueConsentReply(job, contact.id, 'OPT_OUT', reply.id));
       outcome.push('opted out');
+    }
+    if (optIn && (await changeConsent(tx, job.tenantId, [contact.id], 'OPT_IN', 'KEYWORD', keyword, at)).length > 0) {
+      await appendLog(tx, after, {
+        tenantId: job.tenantId,
+        campaignId: recipient?.campaign_id ?? null,
+        type: 'OPT_IN',
+        message: `${contact.phone} opted in by sending "${excerpt(text, 40)}"`,
+        details: { replyId: reply.id, keyId: d.key.id, keyword: text },
+        instanceId: recipient?.instance_id ?? job.instanceId,
+        contactId: contact.id,
+        recipientId: recipient?.id ?? null,
+        actor: 'webhook',
+      });
+      if (tenant.opt_in_reply) after.defer(() => enqueueConsentReply(job, contact.id, 'OPT_IN', reply.id));
+      outcome.push('opted in');
     }
     if (recipient) {
       await appendLog(tx, after, {

@@ -32,6 +32,8 @@ export const JOBS = {
       }),
     ),
     'dispatch:follow-up': z.object({ tenantId: uuid, followUpId: uuid, instanceId: uuid, slot: z.string(), day: z.string() }),
+    /** The tenant's confirmation of a keyword opt-in or opt-out, to the contact who sent it. */
+    'consent:reply': z.object({ tenantId: uuid, instanceId: uuid, contactId: uuid, kind: z.enum(['OPT_IN', 'OPT_OUT']), replyId: uuid }),
   },
   webhooks: {
     'webhook:evolution': z.object({

@@ -1,0 +1,46 @@
+import { appendLog } from '../campaigns/logs.js';
+import { prisma } from '../../infra/db/client.js';
+import { requestFor, requestSummary } from '../../infra/evolution/requests.js';
+import type { SendTextBody } from '../../infra/evolution/wire.js';
+import { sendInstance } from '../dispatch/context.js';
+
+export interface ConsentReplyJob {
+  tenantId: string;
+  instanceId: string;
+  contactId: string;
+  kind: 'OPT_IN' | 'OPT_OUT';
+  replyId: string;
+}
+
+/**
+ * Sends the tenant's confirmation of a keyword opt-in or opt-out back through the instance that
+ * received the keyword, once (the job runs once: a timeout is not retried, as the message may have
+ * left). Nothing is sent when the tenant removed its text meanwhile, or when the contact's consent
+ * changed again since (an opt-in confirmation to a contact who opted out after).
+ */
+export async function sendConsentReply(job: ConsentReplyJob): Promise<string> {
+  const [tenant, contact, instance] = await Promise.all([
+    prisma.tenant.findUnique({ where: { id: job.tenantId }, select: { optInReply: true, optOutReply: true } }),
+    prisma.contact.findFirst({ where: { id: job.contactId, tenantId: job.tenantId }, select: { phone: true, optedOut: true } }),
+    sendInstance(job.tenantId, job.instanceId),
+  ]);
+  const text = job.kind === 'OPT_IN' ? tenant?.optInReply : tenant?.optOutReply;
+  if (!text) return 'no confirmation text';
+  if (!contact || !instance) return 'contact or instance gone';
+  if (contact.optedOut !== (job.kind === 'OPT_OUT')) return 'consent changed since';
+  const { body } = requestFor({ phone: contact.phone, media_type: null, media_url: null, media_mimetype: null, media_file_name: null }, text);
+  const outcome = await instance.client.sendText(instance.name, body as SendTextBody);
+  const sent = outcome.kind === 'sent';
+  await appendLog(prisma, null, {
+    tenantId: job.tenantId,
+    type: job.kind,
+    severity: sent ? 'INFO' : 'WARNING',
+    message: `${job.kind === 'OPT_IN' ? 'opt-in' : 'opt-out'} confirmation to ${contact.phone}: ${sent ? 'sent' : `not sent (${outcome.kind})`}`,
+    details: { replyId: job.replyId, outcome: outcome.kind },
+    request: requestSummary('sendText', body),
+    instanceId: job.instanceId,
+    contactId: job.contactId,
+    actor: 'worker',
+  });
+  return `confirmation ${outcome.kind}`;
+}
