@@ -34,6 +34,13 @@ export interface PlanInput {
   campaignDelay: { minDelayMs: number | null; maxDelayMs: number | null };
   /** The audience must be sent before this (the next occurrence of a recurring campaign). */
   deadline?: Date | null;
+  /** When the campaign expires: a recipient not sent by then is skipped (EXPIRED). */
+  expiresAt?: Date | null;
+  /**
+   * Recipients whose contact is at its frequency cap now: `deferred` wait until it frees (at the latest
+   * `freesBy`), `skipped` would free only after the expiry (FREQUENCY_CAP).
+   */
+  frequencyCap?: { deferred: number; skipped: number; freesBy: Date | null } | null;
   horizonDays?: number;
 }
 
@@ -57,6 +64,10 @@ export interface PlanResult {
     perHour: number;
     perDay: number;
   }>;
+  /** When the campaign expires (null: never); recipients not sent by then are skipped. */
+  expiresAt: Date | null;
+  /** Recipients whose contact is at its frequency cap now (deferred until it frees, or skipped if that is after the expiry). */
+  frequencyCapped: number;
   warnings: string[];
 }
 
@@ -215,11 +226,23 @@ export function planCampaign(input: PlanInput): PlanResult {
   const late = finish !== null && input.deadline ? finish > input.deadline.getTime() : false;
   if (late) warnings.push(`the campaign would still be sending when its next occurrence starts (${input.deadline?.toISOString()})`);
 
+  const cap = input.frequencyCap;
+  if (cap && cap.deferred > 0) {
+    warnings.push(
+      `${cap.deferred} recipients' contacts are at the frequency cap: they are sent once it frees${cap.freesBy ? ` (by ${cap.freesBy.toISOString()})` : ''}, later than planned here`,
+    );
+  }
+  if (cap && cap.skipped > 0) warnings.push(`${cap.skipped} recipients' contacts are at the frequency cap until after the campaign expires: they will be skipped (FREQUENCY_CAP)`);
+  const expires = input.expiresAt ?? null;
+  const expiresFirst = expires !== null && total > 0 && (finish === null || finish > expires.getTime());
+  if (expiresFirst) warnings.push(`the campaign expires at ${expires.toISOString()} before it can send everyone: recipients not sent by then are skipped (EXPIRED)`);
   return {
     audience: total,
     startsAt: input.start,
     expectedFinish: total === 0 ? input.start : finish === null ? null : new Date(finish),
-    fits: finished && !late && (total === 0 || usable.length > 0),
+    expiresAt: expires,
+    frequencyCapped: (cap?.deferred ?? 0) + (cap?.skipped ?? 0),
+    fits: finished && !late && !expiresFirst && (total === 0 || usable.length > 0),
     days: perDayList.length,
     perDay: perDayList,
     dailyCapacity,

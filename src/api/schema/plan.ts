@@ -39,6 +39,10 @@ const PlanRef = builder.objectRef<PlanResult>('CampaignPlan').implement({
     perDay: t.field({ type: [PlanDayRef], resolve: (p) => p.perDay }),
     dailyCapacity: t.exposeInt('dailyCapacity', { description: 'What the usable instances can send on a full open day at today\'s limits.' }),
     instances: t.field({ type: [PlanInstanceRef], resolve: (p) => p.instances }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When the campaign expires (safety.expireAfterMinutes); fits is false when it would expire before sending everyone.' }),
+    frequencyCapped: t.exposeInt('frequencyCapped', {
+      description: 'Recipients whose contact is at its frequency cap now: sent once it frees (after the dates above), or skipped (FREQUENCY_CAP) if that is after the expiry.',
+    }),
     warnings: t.exposeStringList('warnings'),
   }),
 });

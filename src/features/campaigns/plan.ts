@@ -8,6 +8,7 @@ import { campaignWindow } from '../../domain/window.js';
 import { NotFoundError } from '../../domain/errors.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { clock } from '../../infra/lib/clock.js';
+import { countsForCap } from '../recipients/claim.js';
 
 /**
  * The pre-launch plan of one of the tenant's campaigns (see domain/plan.ts): the audience it would
@@ -30,6 +31,11 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
       holidayRegion: true,
       minDelayMs: true,
       maxDelayMs: true,
+      expireAfterMinutes: true,
+      expiresAt: true,
+      frequencyCapMessages: true,
+      frequencyCapHours: true,
+      frequencyCapExempt: true,
       recurrence: true,
       recurrenceInterval: true,
       recurrenceEndAfter: true,
@@ -40,7 +46,16 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
       audienceContactIds: true,
       audienceSegmentId: true,
       parent: { select: { scheduledAt: true, startedAt: true } },
-      tenant: { select: { timezone: true, country: true, region: true, holidays: { select: { date: true, yearly: true } } } },
+      tenant: {
+        select: {
+          timezone: true,
+          country: true,
+          region: true,
+          frequencyCapMessages: true,
+          frequencyCapHours: true,
+          holidays: { select: { date: true, yearly: true } },
+        },
+      },
       instances: {
         select: {
           instance: {
@@ -65,8 +80,10 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
   const tz = c.tenant.timezone;
 
   let audience: Array<{ zone: string; count: number }> = [];
+  // Who the plan is about, as (contact c, recipient r or NULL) rows: the audience it would freeze, or the recipients left.
+  let who: Prisma.Sql | null = null;
   if (c.status === 'DRAFT' || c.status === 'SCHEDULED') {
-    const who = await storedAudience(prisma, {
+    const stored = await storedAudience(prisma, {
       tenant_id: tenantId,
       audience_type: c.audienceType,
       audience_rules: c.audienceRules,
@@ -76,13 +93,16 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
     const zone = c.timezoneMode === 'CONTACT' ? Prisma.sql`COALESCE(c.timezone, ${tz})` : Prisma.sql`${tz}::text`;
     audience = await prisma.$queryRaw<Array<{ zone: string; count: number }>>`
       SELECT ${zone} AS zone, count(*)::int AS count FROM contact c
-      WHERE c.tenant_id = ${tenantId}::uuid AND ${reachableSql(tenantId)} AND (${audienceSql(who)})
+      WHERE c.tenant_id = ${tenantId}::uuid AND ${reachableSql(tenantId)} AND (${audienceSql(stored)})
       GROUP BY 1`;
+    who = Prisma.sql`SELECT c.id AS contact_id, NULL::uuid AS recipient_id FROM contact c
+      WHERE c.tenant_id = ${tenantId}::uuid AND ${reachableSql(tenantId)} AND (${audienceSql(stored)})`;
   } else if (c.status === 'RUNNING' || c.status === 'PAUSED') {
     audience = await prisma.$queryRaw<Array<{ zone: string; count: number }>>`
       SELECT COALESCE(timezone, ${tz}) AS zone, count(*)::int AS count FROM recipient
       WHERE campaign_id = ${campaignId}::uuid AND status IN ('PENDING', 'QUEUED', 'SENDING')
       GROUP BY 1`;
+    who = Prisma.sql`SELECT contact_id, id AS recipient_id FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status IN ('PENDING', 'QUEUED')`;
   }
 
   const start = c.status === 'SCHEDULED' && c.scheduledAt && c.scheduledAt > now ? c.scheduledAt : now;
@@ -95,6 +115,10 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
     tz,
   );
   const window = campaignWindow(c, c.tenant, c.tenant.holidays.map((h) => ({ date: h.date.toISOString().slice(0, 10), yearly: h.yearly })));
+  const expiresAt = c.expiresAt ?? (c.expireAfterMinutes !== null ? new Date(start.getTime() + c.expireAfterMinutes * 60_000) : null);
+  const capN = c.frequencyCapExempt ? null : (c.frequencyCapMessages ?? c.tenant.frequencyCapMessages);
+  const capHours = c.frequencyCapExempt ? null : c.frequencyCapMessages !== null ? c.frequencyCapHours : c.tenant.frequencyCapHours;
+  const frequencyCap = who && capN !== null && capHours !== null ? await cappedNow(who, capN, capHours, expiresAt, now) : null;
   const plan = planCampaign({
     start,
     audience,
@@ -103,7 +127,24 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
     instances: c.instances.map(({ instance: i }) => ({ ...i, unusable: unusableReason(i), autoPaused: i.autoPausedAt !== null })),
     campaignDelay: { minDelayMs: c.minDelayMs, maxDelayMs: c.maxDelayMs },
     deadline: next?.startAt ?? null,
+    expiresAt,
+    frequencyCap,
   });
   if (c.status === 'PAUSED') plan.warnings.unshift('the campaign is paused: the plan assumes it resumes now');
   return plan;
+}
+
+/** Of `who`, those whose contact is at the frequency cap now, split by whether it frees before the expiry (see claim.ts). */
+async function cappedNow(who: Prisma.Sql, capN: number, capHours: number, expiresAt: Date | null, now: Date) {
+  const [row] = await prisma.$queryRaw<Array<{ deferred: number; skipped: number; frees_by: Date | null }>>`
+    SELECT count(*) FILTER (WHERE ${expiresAt}::timestamptz IS NULL OR frees_at <= ${expiresAt}::timestamptz)::int AS deferred,
+      count(*) FILTER (WHERE frees_at > ${expiresAt}::timestamptz)::int AS skipped,
+      max(frees_at) FILTER (WHERE ${expiresAt}::timestamptz IS NULL OR frees_at <= ${expiresAt}::timestamptz) AS frees_by
+    FROM (${who}) w
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS n, min(o.sent_at) + make_interval(hours => ${capHours}) AS frees_at FROM recipient o
+      WHERE o.contact_id = w.contact_id AND o.id IS DISTINCT FROM w.recipient_id AND ${countsForCap(now, Prisma.sql`${capHours}::int`)}
+    ) cap
+    WHERE cap.n >= ${capN}`;
+  return { deferred: row?.deferred ?? 0, skipped: row?.skipped ?? 0, freesBy: row?.frees_by ?? null };
 }

@@ -99,7 +99,7 @@ const CAP_IN_FLIGHT_WAIT = '30 seconds';
  * SQL condition on another recipient `o` of the same contact: it counts against the frequency cap of
  * `hours` at `now` (sent in the period, or possibly sent: in flight or with an unknown outcome).
  */
-function countsForCap(now: Date, hours: Prisma.Sql): Prisma.Sql {
+export function countsForCap(now: Date, hours: Prisma.Sql): Prisma.Sql {
   return Prisma.sql`(o.sent_at > ${now}::timestamptz - make_interval(hours => ${hours})
     OR (o.status IN ('SENDING', 'UNKNOWN') AND o.sending_at > ${now}::timestamptz - make_interval(hours => ${hours})))`;
 }
