@@ -106,6 +106,15 @@ export type CampaignPacingInput = {
   minDelayMs?: number | null | undefined;
 };
 
+export type CampaignSafetyInput = {
+  /** Minutes after the start past which a recipient not yet sent ends SKIPPED (EXPIRED) instead of arriving late (windows, holidays, caps, pauses). Null: never. */
+  expireAfterMinutes?: number | null | undefined;
+  /** This campaign's frequency cap, instead of the tenant's. Null: the tenant's. */
+  frequencyCap?: FrequencyCapInput | null | undefined;
+  /** No frequency cap for this campaign (transactional messages); its sends still count for other campaigns. */
+  frequencyCapExempt?: boolean | null | undefined;
+};
+
 export type CampaignScheduleInput = {
   endAfterOccurrences?: number | null | undefined;
   endAt?: string | null | undefined;
@@ -161,6 +170,8 @@ export type ContactInput = {
   customFields?: unknown;
   email?: string | null | undefined;
   name?: string | null | undefined;
+  /** The contact gave its consent: true records an opt-in (source API); false or absent changes nothing. */
+  optIn?: boolean | null | undefined;
   /** Any format; normalised to E.164, in the tenant's country when it has no country code. */
   phone: string;
   /** Who referred the contact ({{quem_indicou}}). */
@@ -213,6 +224,8 @@ export type CreateCampaignInput = {
   objective?: CampaignObjective | null | undefined;
   pacing?: CampaignPacingInput | null | undefined;
   rotationMode?: RotationMode | null | undefined;
+  /** Expiry and frequency cap. */
+  safety?: CampaignSafetyInput | null | undefined;
   schedule?: CampaignScheduleInput | null | undefined;
   window?: SendingWindowInput | null | undefined;
 };
@@ -228,6 +241,8 @@ export type CsvColumnMapping = {
   customFields?: Array<CsvCustomFieldColumn> | null | undefined;
   email?: string | null | undefined;
   name?: string | null | undefined;
+  /** A yes/no column (yes, sim, true, 1, x / no, não, false, 0): yes records an opt-in, source IMPORT. */
+  optIn?: string | null | undefined;
   phone?: string | null | undefined;
   referredBy?: string | null | undefined;
   /** A column of tags separated by , ; or |. */
@@ -288,6 +303,12 @@ export type FollowUpRuleInput = {
   mediaType?: MediaType | null | undefined;
   mediaUrl?: string | null | undefined;
   text: string;
+};
+
+/** At most `messages` campaign messages per contact in any `periodHours` (rolling), counted across all campaigns. */
+export type FrequencyCapInput = {
+  messages: number;
+  periodHours: number;
 };
 
 export type HealthStatus =
@@ -384,10 +405,13 @@ export type LogType =
   | 'MESSAGE_READ'
   | 'MESSAGE_REPLIED'
   | 'MESSAGE_SENT'
+  | 'OPT_IN'
   | 'OPT_OUT'
   | 'OUTCOME_RECONCILED'
   | 'OUTCOME_UNKNOWN'
   | 'PAUSED'
+  | 'RECIPIENT_DEFERRED'
+  | 'RECIPIENT_SKIPPED'
   | 'RESENT'
   | 'RESUMED'
   | 'ROTATION_CHANGED'
@@ -539,6 +563,8 @@ export type UpdateCampaignInput = {
   objective?: CampaignObjective | null | undefined;
   pacing?: CampaignPacingInput | null | undefined;
   rotationMode?: RotationMode | null | undefined;
+  /** Expiry and frequency cap. */
+  safety?: CampaignSafetyInput | null | undefined;
   schedule?: CampaignScheduleInput | null | undefined;
   window?: SendingWindowInput | null | undefined;
 };
@@ -575,13 +601,19 @@ export type UpdateSegmentInput = {
 /** Only the fields given change. */
 export type UpdateTenantInput = {
   country?: string | null | undefined;
+  /** Null removes the cap. */
+  frequencyCap?: FrequencyCapInput | null | undefined;
   healthCooldownMinutes?: number | null | undefined;
   healthPauseThreshold?: number | null | undefined;
   healthRecoveryPerHour?: number | null | undefined;
   name?: string | null | undefined;
+  optInKeywords?: Array<string> | null | undefined;
+  optInReply?: string | null | undefined;
   optOutKeywords?: Array<string> | null | undefined;
+  optOutReply?: string | null | undefined;
   region?: string | null | undefined;
   replyWindowHours?: number | null | undefined;
+  requireOptIn?: boolean | null | undefined;
   /** IANA time zone, e.g. America/Sao_Paulo. */
   timezone?: string | null | undefined;
 };

@@ -19,6 +19,8 @@ export abstract class SimulatorCore {
   readonly behaviour: SimulatorBehaviour;
   readonly instances = new Map<string, SimInstance>();
   readonly sends: SimSend[] = [];
+  /** Every send request that reached a route (accepted or not, e.g. a number not on WhatsApp): when, which instance, which number. */
+  readonly calls: Array<{ at: string; instance: string; number: string }> = [];
   /** Evolution's message store: sent and received messages (kept across `crash()`, like its database). */
   readonly store: MessageStore;
   readonly webhooks: WebhookSender;
@@ -159,6 +161,7 @@ export abstract class SimulatorCore {
   /** Forgets the record of sends (`DELETE /__simulator/sends`); the message store keeps them. */
   clearSends() {
     this.sends.length = 0;
+    this.calls.length = 0;
     this.sendByKey.clear();
   }
 
@@ -178,6 +181,7 @@ export abstract class SimulatorCore {
     const { lifecycle } = this;
     const generation = lifecycle.generation;
     const receivedAt = new Date().toISOString();
+    this.calls.push({ at: receivedAt, instance: instance.name, number: jidUser(String(body.number)) });
     const delay = typeof body.delay === 'number' ? Math.min(body.delay, 60_000) : 0;
     if (delay > 0) await sleep(delay);
     if (this.behaviour.latencyMs > 0) await sleep(this.behaviour.latencyMs);
