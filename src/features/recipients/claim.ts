@@ -93,7 +93,7 @@ const SKIP_KEYS = Object.keys(SKIP_TEXTS);
 const SKIP_VALUES = Object.values(SKIP_TEXTS);
 
 /** How long a recipient capped only by sends still in flight waits before it is judged again. */
-const CAP_IN_FLIGHT_WAIT = '30 seconds';
+const CAP_IN_FLIGHT_WAIT = '5 seconds';
 
 /**
  * SQL condition on another recipient `o` of the same contact: it counts against the frequency cap of
@@ -230,19 +230,29 @@ async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupRe
   }
 }
 
-/** The progress and log events of recipients the claim skipped or deferred (committed with it). */
+/**
+ * The progress and log events of recipients the claim skipped or deferred (committed with it). Never
+ * throws: the claim is committed, and its claimed recipients must reach their calls.
+ */
 async function publishJudged(campaignId: string, progress: ClaimResult['progress'], deferredLogIds: string[] | null) {
-  const after = new AfterCommit();
-  if (progress) {
-    const { log_ids, ...row } = progress;
-    after.publish('campaign:progress', toProgressEvent(row));
-    if (log_ids?.length) after.publish('campaign:log', { tenantId: row.tenant_id, campaignId, logIds: log_ids, severity: 'INFO', type: 'RECIPIENT_SKIPPED' });
+  try {
+    const after = new AfterCommit();
+    if (progress) {
+      const { log_ids, ...json } = progress;
+      // Through JSON, the row's times are strings.
+      const at = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
+      const row = { ...json, resumes_at: at(json.resumes_at), stalled_since: at(json.stalled_since), started_at: at(json.started_at), completed_at: at(json.completed_at) };
+      after.publish('campaign:progress', toProgressEvent(row));
+      if (log_ids?.length) after.publish('campaign:log', { tenantId: row.tenant_id, campaignId, logIds: log_ids, severity: 'INFO', type: 'RECIPIENT_SKIPPED' });
+    }
+    if (deferredLogIds?.length) {
+      const [c] = await sqlRows<{ tenant_id: string }>(Prisma.sql`SELECT tenant_id FROM campaign WHERE id = ${campaignId}::uuid`);
+      if (c) after.publish('campaign:log', { tenantId: c.tenant_id, campaignId, logIds: deferredLogIds, severity: 'INFO', type: 'RECIPIENT_DEFERRED' });
+    }
+    await after.flush();
+  } catch {
+    // Live subscribers miss these events; the database has them (and the next progress event carries the counters).
   }
-  if (deferredLogIds?.length) {
-    const [c] = await sqlRows<{ tenant_id: string }>(Prisma.sql`SELECT tenant_id FROM campaign WHERE id = ${campaignId}::uuid`);
-    if (c) after.publish('campaign:log', { tenantId: c.tenant_id, campaignId, logIds: deferredLogIds, severity: 'INFO', type: 'RECIPIENT_DEFERRED' });
-  }
-  await after.flush().catch(() => undefined);
 }
 
 /**
