@@ -101,6 +101,12 @@ export type CampaignOrderField =
 
 export type CampaignPacingInput = {
   errorThreshold?: number | null | undefined;
+  /** The same for the tenant's local calendar day; null: no cap. */
+  limitPerDay?: number | null | undefined;
+  /** The same for any hour; null: no cap. */
+  limitPerHour?: number | null | undefined;
+  /** At most this many sends in any 60 s over all its instances together, on top of each instance's own limit; null: no cap. */
+  limitPerMinute?: number | null | undefined;
   maxAttempts?: number | null | undefined;
   maxDelayMs?: number | null | undefined;
   minDelayMs?: number | null | undefined;
@@ -212,6 +218,8 @@ export type CreateCampaignInput = {
   name: string;
   objective?: CampaignObjective | null | undefined;
   pacing?: CampaignPacingInput | null | undefined;
+  /** From 1 (lowest) to 10 (highest); 5 when not given. Campaigns of the tenant sharing an instance fill its slots highest priority first. */
+  priority?: number | null | undefined;
   rotationMode?: RotationMode | null | undefined;
   schedule?: CampaignScheduleInput | null | undefined;
   window?: SendingWindowInput | null | undefined;
@@ -538,6 +546,8 @@ export type UpdateCampaignInput = {
   name?: string | null | undefined;
   objective?: CampaignObjective | null | undefined;
   pacing?: CampaignPacingInput | null | undefined;
+  /** From 1 (lowest) to 10 (highest); 5 when not given. Campaigns of the tenant sharing an instance fill its slots highest priority first. */
+  priority?: number | null | undefined;
   rotationMode?: RotationMode | null | undefined;
   schedule?: CampaignScheduleInput | null | undefined;
   window?: SendingWindowInput | null | undefined;
