@@ -77,13 +77,39 @@ export interface PacingInput {
   maxDelayMs?: number | null;
   maxAttempts?: number | null;
   errorThreshold?: number | null;
+  /** Caps over all the campaign's instances together, on top of each instance's own (null: none). */
+  limitPerMinute?: number | null;
+  limitPerHour?: number | null;
+  limitPerDay?: number | null;
 }
+
+const CAPS = ['limitPerMinute', 'limitPerHour', 'limitPerDay'] as const;
 
 export function pacingColumns(p: PacingInput | null | undefined, path: Path, issues: FieldIssue[]) {
   const min = p?.minDelayMs ?? null;
   const max = p?.maxDelayMs ?? null;
   if (min !== null && max !== null && max < min) issues.push({ path: [...path, 'maxDelayMs'], message: 'must be at least minDelayMs' });
-  return { minDelayMs: min, maxDelayMs: max, maxAttempts: p?.maxAttempts ?? 3, errorThreshold: p?.errorThreshold ?? 20 };
+  const caps = { limitPerMinute: p?.limitPerMinute ?? null, limitPerHour: p?.limitPerHour ?? null, limitPerDay: p?.limitPerDay ?? null };
+  for (const k of CAPS) {
+    const v = caps[k];
+    if (v !== null && (!Number.isInteger(v) || v < 1)) issues.push({ path: [...path, k], message: 'a whole number of messages, at least 1 (or null for no cap)' });
+  }
+  // A larger cap under a smaller window's could never be reached: most likely a mistake.
+  for (let i = 0; i < CAPS.length; i++) {
+    for (let j = i + 1; j < CAPS.length; j++) {
+      const small = caps[CAPS[i] as (typeof CAPS)[number]];
+      const large = caps[CAPS[j] as (typeof CAPS)[number]];
+      if (small !== null && large !== null && small > large) issues.push({ path: [...path, CAPS[i] as string], message: `cannot be more than ${CAPS[j]} (${large})` });
+    }
+  }
+  return { minDelayMs: min, maxDelayMs: max, maxAttempts: p?.maxAttempts ?? 3, errorThreshold: p?.errorThreshold ?? 20, ...caps };
+}
+
+/** Campaign priority 1–10 (10 highest; 5 when not given). */
+export function priorityIssues(priority: number | null | undefined, path: Path, issues: FieldIssue[]) {
+  if (priority !== null && priority !== undefined && (!Number.isInteger(priority) || priority < 1 || priority > 10)) {
+    issues.push({ path, message: 'a whole number from 1 (lowest) to 10 (highest)' });
+  }
 }
 
 /** What protects the campaign's contacts: its expiry and its frequency cap (else the tenant's). */

@@ -38,6 +38,29 @@ export function campaignLimits<L extends { minDelayMs: number; maxDelayMs: numbe
   };
 }
 
+/**
+ * A campaign's caps over all its instances together (issue 18), on top of each instance's limits,
+ * held across workers like them (src/features/dispatch/limiter.ts).
+ */
+export interface CampaignCaps {
+  campaignId: string;
+  perMinute: number | null;
+  perHour: number | null;
+  /** In the tenant's local day, as the instance's. */
+  perDay: number | null;
+}
+
+/** The campaign's caps; null when it has none, so that the common case costs the limiter nothing more. */
+export function campaignCaps(c: { id: string; limitPerMinute: number | null; limitPerHour: number | null; limitPerDay: number | null }): CampaignCaps | null {
+  if (c.limitPerMinute === null && c.limitPerHour === null && c.limitPerDay === null) return null;
+  return { campaignId: c.id, perMinute: c.limitPerMinute, perHour: c.limitPerHour, perDay: c.limitPerDay };
+}
+
+/** Campaign priority: 1 (lowest) to 10 (highest), 5 when not given. */
+export const MIN_PRIORITY = 1;
+export const MAX_PRIORITY = 10;
+export const DEFAULT_PRIORITY = 5;
+
 /** How many sends each instance is asked for, from the rotation's picks (one instance id per send). */
 export function countPicks(picks: readonly string[]): Map<string, number> {
   const wanted = new Map<string, number>();

@@ -4,6 +4,7 @@
 /** The outcome kinds of an Evolution send (src/infra/evolution/client.ts `SendOutcome`), as far as the decision needs them. */
 export type OutcomeFacts =
   | { kind: 'sent' }
+  | { kind: 'throttled'; httpStatus: number; message: string; retryAfterMs: number | null }
   | {
       kind: 'not_on_whatsapp' | 'rejected' | 'unauthorized' | 'instance_not_found' | 'unavailable' | 'unknown';
       /** null: no HTTP answer at all (connection refused, reset, timed out). */
@@ -45,6 +46,11 @@ export type SendDecision =
   | { kind: 'retry'; code: 'UNAVAILABLE'; message: string; atMs: number; attempt: number }
   /** The instance cannot send at all (bad key, unknown instance): paused, the recipient back in the queue. */
   | { kind: 'pause-instance'; reason: string; response: string }
+  /**
+   * Refused for sending too fast (nothing sent): the instance is deferred (throttleWaitMs), the
+   * recipient waits without using an attempt; no error, no health lost, the campaign's errors unchanged.
+   */
+  | { kind: 'throttle'; reason: string; retryAfterMs: number | null }
   /** Evolution did not answer: the recipient waits for the server without using an attempt. */
   | { kind: 'wait-for-server'; reason: string }
   /** May have left: never sent again blindly; resolved against Evolution's message store. */
@@ -55,10 +61,22 @@ export function backoffMs(attempt: number) {
   return Math.min(300_000, 2000 * 2 ** Math.max(0, attempt - 1));
 }
 
+/**
+ * How long an instance waits after its `streak`-th throttled send in a row (1 for the first since its
+ * last success): 2 s, 4 s, 8 s … up to 10 min, or the gateway's Retry-After when that is longer
+ * (up to an hour).
+ */
+export function throttleWaitMs(streak: number, retryAfterMs: number | null): number {
+  const backoff = Math.min(600_000, 2000 * 2 ** Math.max(0, Math.min(30, streak - 1)));
+  return Math.max(backoff, Math.min(3_600_000, retryAfterMs ?? 0));
+}
+
 export function decideSendOutcome(outcome: OutcomeFacts, f: SendFacts): SendDecision {
   switch (outcome.kind) {
     case 'sent':
       return { kind: 'sent' };
+    case 'throttled':
+      return { kind: 'throttle', reason: `throttled (${outcome.httpStatus}): ${outcome.message}`, retryAfterMs: outcome.retryAfterMs };
     case 'not_on_whatsapp':
       return {
         kind: 'fail',

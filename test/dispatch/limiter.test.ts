@@ -70,4 +70,27 @@ describe('instance limiter (Redis)', () => {
     expect(await limiter.releaseMany(id, [ids[2]!, 'no-such-slot'], '2026-06-01')).toBe(1);
     expect(await limiter.confirmMany(id, [], limits, t0 + 50_000)).toBe(0);
   });
+
+  it("a campaign's caps hold over all its instances, at reservation and at send time; without caps nothing changes", async () => {
+    const [i1, i2, campaignId] = [randomUUID(), randomUUID(), randomUUID()];
+    const wide = { ...limits, perMinute: 10 };
+    const caps = { campaignId, perMinute: 3, perHour: null, perDay: 5 };
+    const opts = { now: t0, horizonMs: 200_000, localDay: '2026-06-01' };
+    const a = await limiter.reserve(i1, wide, 2, opts, caps);
+    const b = await limiter.reserve(i2, wide, 3, opts, caps);
+    // Each instance alone would take all now; together they share the campaign's 3 a minute.
+    expect(a.slots.map((s) => s.at - t0)).toEqual([0, 0]);
+    expect(b.slots.map((s) => s.at - t0)).toEqual([0, 61_000, 61_000]);
+    // The day's cap (5) is used up: the campaign's, not an instance's.
+    expect(await limiter.reserve(i1, wide, 1, opts, caps)).toMatchObject({ slots: [], stoppedBy: 'campaign-day' });
+    // A released slot is given back to the campaign too.
+    expect(await limiter.releaseMany(i2, [b.slots[2]!.id], '2026-06-01', caps)).toBe(1);
+    expect((await limiter.reserve(i1, wide, 1, opts, caps)).slots.map((s) => s.at - t0)).toEqual([61_000]);
+    // At send time: the three due at t0 ran 50 s late; a slot of the next minute confirmed at t0 + 60 s would make four in ten seconds.
+    expect(await limiter.confirmMany(i1, a.slots.map((s) => s.id), wide, t0 + 50_000, caps)).toBe(2);
+    expect(await limiter.confirmMany(i2, [b.slots[0]!.id], wide, t0 + 50_000, caps)).toBe(1);
+    expect(await limiter.confirmMany(i2, [b.slots[1]!.id], wide, t0 + 60_000, caps)).toBe(0);
+    // Without caps, the same instance confirms it (its own minute has room).
+    expect(await limiter.confirmMany(i2, [b.slots[1]!.id], wide, t0 + 60_000)).toBe(1);
+  });
 });

@@ -8,7 +8,8 @@ import {
   sendsToSchedule,
   shortfallShare,
 } from '../../src/domain/pacing.js';
-import { backoffMs, decideSendOutcome, FAILED_SEND_HEALTH, type SendFacts } from '../../src/domain/send-outcome.js';
+import { backoffMs, decideSendOutcome, FAILED_SEND_HEALTH, type SendFacts, throttleWaitMs } from '../../src/domain/send-outcome.js';
+import { retryAfterMs } from '../../src/infra/evolution/client.js';
 
 const facts: SendFacts = { attempts: 1, maxAttempts: 3, phone: '+5511999990001', instanceName: 'loja-1', nowMs: 1_000_000 };
 
@@ -41,6 +42,24 @@ describe('what a send outcome means', () => {
       kind: 'wait-for-server',
       reason: 'ECONNREFUSED',
     });
+  });
+
+  it('a throttled send is deferred, on its last attempt too: never a failure, no attempt used', () => {
+    expect(decideSendOutcome({ kind: 'throttled', httpStatus: 429, message: 'Too Many Requests', retryAfterMs: 3000 }, { ...facts, attempts: 3 })).toEqual({
+      kind: 'throttle',
+      reason: 'throttled (429): Too Many Requests',
+      retryAfterMs: 3000,
+    });
+    // The instance's wait doubles with each deferral since its last success (2 s … 10 min); a longer Retry-After wins (up to an hour).
+    expect([1, 2, 3, 9, 10, 40].map((n) => throttleWaitMs(n, null))).toEqual([2000, 4000, 8000, 512_000, 600_000, 600_000]);
+    expect(throttleWaitMs(1, 30_000)).toBe(30_000);
+    expect(throttleWaitMs(3, 1000)).toBe(8000);
+    expect(throttleWaitMs(1, 86_400_000)).toBe(3_600_000);
+    // Retry-After in seconds or as an HTTP date.
+    expect(retryAfterMs('5')).toBe(5000);
+    expect(retryAfterMs('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(10_000);
+    expect(retryAfterMs(undefined)).toBeNull();
+    expect(retryAfterMs('soon')).toBeNull();
   });
 
   it('a refused message fails against the instance; a bad key or an unknown instance pauses the instance', () => {

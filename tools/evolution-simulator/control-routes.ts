@@ -25,6 +25,7 @@ export async function handleControl(sim: SimulatorCore, req: IncomingMessage, re
     return sendJson(res, 200, {
       behaviour: sim.behaviour,
       sends: sim.sends.length,
+      throttled: sim.throttled,
       pendingWebhooks: sim.pendingWebhooks,
       webhooks: sim.webhookStats,
       instances: [...sim.instances.values()].map((i) => ({ name: i.name, state: i.state, webhook: i.webhook?.url ?? null })),

@@ -10,7 +10,7 @@ import { Lifecycle } from './lifecycle.js';
 import { MessageStore } from './message-store.js';
 import { planReceipts, receivedMessageRaw, sentMessageRaw } from './messages.js';
 import { randomKeyId, saltKeyId, seededRandom } from './random.js';
-import { DEFAULT_BEHAVIOUR, type SimInstance, type SimSend, type SimulatorBehaviour, type SimulatorOptions, type SimWebhookConfig, type WebhookStats } from './types.js';
+import { DEFAULT_BEHAVIOUR, type SimInstance, type SimSend, type SimulatorBehaviour, type SimThrottled, type SimulatorOptions, type SimWebhookConfig, type WebhookStats } from './types.js';
 import { WebhookSender } from './webhooks.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,6 +21,8 @@ export abstract class SimulatorCore {
   readonly sends: SimSend[] = [];
   /** Every send request that reached a route (accepted or not, e.g. a number not on WhatsApp): when, which instance, which number. */
   readonly calls: Array<{ at: string; instance: string; number: string }> = [];
+  /** Sends refused for going too fast (`throttledSends`), in order. */
+  readonly throttled: SimThrottled[] = [];
   /** Evolution's message store: sent and received messages (kept across `crash()`, like its database). */
   readonly store: MessageStore;
   readonly webhooks: WebhookSender;
@@ -36,7 +38,7 @@ export abstract class SimulatorCore {
   private readonly keySalt = randomBytes(9).toString('hex').toUpperCase();
 
   constructor(readonly options: SimulatorOptions) {
-    this.behaviour = { ...DEFAULT_BEHAVIOUR };
+    this.behaviour = structuredClone(DEFAULT_BEHAVIOUR);
     this.configure(options);
     this.random = seededRandom(options.seed ?? 1);
     this.store = new MessageStore(this.behaviour, this.random);
@@ -158,10 +160,11 @@ export abstract class SimulatorCore {
     return raw;
   }
 
-  /** Forgets the record of sends (`DELETE /__simulator/sends`); the message store keeps them. */
+  /** Forgets the record of sends and of throttled ones (`DELETE /__simulator/sends`); the message store keeps them. */
   clearSends() {
     this.sends.length = 0;
     this.calls.length = 0;
+    this.throttled.length = 0;
     this.sendByKey.clear();
   }
 
@@ -189,6 +192,16 @@ export abstract class SimulatorCore {
     if (generation !== lifecycle.generation) return null;
 
     const number = jidUser(String(body.number));
+    const throttled = this.behaviour.throttledSends[instance.name] ?? 0;
+    if (throttled > 0) {
+      this.behaviour.throttledSends[instance.name] = throttled - 1;
+      const b = this.behaviour;
+      const status = b.throttleAnswer === 'gateway-429' ? 429 : 400;
+      this.throttled.push({ at: receivedAt, instance: instance.name, number, status });
+      if (status === 429) throw new HttpError(429, '429 Too Many Requests', b.throttleRetryAfterS === null ? {} : { 'retry-after': String(b.throttleRetryAfterS) });
+      // Baileys' error for WhatsApp's limit, relayed by sendMessageWithTyping as a BadRequestException.
+      throw new HttpError(400, errorBody(400, ['Error: rate-overlimit']));
+    }
     if (this.behaviour.lostNumbers.includes(number)) {
       await lifecycle.hold(this.behaviour.hangMs);
       return null;

@@ -7,10 +7,18 @@ const MAX_BODY = 16 * 1024 * 1024;
 export class HttpError extends Error {
   constructor(
     readonly status: number,
+    /** JSON, or plain text when a string (as a gateway in front of Evolution answers). */
     readonly body: unknown,
+    readonly headers: Record<string, string> = {},
   ) {
     super(`HTTP ${status}`);
   }
+}
+
+export function sendError(res: ServerResponse, err: HttpError) {
+  if (typeof err.body !== 'string') return sendJson(res, err.status, err.body, err.headers);
+  res.writeHead(err.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(err.body), ...err.headers });
+  res.end(err.body);
 }
 
 /** Refuses (401, as Evolution's guards do) a request whose `apikey` header is none of `keys`. */
@@ -19,9 +27,9 @@ export function requireApiKey(req: IncomingMessage, ...keys: string[]) {
   if (typeof key !== 'string' || !keys.includes(key)) throw new HttpError(401, errorBody(401, 'Unauthorized'));
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown) {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 

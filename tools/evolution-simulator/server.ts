@@ -17,10 +17,10 @@ import { errorBody } from '../../src/infra/evolution/wire.js';
 import { handleControl } from './control-routes.js';
 import { SimulatorCore } from './core.js';
 import { handleEvolution } from './evolution-routes.js';
-import { HttpError, sendJson } from './http.js';
+import { HttpError, sendError, sendJson } from './http.js';
 import type { SimulatorOptions } from './types.js';
 
-export type { SimInstance, SimSend, SimulatorBehaviour, SimulatorOptions, SimWebhookConfig, WebhookStats } from './types.js';
+export type { SimInstance, SimSend, SimThrottled, SimulatorBehaviour, SimulatorOptions, SimWebhookConfig, WebhookStats } from './types.js';
 
 export class EvolutionSimulator extends SimulatorCore {
   private server: Server | null = null;
@@ -99,7 +99,7 @@ export class EvolutionSimulator extends SimulatorCore {
       if (path.startsWith('/__simulator/')) return await handleControl(this, req, res, method, path, url);
       return await handleEvolution(this, req, res, method, path, url);
     } catch (err) {
-      if (err instanceof HttpError) return sendJson(res, err.status, err.body);
+      if (err instanceof HttpError) return sendError(res, err);
       throw err;
     }
   }

@@ -35,6 +35,14 @@ export interface SimulatorBehaviour {
    * stored) and its connection is dropped after `hangMs`, as when Evolution dies or drops a request.
    */
   lostNumbers: string[];
+  /**
+   * Instance name → how many of its next sends are refused for going too fast, nothing sent:
+   * `throttleAnswer` says how (a gateway's 429, with Retry-After `throttleRetryAfterS` when set, or
+   * WhatsApp's limit as Baileys relays it through Evolution: 400 `["Error: rate-overlimit"]`).
+   */
+  throttledSends: Record<string, number>;
+  throttleAnswer: 'gateway-429' | 'rate-overlimit';
+  throttleRetryAfterS: number | null;
   /** Instances whose sends answer 401 (as after the server's API key changed). */
   unauthorizedInstances: string[];
   webhookRetry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
@@ -90,6 +98,14 @@ export interface SimSend {
   acked: string[];
 }
 
+/** A send refused for going too fast (`throttledSends`): nothing was sent. */
+export interface SimThrottled {
+  at: string;
+  instance: string;
+  number: string;
+  status: number;
+}
+
 export interface SimulatorOptions extends Partial<SimulatorBehaviour> {
   apiKey: string;
   host?: string;
@@ -127,6 +143,9 @@ export const DEFAULT_BEHAVIOUR: SimulatorBehaviour = {
   hangNumbers: [],
   hangMs: 60_000,
   lostNumbers: [],
+  throttledSends: {},
+  throttleAnswer: 'gateway-429',
+  throttleRetryAfterS: null,
   unauthorizedInstances: [],
   webhookRetry: { attempts: 10, baseDelayMs: 5000, maxDelayMs: 300_000 },
   webhookTimeoutMs: 30_000,

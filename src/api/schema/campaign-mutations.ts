@@ -96,6 +96,9 @@ const PacingInput = builder.inputType('CampaignPacingInput', {
     maxDelayMs: t.int({ validate: z.number().int().min(0).max(600_000) }),
     maxAttempts: t.int({ validate: z.number().int().min(1).max(10) }),
     errorThreshold: t.int({ validate: z.number().int().min(1).max(10_000) }),
+    limitPerMinute: t.int({ description: 'At most this many sends in any 60 s over all its instances together, on top of each instance\'s own limit; null: no cap.' }),
+    limitPerHour: t.int({ description: 'The same for any hour; null: no cap.' }),
+    limitPerDay: t.int({ description: "The same for the tenant's local calendar day; null: no cap." }),
   }),
 });
 
@@ -151,6 +154,9 @@ const campaignFields = (t: Parameters<Parameters<typeof builder.inputType>[1]['f
   abTest: t.field({ type: AbTestInput }),
   followUps: t.field({ type: [FollowUpInput], description: create ? 'Follow-ups, in order.' : 'Replaces the follow-ups.' }),
   cost: t.float({ validate: z.number().min(0).max(1e12) }),
+  priority: t.int({
+    description: 'From 1 (lowest) to 10 (highest); 5 when not given. Campaigns of the tenant sharing an instance fill its slots highest priority first.',
+  }),
 });
 
 const CreateCampaignInput = builder.inputType('CreateCampaignInput', {

@@ -144,7 +144,15 @@ const ScheduleRef = builder
   });
 
 const PacingRef = builder
-  .objectRef<{ minDelayMs: number | null; maxDelayMs: number | null; maxAttempts: number; errorThreshold: number }>('CampaignPacing')
+  .objectRef<{
+    minDelayMs: number | null;
+    maxDelayMs: number | null;
+    maxAttempts: number;
+    errorThreshold: number;
+    limitPerMinute: number | null;
+    limitPerHour: number | null;
+    limitPerDay: number | null;
+  }>('CampaignPacing')
   .implement({
     description: "On top of each instance's own limits and delays.",
     fields: (t) => ({
@@ -152,6 +160,9 @@ const PacingRef = builder
       maxDelayMs: t.exposeInt('maxDelayMs', { nullable: true }),
       maxAttempts: t.exposeInt('maxAttempts', { description: 'Attempts for a send that certainly did not leave (Evolution unreachable or 5xx).' }),
       errorThreshold: t.exposeInt('errorThreshold', { description: 'The campaign pauses itself after this many consecutive send errors.' }),
+      limitPerMinute: t.exposeInt('limitPerMinute', { nullable: true, description: 'At most this many sends in any 60 s over all its instances together; null: no cap.' }),
+      limitPerHour: t.exposeInt('limitPerHour', { nullable: true, description: 'At most this many in any hour over all its instances; null: no cap.' }),
+      limitPerDay: t.exposeInt('limitPerDay', { nullable: true, description: "At most this many in the tenant's local calendar day; null: no cap." }),
     }),
   });
 
@@ -246,7 +257,21 @@ export const CampaignRef = builder.prismaNode('Campaign', {
       select: { scheduledAt: true, recurrence: true, recurrenceInterval: true, recurrenceEndAfter: true, recurrenceEndAt: true, occurrence: true },
       resolve: (c) => c,
     }),
-    pacing: t.field({ type: PacingRef, select: { minDelayMs: true, maxDelayMs: true, maxAttempts: true, errorThreshold: true }, resolve: (c) => c }),
+    pacing: t.field({
+      type: PacingRef,
+      select: { minDelayMs: true, maxDelayMs: true, maxAttempts: true, errorThreshold: true, limitPerMinute: true, limitPerHour: true, limitPerDay: true },
+      resolve: (c) => c,
+    }),
+    priority: t.exposeInt('priority', {
+      description: 'From 1 (lowest) to 10 (highest; default 5): campaigns of the tenant sharing an instance fill its slots highest priority first.',
+    }),
+    throttledUntil: t.field({
+      type: 'DateTime',
+      nullable: true,
+      select: { throttledUntil: true },
+      description: 'While one of its instances is deferred because WhatsApp or a gateway throttled its sends: until when (those sends wait, none fails); null otherwise.',
+      resolve: (c) => (c.throttledUntil && c.throttledUntil.getTime() > Date.now() ? c.throttledUntil : null),
+    }),
     safety: t.field({
       type: SafetyRef,
       select: { expireAfterMinutes: true, expiresAt: true, frequencyCapMessages: true, frequencyCapHours: true, frequencyCapExempt: true },

@@ -38,6 +38,13 @@ export const ProgressRef = builder.objectRef<LiveProgress>('CampaignProgress').i
       nullable: true,
       description: 'Since when the campaign has messages due and no worker process is alive to send them; null when not stalled.',
     }),
+    throttledUntil: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description:
+        'While one of its instances is deferred because WhatsApp or a gateway throttled its sends: until when (those sends wait and go later, none fails); null otherwise.',
+      resolve: (p) => (p.throttledUntil && Date.parse(p.throttledUntil) > Date.parse(p.at) ? p.throttledUntil : null),
+    }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
     at: t.expose('at', { type: 'DateTime', description: 'When this snapshot was taken.' }),

@@ -115,6 +115,13 @@ export const WhatsAppInstanceRef = builder.prismaNode('WhatsAppInstance', {
     manuallyPaused: t.exposeBoolean('manuallyPaused', { description: 'Paused by an operator (or because Evolution refused the key or the instance).' }),
     pausedReason: t.exposeString('pausedReason', { nullable: true }),
     pausedAt: t.expose('pausedAt', { type: 'DateTime', nullable: true }),
+    throttledUntil: t.field({
+      type: 'DateTime',
+      nullable: true,
+      select: { throttledUntil: true },
+      description: 'WhatsApp or a gateway answered "too many" (429, rate-overlimit): its sends wait until then (no failure, no health lost); null when not deferred.',
+      resolve: (i) => (i.throttledUntil && i.throttledUntil.getTime() > Date.now() ? i.throttledUntil : null),
+    }),
     readmittedAt: t.expose('readmittedAt', { type: 'DateTime', nullable: true, description: 'Re-admitted after a health pause: its limits ramp back up from here.' }),
     profileName: t.exposeString('profileName', { nullable: true }),
     qrCode: t.exposeString('qrCode', { nullable: true, description: 'The last QR code Evolution sent (qrcode.updated), to connect the number.' }),

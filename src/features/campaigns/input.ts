@@ -50,6 +50,8 @@ export interface CampaignInput {
   abTest?: AbTestInput | null;
   followUps?: FollowUpRuleInput[] | null;
   cost?: number | null;
+  /** 1–10, 10 highest (5 when not given): campaigns sharing an instance fill its slots highest first. */
+  priority?: number | null;
 }
 
 export const P = ['input'] as const;

@@ -2,7 +2,8 @@ import { reassignWaitingMessages } from '../recipients/audience.js';
 import { prisma, type Tx } from '../../infra/db/client.js';
 import { inTransaction } from '../../infra/db/transaction.js';
 import { EDITABLE_STATUSES, type CampaignStatus } from '../../domain/campaign-state.js';
-import { type AbTestInput, abColumns, followUpIssues, type PacingInput, pacingColumns, overlay, type SafetyColumns, safetyColumns, safetyInputOf, scheduleColumns, scheduleInputOf, type WindowColumns, windowColumns, windowInputOf } from '../../domain/campaign-settings.js';
+import { type AbTestInput, abColumns, followUpIssues, type PacingInput, pacingColumns, overlay, priorityIssues, type SafetyColumns, safetyColumns, safetyInputOf, scheduleColumns, scheduleInputOf, type WindowColumns, windowColumns, windowInputOf } from '../../domain/campaign-settings.js';
+import { DEFAULT_PRIORITY } from '../../domain/pacing.js';
 import { renderTemplate } from '../../domain/template.js';
 import { type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { type MediaType, Prisma } from '../../generated/prisma/client.js';
@@ -26,6 +27,7 @@ export async function createCampaign(tenantId: string, input: CampaignInput & { 
     const safety = safetyColumns(input.safety, [...P, 'safety'], issues);
     const schedule = scheduleColumns(input.schedule, [...P, 'schedule'], issues);
     const ab = abColumns(input.abTest, messages, [...P, 'abTest'], [...P, 'messages'], issues);
+    priorityIssues(input.priority, [...P, 'priority'], issues);
     if (issues.length) throw new ValidationError(issues);
 
     const campaign = await tx.campaign.create({
@@ -42,6 +44,7 @@ export async function createCampaign(tenantId: string, input: CampaignInput & { 
         ...schedule,
         ...ab.columns,
         cost: input.cost ?? null,
+        priority: input.priority ?? DEFAULT_PRIORITY,
         createdBy: actor,
         messages: { create: messageRows(tenantId, messages, ab.variants) },
         instances: { create: instanceIds.map((instanceId) => ({ instanceId, tenantId })) },
@@ -97,6 +100,10 @@ export async function updateCampaign(tenantId: string, id: string, input: Campai
     if (input.objective) set('objective', input.objective);
     if (input.rotationMode) set('rotationMode', input.rotationMode);
     if (input.cost !== undefined) set('cost', input.cost);
+    if (input.priority !== undefined) {
+      priorityIssues(input.priority, [...P, 'priority'], issues);
+      set('priority', input.priority ?? DEFAULT_PRIORITY);
+    }
     const setAll = (group: string, values: object) => {
       Object.assign(data, values);
       changed.push(group);
@@ -248,6 +255,10 @@ export function campaignCopy(source: CopySource, overrides: Partial<Prisma.Campa
     maxDelayMs: source.maxDelayMs,
     maxAttempts: source.maxAttempts,
     errorThreshold: source.errorThreshold,
+    limitPerMinute: source.limitPerMinute,
+    limitPerHour: source.limitPerHour,
+    limitPerDay: source.limitPerDay,
+    priority: source.priority,
     abEnabled: source.abEnabled,
     abTestShare: source.abTestShare,
     abMetric: source.abMetric,

@@ -3,6 +3,7 @@ import { prisma } from '../../infra/db/client.js';
 import { EvolutionClient } from '../../infra/evolution/client.js';
 import { MESSAGE_ID_SINCE, versionAtLeast } from '../../infra/evolution/wire.js';
 import { LIMIT_SETTINGS_SELECT, type LimitSettings } from '../../domain/instances.js';
+import { type CampaignCaps, campaignCaps } from '../../domain/pacing.js';
 import { campaignWindow, isAlwaysOpen, isOpen, type WindowRules, zoneOr } from '../../domain/window.js';
 import { decryptSecret } from '../../infra/lib/crypto.js';
 import { TtlCache } from '../../infra/lib/ttl-cache.js';
@@ -36,6 +37,8 @@ export interface SendCampaign {
   window: WindowRules;
   /** The window never closes: no zone filter is needed. */
   alwaysOpen: boolean;
+  /** Its caps over all its instances (null: none; the limiter then does nothing more per send). */
+  caps: CampaignCaps | null;
 }
 
 const instances = new TtlCache<SendInstance | null>(TTL_MS);
@@ -83,6 +86,9 @@ export function sendCampaign(tenantId: string, campaignId: string): Promise<Send
         errorThreshold: true,
         minDelayMs: true,
         maxDelayMs: true,
+        limitPerMinute: true,
+        limitPerHour: true,
+        limitPerDay: true,
         windowStartMinute: true,
         windowEndMinute: true,
         windowWeekdays: true,
@@ -93,13 +99,14 @@ export function sendCampaign(tenantId: string, campaignId: string): Promise<Send
       },
     });
     if (!row) return null;
-    const { tenant, windowStartMinute, windowEndMinute, windowWeekdays, respectHolidays, holidayCountry, holidayRegion, ...rest } = row;
+    const { tenant, windowStartMinute, windowEndMinute, windowWeekdays, respectHolidays, holidayCountry, holidayRegion, limitPerMinute, limitPerHour, limitPerDay, ...rest } = row;
     const window = campaignWindow(
       { windowStartMinute, windowEndMinute, windowWeekdays, respectHolidays, holidayCountry, holidayRegion },
       tenant,
       tenant.holidays.map((h) => ({ date: h.date.toISOString().slice(0, 10), yearly: h.yearly })),
     );
-    return { ...rest, timezone: tenant.timezone, window, alwaysOpen: isAlwaysOpen(window) };
+    const caps = campaignCaps({ id: rest.id, limitPerMinute, limitPerHour, limitPerDay });
+    return { ...rest, timezone: tenant.timezone, window, alwaysOpen: isAlwaysOpen(window), caps };
   });
 }
 

@@ -22,15 +22,9 @@ export interface LimiterSeed {
  * (a campaign's row is updated with every send and receipt), so an idle instance costs one small query.
  */
 export async function limiterSeedFromDatabase(instanceId: string): Promise<LimiterSeed> {
-  const now = clock.now();
   const [tz] = await sqlRows<{ timezone: string }>(Prisma.sql`
     SELECT t.timezone FROM whatsapp_instance i JOIN tenant t ON t.id = i.tenant_id WHERE i.id = ${instanceId}::uuid`);
-  const zone = tz?.timezone ?? 'UTC';
-  const day = localDay(now, zone);
-  const dayStartDt = DateTime.fromISO(day, { zone });
-  const dayStart = (dayStartDt.isValid ? dayStartDt : DateTime.fromISO(day, { zone: 'UTC' })).toJSDate();
-  const hourAgo = new Date(now.getTime() - 3_600_000 - LIMIT_WINDOW_GUARD_MS);
-  const from = dayStart < hourAgo ? dayStart : hourAgo;
+  const { day, dayStart, hourAgo, from } = seedSpan(tz?.timezone ?? 'UTC');
   const rows = await sqlRows<{ member: string; at: Date }>(Prisma.sql`
     SELECT 'r:' || r.id AS member, r.sending_at AS at FROM recipient r
     WHERE r.campaign_id IN (
@@ -42,6 +36,20 @@ export async function limiterSeedFromDatabase(instanceId: string): Promise<Limit
     -- (status, due_at) bounds the scan: a follow-up is sent after it falls due, rarely a week after.
     WHERE f.status IN ('SENDING', 'SENT', 'FAILED', 'UNKNOWN') AND f.due_at >= ${new Date(from.getTime() - 7 * 86_400_000)}
       AND f.instance_id = ${instanceId}::uuid AND f.claimed_at >= ${from}`);
+  return seedOf(rows, day, dayStart, hourAgo);
+}
+
+/** The local day (the tenant's zone), its start, an hour (and the guard) ago, and the earlier of the two. */
+function seedSpan(zone: string) {
+  const now = clock.now();
+  const day = localDay(now, zone);
+  const dayStartDt = DateTime.fromISO(day, { zone });
+  const dayStart = (dayStartDt.isValid ? dayStartDt : DateTime.fromISO(day, { zone: 'UTC' })).toJSDate();
+  const hourAgo = new Date(now.getTime() - 3_600_000 - LIMIT_WINDOW_GUARD_MS);
+  return { day, dayStart, hourAgo, from: dayStart < hourAgo ? dayStart : hourAgo };
+}
+
+function seedOf(rows: ReadonlyArray<{ member: string; at: Date }>, day: string, dayStart: Date, hourAgo: Date): LimiterSeed {
   const sends: LimiterSeed['sends'] = [];
   let dayCount = 0;
   let lastAt = 0;
@@ -52,4 +60,20 @@ export async function limiterSeedFromDatabase(instanceId: string): Promise<Limit
     lastAt = Math.max(lastAt, at);
   }
   return { sends, dayCount, localDay: day, lastAt };
+}
+
+/**
+ * A campaign's sends (for its caps, issue 18) in the last hour and since its tenant's local midnight:
+ * each recipient called, at the later of its claim and its recorded send (a send counts from when
+ * Evolution may have handled it, as restamp does). Follow-ups do not count against the caps.
+ */
+export async function campaignLimiterSeedFromDatabase(campaignId: string): Promise<LimiterSeed> {
+  const [tz] = await sqlRows<{ timezone: string }>(Prisma.sql`
+    SELECT t.timezone FROM campaign c JOIN tenant t ON t.id = c.tenant_id WHERE c.id = ${campaignId}::uuid`);
+  const { day, dayStart, hourAgo, from } = seedSpan(tz?.timezone ?? 'UTC');
+  const rows = await sqlRows<{ member: string; at: Date }>(Prisma.sql`
+    SELECT 'r:' || r.id AS member, GREATEST(r.sending_at, r.sent_at) AS at FROM recipient r
+    WHERE r.campaign_id = ${campaignId}::uuid AND r.status IN ('SENDING', 'SENT', 'DELIVERED', 'READ', 'FAILED', 'UNKNOWN')
+      AND GREATEST(r.sending_at, r.sent_at) >= ${from}`);
+  return seedOf(rows, day, dayStart, hourAgo);
 }

@@ -22,6 +22,8 @@ export type PumpInstance = LimitSettings & {
   healthScore: number;
   sentToday: number;
   deliveredToday: number;
+  /** Deferred after a throttled send until then (src/features/dispatch/throttle.ts). */
+  throttledUntil: Date | null;
 };
 
 /** Records that the campaign waits for its window (once per closing) and when it resumes. */
@@ -163,5 +165,21 @@ export async function noteDailyLimits(
         actor: 'worker',
       });
     }
+  });
+}
+
+/** One `limit_reached` entry per campaign and local day when the campaign's own daily cap is used up. */
+export async function noteCampaignDailyCap(deps: { redis: Redis }, tenantId: string, campaignId: string, day: string, perDay: number) {
+  if (!(await deps.redis.set(redisKey('limit-logged', campaignId, 'campaign', day), '1', 'PX', 2 * 86_400_000, 'NX'))) return;
+  await inTransaction(async (tx, after) => {
+    await appendLog(tx, after, {
+      tenantId,
+      campaignId,
+      type: 'LIMIT_REACHED',
+      severity: 'WARNING',
+      message: `the campaign reached its daily cap (${perDay}) for ${day}: sending continues on the next day`,
+      details: { day, campaignPerDay: perDay },
+      actor: 'worker',
+    });
   });
 }

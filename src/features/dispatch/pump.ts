@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import { autoPauseCampaign, completeIfDone, expireCampaign } from '../campaigns/lifecycle.js';
 import { sqlExecute, sqlRows } from '../../infra/db/sql.js';
 import { effectiveLimits, unusableReason } from '../../domain/instances.js';
-import { campaignLimits, countPicks, nextPumpDelayMs, sendsToSchedule, shortfallShare } from '../../domain/pacing.js';
+import { campaignCaps, campaignLimits, countPicks, MAX_PRIORITY, nextPumpDelayMs, sendsToSchedule, shortfallShare } from '../../domain/pacing.js';
 import { planRotation, type RotationMode } from '../../domain/rotation.js';
 import { nextOpening, zoneOr } from '../../domain/window.js';
 import { Prisma } from '../../generated/prisma/client.js';
@@ -12,7 +12,7 @@ import { randomToken } from '../../infra/lib/crypto.js';
 import { localDay } from '../../infra/lib/local-time.js';
 import { jobId } from '../../infra/queues/definitions.js';
 import { redisKey } from '../../infra/redis.js';
-import { noteDailyLimits, noteRotation, type PumpInstance, windowClosed, windowOpened } from './pump-notes.js';
+import { noteCampaignDailyCap, noteDailyLimits, noteRotation, type PumpInstance, windowClosed, windowOpened } from './pump-notes.js';
 import { batchSlots, type ReservedSlot } from './batches.js';
 import { openZones, type SendCampaign, sendCampaign } from './context.js';
 import { type DispatchDeps, outstandingKey, tenantOutstandingKey } from './send.js';
@@ -90,6 +90,10 @@ type PumpRow = {
   expiresAt: Date | null;
   campaignMinDelayMs: number | null;
   campaignMaxDelayMs: number | null;
+  priority: number;
+  campaignPerMinute: number | null;
+  campaignPerHour: number | null;
+  campaignPerDay: number | null;
 } & (PumpInstance | { [K in keyof PumpInstance]: null });
 
 /**
@@ -101,7 +105,8 @@ async function loadForPump(tenantId: string, campaignId: string) {
   const rows = await sqlRows<PumpRow>(Prisma.sql`
     SELECT c.status::text AS status, c.rotation_mode::text AS "rotationMode", c.rotation_cursor AS "rotationCursor",
       c.rotation_snapshot AS "rotationSnapshot", c.resumes_at AS "resumesAt", c.expires_at AS "expiresAt", c.min_delay_ms AS "campaignMinDelayMs",
-      c.max_delay_ms AS "campaignMaxDelayMs",
+      c.max_delay_ms AS "campaignMaxDelayMs", c.priority, c.limit_per_minute AS "campaignPerMinute", c.limit_per_hour AS "campaignPerHour",
+      c.limit_per_day AS "campaignPerDay", i.throttled_until AS "throttledUntil",
       i.id, i.name, i.manually_paused AS "manuallyPaused", i.paused_reason AS "pausedReason", i.auto_paused_at AS "autoPausedAt",
       i.connection_state::text AS "connectionState", i.health_score AS "healthScore", i.sent_today AS "sentToday",
       i.delivered_today AS "deliveredToday", i.limit_per_minute AS "limitPerMinute", i.limit_per_hour AS "limitPerHour",
@@ -125,6 +130,8 @@ async function loadForPump(tenantId: string, campaignId: string) {
     expiresAt: first.expiresAt,
     minDelayMs: first.campaignMinDelayMs,
     maxDelayMs: first.campaignMaxDelayMs,
+    priority: first.priority,
+    caps: campaignCaps({ id: campaignId, limitPerMinute: first.campaignPerMinute, limitPerHour: first.campaignPerHour, limitPerDay: first.campaignPerDay }),
     instances,
   };
 }
@@ -194,8 +201,21 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   }
   await noteRotation(tenantId, campaignId, campaign.rotationMode as RotationMode, campaign.rotationSnapshot, all, usable);
 
+  // Not now: instances deferred after a throttled send, and those a higher-priority campaign of the
+  // tenant is using (it has recipients ready). Neither is a change of the rotation's instances.
+  const deferred = usable.filter((i) => i.throttledUntil !== null && i.throttledUntil.getTime() > nowMs);
+  const notDeferred = usable.filter((i) => !deferred.includes(i));
+  const yielded = (running?.n ?? 1) > 1 ? await instancesTakenByHigherPriority(tenantId, campaignId, campaign.priority, notDeferred.map((i) => i.id)) : new Set<string>();
+  const sendable = notDeferred.filter((i) => !yielded.has(i.id));
+  if (sendable.length === 0) {
+    const until = Math.min(...deferred.map((i) => i.throttledUntil?.getTime() ?? nowMs));
+    // Given way: look again soon (the other campaign may run out of ready recipients any moment).
+    await deps.requestPump(tenantId, campaignId, yielded.size > 0 ? PRIORITY_RECHECK_MS : Math.max(100, until - nowMs));
+    return 'waiting';
+  }
+
   const day = localDay(now, ctx.timezone);
-  const { picks, cursor } = planRotation(campaign.rotationMode as RotationMode, usable, demand, campaign.rotationCursor);
+  const { picks, cursor } = planRotation(campaign.rotationMode as RotationMode, sendable, demand, campaign.rotationCursor);
   const wanted = countPicks(picks);
 
   const jobs: ReservedSlot[] = [];
@@ -203,7 +223,8 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   let shortfall = 0;
   const withRoom: string[] = [];
   const dayLimited: Array<{ id: string; name: string; perDay: number }> = [];
-  const byId = new Map(usable.map((i) => [i.id, i]));
+  const byId = new Map(sendable.map((i) => [i.id, i]));
+  let campaignDayUsed = false;
   const limitsOf = (id: string) => {
     const i = byId.get(id);
     if (!i) throw new Error(`instance ${id} vanished`);
@@ -211,7 +232,9 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   };
   const reserve = async (instanceId: string, count: number) => {
     const limits = limitsOf(instanceId);
-    const r = await deps.limiter.reserve(instanceId, limits, count, { now: nowMs, horizonMs: HORIZON_MS, localDay: day });
+    if (campaignDayUsed) return { slots: [], stoppedBy: 'campaign-day' as const, nextAt: null };
+    const r = await deps.limiter.reserve(instanceId, limits, count, { now: nowMs, horizonMs: HORIZON_MS, localDay: day }, campaign.caps);
+    if (r.stoppedBy === 'campaign-day') campaignDayUsed = true;
     for (const s of r.slots) jobs.push({ instanceId, slot: s.id, at: s.at });
     if (r.stoppedBy === 'horizon' && r.nextAt !== null) earliestNext = Math.min(earliestNext, r.nextAt);
     if (r.stoppedBy === 'day') dayLimited.push({ id: instanceId, name: byId.get(instanceId)?.name ?? instanceId, perDay: limits.perDay });
@@ -251,15 +274,35 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
       })),
     );
   }
-  if (dayLimited.length > 0) await noteDailyLimits(deps, tenantId, campaignId, day, dayLimited, dayLimited.length >= usable.length);
+  if (dayLimited.length > 0) await noteDailyLimits(deps, tenantId, campaignId, day, dayLimited, dayLimited.length >= sendable.length);
+  if (campaignDayUsed && campaign.caps?.perDay != null) await noteCampaignDailyCap(deps, tenantId, campaignId, day, campaign.caps.perDay);
 
   if (jobs.length === 0 && !Number.isFinite(earliestNext)) {
-    // Every usable instance used up its day: wait for the next local day.
+    // Every usable instance (or the campaign) used up its day: wait for the next local day.
     await deps.requestPump(tenantId, campaignId, MAX_IDLE_WAIT_MS);
     return 'limits-reached';
   }
   await deps.requestPump(tenantId, campaignId, nextPumpDelayMs(Number.isFinite(earliestNext) ? earliestNext : null, nowMs, HORIZON_MS));
   return { scheduled: jobs.length };
+}
+
+/** A campaign that gave way to a higher-priority one looks again this often. */
+const PRIORITY_RECHECK_MS = 1000;
+
+/**
+ * Of `instanceIds`, those a higher-priority RUNNING campaign of the tenant also uses while it has
+ * recipients ready to send (queued, due, and its window open: no `resumes_at`). Campaigns sharing an
+ * instance fill its slots highest priority first; instances belong to one tenant, so this never
+ * moves sends between tenants (their fair share is sendsToSchedule's).
+ */
+async function instancesTakenByHigherPriority(tenantId: string, campaignId: string, priority: number, instanceIds: string[]): Promise<Set<string>> {
+  if (instanceIds.length === 0 || priority >= MAX_PRIORITY) return new Set();
+  const rows = await sqlRows<{ id: string }>(Prisma.sql`
+    SELECT DISTINCT ci.instance_id AS id FROM campaign_instance ci JOIN campaign c ON c.id = ci.campaign_id
+    WHERE ci.instance_id = ANY(${instanceIds}::uuid[]) AND c.tenant_id = ${tenantId}::uuid AND c.id <> ${campaignId}::uuid
+      AND c.status = 'RUNNING' AND c.priority > ${priority} AND c.resumes_at IS NULL
+      AND EXISTS (SELECT 1 FROM recipient r WHERE r.campaign_id = c.id AND r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= now()))`);
+  return new Set(rows.map((r) => r.id));
 }
 
 /**

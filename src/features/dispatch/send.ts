@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { autoPauseCampaign, completeIfDone } from '../campaigns/lifecycle.js';
 import { appendLog } from '../campaigns/logs.js';
+import { bumpCampaign } from '../campaigns/progress.js';
 import { sqlRows } from '../../infra/db/sql.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { whileDatabaseRecovers } from '../../infra/db/outage.js';
@@ -22,6 +23,7 @@ import { redisKey } from '../../infra/redis.js';
 import { openZones, type SendCampaign, type SendInstance, sendCampaign, sendInstance } from './context.js';
 import type { InstanceLimiter } from './limiter.js';
 import { markUnreachable } from './outage.js';
+import { markThrottled } from './throttle.js';
 import type { SendPermits } from './permits.js';
 import { giveBackPhones, type PhoneHold, takePhones } from './phone-locks.js';
 
@@ -84,6 +86,7 @@ export async function processSend(deps: DispatchDeps, job: SendJob): Promise<str
   const used = new Set<string>();
   const tally = new Tally();
   let rerun = false;
+  let caps: SendCampaign['caps'] = null;
   try {
     if (job.attemptsStarted > 1) {
       // A previous run of this job died (worker crash): whatever it claimed may have been sent, and
@@ -94,6 +97,7 @@ export async function processSend(deps: DispatchDeps, job: SendJob): Promise<str
     }
     const [campaign, instance] = await Promise.all([sendCampaign(tenantId, campaignId), sendInstance(tenantId, instanceId)]);
     if (!campaign || !instance) return 'gone';
+    caps = campaign.caps;
 
     // Chunks are claimed one after the other, and each one's calls run while the next is claimed.
     const sending: Array<Promise<void>> = [];
@@ -130,7 +134,7 @@ export async function processSend(deps: DispatchDeps, job: SendJob): Promise<str
     return tally.toString();
   } finally {
     const unused = slots.filter((s) => !used.has(s));
-    if (!rerun && unused.length > 0) await deps.limiter.releaseMany(instanceId, unused, day).catch(() => undefined);
+    if (!rerun && unused.length > 0) await deps.limiter.releaseMany(instanceId, unused, day, caps).catch(() => undefined);
     const key = outstandingKey(campaignId);
     const [, left] = (await deps.redis.multi().zrem(key, ...slots).zcard(key).zrem(tenantOutstandingKey(tenantId), ...slots).exec()) ?? [];
     const outstanding = Number(left?.[1] ?? 0);
@@ -197,7 +201,7 @@ async function startChunk(
   // were a tenth of each send's cycle when the limits allow bursts. Recipients claimed beyond what the
   // limiter confirmed are put back before anything is sent to them.
   const [asked, claimedFirst] = await Promise.allSettled([
-    deps.limiter.confirmMany(instanceId, chunk, effectiveLimits(instance.limits, now), clock.ms()),
+    deps.limiter.confirmMany(instanceId, chunk, effectiveLimits(instance.limits, now), clock.ms(), campaign.caps),
     claimNext(campaignId, instanceId, job.id, open, campaign.timezone, chunk.length, instance.sendsUnderMessageId),
   ]);
   const first = claimedFirst.status === 'fulfilled' ? claimedFirst.value : [];
@@ -288,7 +292,7 @@ async function callAndRecord(
     );
     // A send counts against the limits from when Evolution may have handled it: for a slow answer,
     // up to when it came (a hung Evolution handles what it held all at once when it wakes up).
-    if (late.length) await deps.limiter.restamp(instance.id, late).catch(() => undefined);
+    if (late.length) await deps.limiter.restamp(instance.id, late, campaign.caps).catch(() => undefined);
     // The calls were made: their outcomes must be recorded, even across a database restart.
     await whileDatabaseRecovers(() => recordOutcomes(deps, campaign, instance, done), { log: deps.log, what: 'recording sends' });
     for (const r of done) tally.add(r.outcome.kind);
@@ -391,6 +395,8 @@ async function recordOutcome(
       await pauseInstance(instance, decision.reason, base, decision.response);
       await deps.requestPump(campaign.tenantId, campaign.id);
       return;
+    case 'throttle':
+      return deferThrottled(deps, campaign, instance, claimed, base, decision.reason, decision.retryAfterMs);
     case 'wait-for-server':
       return waitForServer(deps, campaign, instance, claimed, base, decision.reason);
     case 'unknown':
@@ -438,6 +444,40 @@ async function waitForServer(deps: DispatchDeps, campaign: SendCampaign, instanc
       });
     });
   }
+  await deps.requestPump(campaign.tenantId, campaign.id, until.getTime() - clock.ms());
+}
+
+/**
+ * WhatsApp or a gateway refused the send for going too fast (nothing was sent): the instance is
+ * deferred (markThrottled), the recipient goes back to the queue as if never claimed until then. Not an
+ * error: no health lost, the campaign's consecutive errors unchanged. The campaign's progress shows
+ * the deferral (`throttled_until`) and its log says so, once per deferral it meets.
+ */
+async function deferThrottled(
+  deps: DispatchDeps,
+  campaign: SendCampaign,
+  instance: SendInstance,
+  claimed: ClaimedRow,
+  base: SendLogBase,
+  reason: string,
+  retryAfterMs: number | null,
+) {
+  const { until, streak } = await markThrottled(instance.id, retryAfterMs);
+  await unclaim([claimed.id], until);
+  await inTransaction(async (tx, after) => {
+    const moved = await tx.$executeRaw`
+      UPDATE campaign SET throttled_until = ${until} WHERE id = ${campaign.id}::uuid AND (throttled_until IS NULL OR throttled_until < ${until})`;
+    if (!moved) return;
+    await appendLog(tx, after, {
+      ...base,
+      type: 'LIMIT_REACHED',
+      severity: 'WARNING',
+      message: `instance ${instance.name} is throttled (${reason}): its sends wait until ${until.toISOString()} and are sent then; not a failure`,
+      response: { message: reason },
+      details: { cause: 'throttled', throttledUntil: until.toISOString(), deferral: streak, retryAfterMs },
+    });
+    await bumpCampaign(tx, after, campaign.id, {});
+  });
   await deps.requestPump(campaign.tenantId, campaign.id, until.getTime() - clock.ms());
 }
 

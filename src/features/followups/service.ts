@@ -19,6 +19,7 @@ import { effectiveLimits, LIMIT_SETTINGS_SELECT, unusableReason } from '../../do
 import { renderTemplate } from '../../domain/template.js';
 import { isOpen, zoneOr } from '../../domain/window.js';
 import type { SendOutcome } from '../../infra/evolution/client.js';
+import { markThrottled } from '../dispatch/throttle.js';
 import type { SendMediaBody, SendTextBody } from '../../infra/evolution/wire.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { clock } from '../../infra/lib/clock.js';
@@ -233,6 +234,8 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
         endpoint === 'sendText'
           ? await instance.client.sendText(instance.name, body as SendTextBody)
           : await instance.client.sendMedia(instance.name, body as SendMediaBody);
+      // Throttled: the instance waits (no claim until then), the follow-up is tried again later.
+      if (outcome.kind === 'throttled') await markThrottled(instanceId, outcome.retryAfterMs);
       await recordFollowUp(tenantId, instanceId, instance.name, job.id, claimed, text, requestSummary(endpoint, body), outcome);
       return outcome.kind;
     } finally {
@@ -263,6 +266,7 @@ async function claimFollowUp(followUpId: string, instanceId: string, token: stri
     ), i AS (
       SELECT id FROM whatsapp_instance
       WHERE id = ${instanceId}::uuid AND NOT manually_paused AND auto_paused_at IS NULL AND connection_state NOT IN ('CLOSE', 'REFUSED')
+        AND (throttled_until IS NULL OR throttled_until <= now())
     )
     UPDATE follow_up fu
     SET status = 'SENDING', claim_token = ${token}, claimed_at = ${clock.now()}, instance_id = ${instanceId}::uuid
@@ -317,6 +321,7 @@ async function recordFollowUp(
         return;
       }
       case 'unavailable':
+      case 'throttled':
         // Certainly not sent: a later pass tries again.
         await tx.$executeRaw`
           UPDATE follow_up SET status = 'PENDING', claim_token = NULL, claimed_at = NULL, error = ${`not sent: ${outcome.message}`},

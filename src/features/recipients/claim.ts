@@ -142,6 +142,7 @@ async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupRe
         SELECT id FROM whatsapp_instance
         WHERE id = ${instanceId}::uuid AND NOT manually_paused AND auto_paused_at IS NULL
           AND connection_state NOT IN ('CLOSE', 'REFUSED') AND (unreachable_until IS NULL OR unreachable_until <= now())
+          AND (throttled_until IS NULL OR throttled_until <= now())
       ), picked AS (
         SELECT r.id, r.seq, r.contact_id FROM recipient r
         WHERE r.campaign_id = (SELECT id FROM c) AND EXISTS (SELECT 1 FROM i)

@@ -22,6 +22,11 @@ export type SendOutcome =
   | { kind: 'unauthorized'; httpStatus: 401; message: string; durationMs: number }
   | { kind: 'instance_not_found'; httpStatus: 404; message: string; durationMs: number }
   | { kind: 'unavailable'; httpStatus: number | null; message: string; durationMs: number }
+  /**
+   * Refused for sending too fast, before anything was sent: a gateway's 429 (`retryAfterMs` from its
+   * Retry-After) or WhatsApp's `rate-overlimit` relayed by Baileys.
+   */
+  | { kind: 'throttled'; httpStatus: number; message: string; retryAfterMs: number | null; durationMs: number }
   | { kind: 'unknown'; httpStatus: number | null; message: string; durationMs: number };
 
 export interface EvolutionClientOptions {
@@ -55,6 +60,18 @@ function poolFor(origin: string): Pool {
     pools.set(origin, pool);
   }
   return pool;
+}
+
+/** WhatsApp's own limit, as Baileys names it; Evolution relays it in a 400 (or 500) error body. */
+const RATE_OVERLIMIT = /rate-overlimit/i;
+
+/** A Retry-After header (seconds, or an HTTP date) in ms from now; null when absent or unreadable. */
+export function retryAfterMs(value: string | string[] | undefined, nowMs = Date.now()): number | null {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return null;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -190,6 +207,7 @@ export class EvolutionClient {
     const ms = () => Math.round(performance.now() - started);
     let statusCode: number;
     let parsed: unknown;
+    let retryAfter: string | string[] | undefined;
     try {
       const res = await this.pool.request({
         path: this.basePath + path,
@@ -200,6 +218,7 @@ export class EvolutionClient {
         bodyTimeout: this.options.timeoutMs,
       });
       statusCode = res.statusCode;
+      retryAfter = res.headers['retry-after'];
       const text = await res.body.text();
       try {
         parsed = text ? JSON.parse(text) : null;
@@ -228,6 +247,9 @@ export class EvolutionClient {
 
     const message = (parsed as { response?: { message?: unknown } } | null)?.response?.message;
     const text = describeErrorMessage(message ?? parsed);
+    if (statusCode === 429 || RATE_OVERLIMIT.test(text)) {
+      return { kind: 'throttled', httpStatus: statusCode, message: (text || `HTTP ${statusCode}`).slice(0, 500), retryAfterMs: retryAfterMs(retryAfter), durationMs: ms() };
+    }
     if (statusCode === 400) {
       const notOnWa = findNotOnWhatsapp(message);
       if (notOnWa) return { kind: 'not_on_whatsapp', httpStatus: 400, number: notOnWa.number, message: text, durationMs: ms() };
