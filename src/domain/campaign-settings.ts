@@ -77,13 +77,21 @@ export interface PacingInput {
   maxDelayMs?: number | null;
   maxAttempts?: number | null;
   errorThreshold?: number | null;
+  typingDelayMs?: number | null;
 }
+
+/** The longest typing presence a campaign may ask of Evolution per send (its HTTP call lasts that long). */
+export const MAX_TYPING_DELAY_MS = 20_000;
 
 export function pacingColumns(p: PacingInput | null | undefined, path: Path, issues: FieldIssue[]) {
   const min = p?.minDelayMs ?? null;
   const max = p?.maxDelayMs ?? null;
   if (min !== null && max !== null && max < min) issues.push({ path: [...path, 'maxDelayMs'], message: 'must be at least minDelayMs' });
-  return { minDelayMs: min, maxDelayMs: max, maxAttempts: p?.maxAttempts ?? 3, errorThreshold: p?.errorThreshold ?? 20 };
+  const typing = p?.typingDelayMs ?? 0;
+  if (!Number.isInteger(typing) || typing < 0 || typing > MAX_TYPING_DELAY_MS) {
+    issues.push({ path: [...path, 'typingDelayMs'], message: `whole milliseconds from 0 (no typing presence) to ${MAX_TYPING_DELAY_MS}` });
+  }
+  return { minDelayMs: min, maxDelayMs: max, maxAttempts: p?.maxAttempts ?? 3, errorThreshold: p?.errorThreshold ?? 20, typingDelayMs: typing };
 }
 
 export interface ScheduleInput {

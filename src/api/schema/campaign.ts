@@ -101,7 +101,7 @@ const ScheduleRef = builder
   });
 
 const PacingRef = builder
-  .objectRef<{ minDelayMs: number | null; maxDelayMs: number | null; maxAttempts: number; errorThreshold: number }>('CampaignPacing')
+  .objectRef<{ minDelayMs: number | null; maxDelayMs: number | null; maxAttempts: number; errorThreshold: number; typingDelayMs: number }>('CampaignPacing')
   .implement({
     description: "On top of each instance's own limits and delays.",
     fields: (t) => ({
@@ -109,6 +109,9 @@ const PacingRef = builder
       maxDelayMs: t.exposeInt('maxDelayMs', { nullable: true }),
       maxAttempts: t.exposeInt('maxAttempts', { description: 'Attempts for a send that certainly did not leave (Evolution unreachable or 5xx).' }),
       errorThreshold: t.exposeInt('errorThreshold', { description: 'The campaign pauses itself after this many consecutive send errors.' }),
+      typingDelayMs: t.exposeInt('typingDelayMs', {
+        description: 'Typing presence ("composing") before each message, in ms (Evolution\'s `delay`; 0: none). Counted in pacing: the next send of the instance starts after it and the gap.',
+      }),
     }),
   });
 
@@ -184,7 +187,7 @@ export const CampaignRef = builder.prismaNode('Campaign', {
       select: { scheduledAt: true, recurrence: true, recurrenceInterval: true, recurrenceEndAfter: true, recurrenceEndAt: true, occurrence: true },
       resolve: (c) => c,
     }),
-    pacing: t.field({ type: PacingRef, select: { minDelayMs: true, maxDelayMs: true, maxAttempts: true, errorThreshold: true }, resolve: (c) => c }),
+    pacing: t.field({ type: PacingRef, select: { minDelayMs: true, maxDelayMs: true, maxAttempts: true, errorThreshold: true, typingDelayMs: true }, resolve: (c) => c }),
     abTest: t.field({
       type: AbTestSettingsRef,
       select: { abEnabled: true, abTestShare: true, abMetric: true, abMinSample: true, abSignificance: true, abAutoWinner: true, abDecidedAt: true },

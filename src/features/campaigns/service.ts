@@ -241,6 +241,7 @@ export function campaignCopy(source: CopySource, overrides: Partial<Prisma.Campa
     maxDelayMs: source.maxDelayMs,
     maxAttempts: source.maxAttempts,
     errorThreshold: source.errorThreshold,
+    typingDelayMs: source.typingDelayMs,
     abEnabled: source.abEnabled,
     abTestShare: source.abTestShare,
     abMetric: source.abMetric,

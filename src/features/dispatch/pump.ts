@@ -89,6 +89,7 @@ type PumpRow = {
   resumesAt: Date | null;
   campaignMinDelayMs: number | null;
   campaignMaxDelayMs: number | null;
+  campaignTypingDelayMs: number;
 } & (PumpInstance | { [K in keyof PumpInstance]: null });
 
 /**
@@ -100,7 +101,7 @@ async function loadForPump(tenantId: string, campaignId: string) {
   const rows = await sqlRows<PumpRow>(Prisma.sql`
     SELECT c.status::text AS status, c.rotation_mode::text AS "rotationMode", c.rotation_cursor AS "rotationCursor",
       c.rotation_snapshot AS "rotationSnapshot", c.resumes_at AS "resumesAt", c.min_delay_ms AS "campaignMinDelayMs",
-      c.max_delay_ms AS "campaignMaxDelayMs",
+      c.max_delay_ms AS "campaignMaxDelayMs", c.typing_delay_ms AS "campaignTypingDelayMs",
       i.id, i.name, i.manually_paused AS "manuallyPaused", i.paused_reason AS "pausedReason", i.auto_paused_at AS "autoPausedAt",
       i.connection_state::text AS "connectionState", i.health_score AS "healthScore", i.sent_today AS "sentToday",
       i.delivered_today AS "deliveredToday", i.limit_per_minute AS "limitPerMinute", i.limit_per_hour AS "limitPerHour",
@@ -123,6 +124,7 @@ async function loadForPump(tenantId: string, campaignId: string) {
     resumesAt: first.resumesAt,
     minDelayMs: first.campaignMinDelayMs,
     maxDelayMs: first.campaignMaxDelayMs,
+    typingDelayMs: first.campaignTypingDelayMs,
     instances,
   };
 }
