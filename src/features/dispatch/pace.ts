@@ -1,7 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Prisma } from '../../generated/prisma/client.js';
 import { sqlRows, sqlTransaction } from '../../infra/db/sql.js';
-import { config } from '../../infra/config/index.js';
 import { redisKey } from '../../infra/redis.js';
 
 /**
@@ -10,9 +10,15 @@ import { redisKey } from '../../infra/redis.js';
  *
  * The limiter (limiter.ts) schedules send jobs on slots spaced by random gaps, but a job runs when
  * BullMQ delivers it and the time from its slot to its HTTP request varies per process; late jobs
- * bunch up. The gate grants "now" only when now ≥ the instance's next allowed time, and then moves
- * that time to now + typing + a gap drawn in [minDelayMs, maxDelayMs] + PACE_MARGIN_MS; otherwise it
- * answers how long to wait. "Now" is Redis's clock (TIME), the same for every process.
+ * bunch up. The gate of a paced instance (a delay or typing) lets one call through at a time: it
+ * grants "now" only when no call of the instance is in flight and now ≥ its next allowed time, and
+ * when that call has its answer (done), the next allowed time becomes the answer's time + a gap drawn
+ * in [minDelayMs, maxDelayMs]. Spacing from the answer rather than from the grant makes the gap hold
+ * at Evolution whatever happened between a grant and its request (a process descheduled, a slow
+ * event loop): the next request leaves after the previous one was answered, so after Evolution had
+ * it, and the typing presence (which Evolution holds the request for) is counted too. A call whose
+ * answer never comes frees the gate when it times out (the in-flight key's expiry). "Now" is Redis's
+ * clock (TIME), the same for every process. With no delays and no typing the gate keeps nothing.
  *
  * It is also where a campaign's stop takes effect (pause, cancel): the gate grants only while the
  * campaign's go mark exists. The mark says "PostgreSQL said RUNNING or COMPLETED"; it is set only by a
@@ -22,45 +28,62 @@ import { redisKey } from '../../infra/redis.js';
  */
 const PASS = `
 if redis.call('EXISTS', KEYS[2]) == 0 then return { -1, 0 } end
+local n, minDelay, maxDelay, typing = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if minDelay == 0 and maxDelay == 0 and typing == 0 then
+  redis.call('PEXPIRE', KEYS[2], 3600000)
+  return { n, 0 }
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n, minDelay, maxDelay, margin, typing = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local paced = minDelay > 0 or maxDelay > 0 or typing > 0
+local inflight = redis.call('PTTL', KEYS[3])
+if inflight > 0 then return { 0, math.min(inflight, 20) } end
 local raw = redis.call('GET', KEYS[1])
 local nextAt
 if raw then
   nextAt = tonumber(raw)
-elseif paced then
-  -- Lost (Redis restart) or idle for an hour: the last send was at most now, so a full gap from now
-  -- is safe whatever it was.
-  nextAt = now + minDelay + margin
-  redis.call('SET', KEYS[1], nextAt, 'PX', 3600000)
 else
-  nextAt = 0
+  -- Lost (Redis restart) or idle for an hour: the last send was answered at most now, so a full gap
+  -- from now is safe whatever it was.
+  nextAt = now + minDelay
+  redis.call('SET', KEYS[1], nextAt, 'PX', 3600000)
 end
-local granted = 0
-for i = 1, n do
-  if now < nextAt then break end
-  granted = granted + 1
-  if paced then
-    local r = tonumber(ARGV[5 + i]) or 0
-    nextAt = now + typing + minDelay + math.floor(r * (maxDelay - minDelay)) + margin
-  end
-end
-if granted > 0 then
-  if paced then redis.call('SET', KEYS[1], nextAt, 'PX', 3600000) end
-  redis.call('PEXPIRE', KEYS[2], 3600000)
-end
-return { granted, math.max(0, nextAt - now) }
+if now < nextAt then return { 0, nextAt - now } end
+local gap = minDelay + math.floor(tonumber(ARGV[5]) * (maxDelay - minDelay))
+-- Until the answer comes (done): the next send waits; should it never come, the call's time limit
+-- frees the gate, and the gap counts from then.
+redis.call('SET', KEYS[3], ARGV[6] .. ':' .. gap, 'PX', tonumber(ARGV[7]))
+redis.call('SET', KEYS[1], now + tonumber(ARGV[7]) + gap, 'PX', 3600000)
+redis.call('PEXPIRE', KEYS[2], 3600000)
+return { 1, 0 }
+`;
+
+/** The granted call was answered (or failed): the next send of the instance may go a gap from now. */
+const DONE = `
+local v = redis.call('GET', KEYS[2])
+if not v or string.sub(v, 1, #ARGV[1] + 1) ~= ARGV[1] .. ':' then return 0 end
+local gap = tonumber(string.sub(v, #ARGV[1] + 2))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[1], now + gap, 'PX', 3600000)
+redis.call('DEL', KEYS[2])
+return 1
 `;
 
 type GateRedis = Redis & {
-  wcPacePass(next: string, go: string, ...args: Array<string | number>): Promise<[number, number]>;
+  wcPacePass(next: string, go: string, inflight: string, ...args: Array<string | number>): Promise<[number, number]>;
+  wcPaceDone(next: string, inflight: string, token: string): Promise<number>;
 };
 
 function gateRedis(redis: Redis): GateRedis {
-  if (!(redis as unknown as Partial<GateRedis>).wcPacePass) redis.defineCommand('wcPacePass', { numberOfKeys: 2, lua: PASS });
+  if (!(redis as unknown as Partial<GateRedis>).wcPacePass) {
+    redis.defineCommand('wcPacePass', { numberOfKeys: 3, lua: PASS });
+    redis.defineCommand('wcPaceDone', { numberOfKeys: 2, lua: DONE });
+  }
   return redis as GateRedis;
+}
+
+function inflightKey(instanceId: string) {
+  return redisKey('pace', instanceId, 'inflight');
 }
 
 export function paceKey(instanceId: string) {
@@ -79,18 +102,35 @@ export interface Pace {
   typingDelayMs: number;
 }
 
-export type GateAnswer = { kind: 'granted'; count: number } | { kind: 'wait'; ms: number } | { kind: 'stopped' };
+export type GateAnswer = { kind: 'granted'; count: number; ticket: PaceTicket | null } | { kind: 'wait'; ms: number } | { kind: 'stopped' };
+
+/** A paced call let through the gate: given back with passedGate once it is answered. */
+export interface PaceTicket {
+  instanceId: string;
+  token: string;
+}
 
 /**
  * Asks the gate for up to `count` sends of the instance now. With no delays and no typing all are
- * granted at once (one round trip for the lot); otherwise at most one, and the next waits its gap.
+ * granted at once (one round trip for the lot, no ticket); otherwise one, with a ticket.
+ * `callLimitMs`: how long the call may last (its time limit, typing included).
  */
-export async function passGate(redis: Redis, instanceId: string, campaignId: string, pace: Pace, count: number): Promise<GateAnswer> {
+export async function passGate(redis: Redis, instanceId: string, campaignId: string, pace: Pace, count: number, callLimitMs: number): Promise<GateAnswer> {
   const r = gateRedis(redis);
-  const margin = pace.minDelayMs > 0 ? config.paceMarginMs : 0;
-  const fractions = Array.from({ length: count }, () => Math.random().toFixed(6));
+  const token = randomUUID();
   const call = () =>
-    r.wcPacePass(paceKey(instanceId), goKey(campaignId), count, pace.minDelayMs, Math.max(pace.minDelayMs, pace.maxDelayMs), margin, pace.typingDelayMs, ...fractions);
+    r.wcPacePass(
+      paceKey(instanceId),
+      goKey(campaignId),
+      inflightKey(instanceId),
+      count,
+      pace.minDelayMs,
+      Math.max(pace.minDelayMs, pace.maxDelayMs),
+      pace.typingDelayMs,
+      Math.random().toFixed(6),
+      token,
+      Math.max(1000, callLimitMs),
+    );
   let [granted, waitMs] = await call();
   if (granted === -1) {
     if (!(await ensureGo(redis, campaignId))) return { kind: 'stopped' };
@@ -98,7 +138,15 @@ export async function passGate(redis: Redis, instanceId: string, campaignId: str
     // Deleted again between the two calls: a pause or a cancel just committed.
     if (granted === -1) return { kind: 'stopped' };
   }
-  return granted > 0 ? { kind: 'granted', count: granted } : { kind: 'wait', ms: waitMs };
+  if (granted === 0) return { kind: 'wait', ms: waitMs };
+  const paced = pace.minDelayMs > 0 || pace.maxDelayMs > 0 || pace.typingDelayMs > 0;
+  return { kind: 'granted', count: granted, ticket: paced ? { instanceId, token } : null };
+}
+
+/** The call let through with this ticket was answered (or failed): the next may go a gap from now. */
+export async function passedGate(redis: Redis, ticket: PaceTicket | null): Promise<void> {
+  if (!ticket) return;
+  await gateRedis(redis).wcPaceDone(paceKey(ticket.instanceId), inflightKey(ticket.instanceId), ticket.token);
 }
 
 /**
@@ -144,13 +192,13 @@ export async function waitAtGate(
   campaignId: string,
   pace: Pace,
   count: number,
-): Promise<{ kind: 'granted'; count: number } | { kind: 'stopped' } | { kind: 'timeout' }> {
+  callLimitMs: number,
+): Promise<{ kind: 'granted'; count: number; ticket: PaceTicket | null } | { kind: 'stopped' } | { kind: 'timeout' }> {
   const until = Date.now() + GATE_MAX_WAIT_MS;
   for (;;) {
-    const a = await passGate(redis, instanceId, campaignId, pace, count);
+    const a = await passGate(redis, instanceId, campaignId, pace, count, callLimitMs);
     if (a.kind !== 'wait') return a;
     if (Date.now() + a.ms > until) return { kind: 'timeout' };
-    // Asked again a little early rather than late: the answer is exact, the timer is not.
     await sleep(Math.max(1, a.ms));
   }
 }

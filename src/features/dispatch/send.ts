@@ -23,7 +23,8 @@ import { redisKey } from '../../infra/redis.js';
 import { openZones, type SendCampaign, type SendInstance, sendCampaign, sendInstance } from './context.js';
 import type { InstanceLimiter } from './limiter.js';
 import { markUnreachable } from './outage.js';
-import { GATE_MAX_WAIT_MS, type Pace, waitAtGate } from './pace.js';
+import { GATE_MAX_WAIT_MS, type Pace, passedGate, waitAtGate } from './pace.js';
+import { config } from '../../infra/config/index.js';
 import type { SendPermits } from './permits.js';
 import { giveBackPhones, type PhoneHold, takePhones } from './phone-locks.js';
 
@@ -299,7 +300,7 @@ async function callAndRecord(
     try {
       const pace = paceFor(instance, campaign, clock.now());
       while (waiting.length > 0) {
-        const answer = await waitAtGate(deps.redis, instance.id, campaign.id, pace, waiting.length);
+        const answer = await waitAtGate(deps.redis, instance.id, campaign.id, pace, waiting.length, config.evolutionTimeoutMs + pace.typingDelayMs);
         if (answer.kind !== 'granted') {
           const refused = waiting;
           waiting = [];
@@ -312,7 +313,7 @@ async function callAndRecord(
           callsMade.push(
             (async () => {
               try {
-                const r = await call(instance, p);
+                const r = await call(instance, p).finally(() => passedGate(deps.redis, answer.ticket).catch(() => undefined));
                 done.push(r);
                 const slot = slotOf.get(p.claimed.id);
                 const slow = r.outcome.durationMs > SLOW_ANSWER_MS + pace.typingDelayMs;

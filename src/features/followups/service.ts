@@ -26,7 +26,8 @@ import { localDay } from '../../infra/lib/local-time.js';
 import { jobId } from '../../infra/queues/definitions.js';
 import { sendCampaign, sendInstance } from '../dispatch/context.js';
 import { giveBackPhones, type PhoneHold, takePhones } from '../dispatch/phone-locks.js';
-import { GATE_MAX_WAIT_MS, waitAtGate } from '../dispatch/pace.js';
+import { GATE_MAX_WAIT_MS, passedGate, waitAtGate } from '../dispatch/pace.js';
+import { config } from '../../infra/config/index.js';
 import { type DispatchDeps, paceFor } from '../dispatch/send.js';
 import { requestFor, requestSummary } from '../../infra/evolution/requests.js';
 import { applyInstanceDeltas, noInstanceDeltas } from '../recipients/effects.js';
@@ -230,7 +231,7 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
       const { endpoint, body } = requestFor(claimed, text, null, campaign.typingDelayMs);
       // The same pace gate as the campaign's sends on this instance; a paused or cancelled campaign
       // stops its follow-ups here too.
-      const gate = await waitAtGate(deps.redis, instanceId, campaign.id, paceFor(instance, campaign, clock.now()), 1).catch(async (err) => {
+      const gate = await waitAtGate(deps.redis, instanceId, campaign.id, paceFor(instance, campaign, clock.now()), 1, config.evolutionTimeoutMs + campaign.typingDelayMs).catch(async (err) => {
         await unclaimFollowUp(followUpId, job.id).catch(() => undefined);
         throw err;
       });
@@ -239,10 +240,9 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
         return gate.kind === 'stopped' ? 'stopped' : 'pace-timeout';
       }
       sending = true;
-      const outcome =
-        endpoint === 'sendText'
-          ? await instance.client.sendText(instance.name, body as SendTextBody)
-          : await instance.client.sendMedia(instance.name, body as SendMediaBody);
+      const outcome = await (endpoint === 'sendText' ? instance.client.sendText(instance.name, body as SendTextBody) : instance.client.sendMedia(instance.name, body as SendMediaBody)).finally(() =>
+        passedGate(deps.redis, gate.ticket).catch(() => undefined),
+      );
       await recordFollowUp(tenantId, instanceId, instance.name, job.id, claimed, text, requestSummary(endpoint, body), outcome);
       return outcome.kind;
     } finally {

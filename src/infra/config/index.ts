@@ -24,12 +24,6 @@ export const appSchema = z.object({
     .refine((v) => decodeKey(v) !== null, 'must be 32 bytes encoded as base64 (44 chars) or hex (64 chars)'),
   GRAPHIQL: bool.optional(),
   EVOLUTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
-  /**
-   * Added to every gap between two sends of an instance that has a minimum delay: the time from the
-   * pace gate's grant to the request reaching Evolution varies (event loop, network), and this keeps
-   * two requests at least minDelayMs apart when the earlier one was the slower.
-   */
-  PACE_MARGIN_MS: z.coerce.number().int().min(0).max(5000).default(50),
   DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(DEFAULT_DISPATCH_CONCURRENCY),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
   /**
@@ -79,7 +73,6 @@ function toAppConfig(c: z.infer<typeof appSchema>) {
     encryptionKey: decodeKey(c.ENCRYPTION_KEY) as Buffer,
     graphiql: c.GRAPHIQL ?? c.NODE_ENV === 'development',
     evolutionTimeoutMs: c.EVOLUTION_TIMEOUT_MS,
-    paceMarginMs: c.PACE_MARGIN_MS,
     dispatchConcurrency: c.DISPATCH_CONCURRENCY,
     webhookConcurrency: c.WEBHOOK_CONCURRENCY,
     dispatchSlotsPerJob: slotsPerJob(c.DISPATCH_CONCURRENCY),
