@@ -81,9 +81,13 @@ export interface PacingInput {
   limitPerMinute?: number | null;
   limitPerHour?: number | null;
   limitPerDay?: number | null;
+  typingDelayMs?: number | null;
 }
 
 const CAPS = ['limitPerMinute', 'limitPerHour', 'limitPerDay'] as const;
+
+/** The longest typing presence a campaign may ask of Evolution per send (its HTTP call lasts that long). */
+export const MAX_TYPING_DELAY_MS = 20_000;
 
 export function pacingColumns(p: PacingInput | null | undefined, path: Path, issues: FieldIssue[]) {
   const min = p?.minDelayMs ?? null;
@@ -102,7 +106,11 @@ export function pacingColumns(p: PacingInput | null | undefined, path: Path, iss
       if (small !== null && large !== null && small > large) issues.push({ path: [...path, CAPS[i] as string], message: `cannot be more than ${CAPS[j]} (${large})` });
     }
   }
-  return { minDelayMs: min, maxDelayMs: max, maxAttempts: p?.maxAttempts ?? 3, errorThreshold: p?.errorThreshold ?? 20, ...caps };
+  const typing = p?.typingDelayMs ?? 0;
+  if (!Number.isInteger(typing) || typing < 0 || typing > MAX_TYPING_DELAY_MS) {
+    issues.push({ path: [...path, 'typingDelayMs'], message: `whole milliseconds from 0 (no typing presence) to ${MAX_TYPING_DELAY_MS}` });
+  }
+  return { minDelayMs: min, maxDelayMs: max, maxAttempts: p?.maxAttempts ?? 3, errorThreshold: p?.errorThreshold ?? 20, typingDelayMs: typing, ...caps };
 }
 
 /** Campaign priority 1–10 (10 highest; 5 when not given). */

@@ -26,15 +26,20 @@ export function sendsToSchedule(d: Demand): number {
   return Math.min(d.ready - d.outstanding, campaignCap - d.outstanding, d.tenantLookahead - d.tenantOutstanding);
 }
 
-/** An instance's limits for one campaign: the campaign's delays between messages raise the instance's, never lower them. */
+/**
+ * An instance's limits for one campaign: the campaign's delays between messages raise the instance's,
+ * never lower them. A typing presence (`typingDelayMs`, given by the pump) holds the instance that much
+ * longer per send, so it is added to both: the pace gate (dispatch/pace.ts) counts it the same way.
+ */
 export function campaignLimits<L extends { minDelayMs: number; maxDelayMs: number }>(
   instance: L,
-  campaign: { minDelayMs: number | null; maxDelayMs: number | null },
+  campaign: { minDelayMs: number | null; maxDelayMs: number | null; typingDelayMs?: number },
 ): L {
+  const typing = campaign.typingDelayMs ?? 0;
   return {
     ...instance,
-    minDelayMs: Math.max(instance.minDelayMs, campaign.minDelayMs ?? 0),
-    maxDelayMs: Math.max(instance.maxDelayMs, campaign.maxDelayMs ?? 0, campaign.minDelayMs ?? 0),
+    minDelayMs: Math.max(instance.minDelayMs, campaign.minDelayMs ?? 0) + typing,
+    maxDelayMs: Math.max(instance.maxDelayMs, campaign.maxDelayMs ?? 0, campaign.minDelayMs ?? 0) + typing,
   };
 }
 

@@ -289,6 +289,8 @@ describe('campaigns through GraphQL', () => {
     ['a holiday country that is not ISO', { window: { respectHolidays: true, holidayCountry: 'Brasil' } }, 'input.window.holidayCountry'],
     ['maxDelayMs below minDelayMs', { pacing: { minDelayMs: 5000, maxDelayMs: 1000 } }, 'input.pacing.maxDelayMs'],
     ['zero attempts', { pacing: { maxAttempts: 0 } }, 'input.pacing.maxAttempts'],
+    ['a typing presence over 20 s', { pacing: { typingDelayMs: 20_001 } }, 'input.pacing.typingDelayMs'],
+    ['a negative typing presence', { pacing: { typingDelayMs: -1 } }, 'input.pacing.typingDelayMs'],
     ['A/B with one variation', { abTest: { enabled: true } }, 'input.messages'],
     ['A/B weights that do not sum to 100', { messages: [{ text: 'a', abWeight: 50 }, { text: 'b', abWeight: 20 }], abTest: { enabled: true } }, 'input.messages'],
     ['A/B test share of 1', { messages: [{ text: 'a' }, { text: 'b' }], abTest: { enabled: true, testShare: 1 } }, 'input.abTest.testShare'],

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pauseCampaign, resumeCampaign } from '../../src/features/campaigns/lifecycle.js';
 import { prisma } from '../../src/infra/db/client.js';
 import { addSender, newTenant } from '../helpers/factories.js';
-import { type Stack, startStack, waitFor } from '../helpers/stack.js';
+import { SIM_API_KEY, type Stack, startStack, waitFor } from '../helpers/stack.js';
+import type { SimSend } from '../../tools/evolution-simulator/types.js';
 import {
   campaignRow,
   expectCountersMatchRecount,
@@ -49,6 +50,38 @@ function sendsMade(w: WorkerProcess): number {
   }
   return n;
 }
+
+/**
+ * Two processes that keep both cores busy (a spinning loop each), as other processes of a loaded
+ * machine do; `stop` kills them and waits until they are gone.
+ */
+function burnCpu(n = 2) {
+  const burners = Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  return {
+    async stop() {
+      await Promise.all(
+        burners.map(
+          (b) =>
+            new Promise<void>((resolve) => {
+              if (b.exitCode !== null || b.signalCode !== null) return resolve();
+              b.once('exit', () => resolve());
+              b.kill('SIGKILL');
+            }),
+        ),
+      );
+    },
+  };
+}
+
+/** The simulator's record of an instance's sends, read over its HTTP control route. */
+async function simulatorSends(stack: Stack, instance: string): Promise<SimSend[]> {
+  const res = await fetch(`${stack.sim.url}/__simulator/sends?instance=${encodeURIComponent(instance)}`, { headers: { apikey: SIM_API_KEY } });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { sends: SimSend[] }).sends;
+}
+
+/** How many times the loaded pause test runs (`npm run test:pause-load` asks for 10). */
+const PAUSE_RUNS = Number(process.env.PAUSE_LOAD_RUNS ?? 1);
 
 describe('three worker processes together', () => {
   let stack: Stack;
@@ -96,32 +129,75 @@ describe('three worker processes together', () => {
     await expectCountersMatchRecount(b);
   }, 120_000);
 
-  it('pause: no send starts after pauseCampaign returns; resume continues where it stopped, with no duplicate', async () => {
-    const { tenantId, key } = await newTenant('Pause');
-    const sender = await addSender(stack, key);
+  it("keeps every two sends of an instance at least its minDelayMs apart, by Evolution's clock, across three processes", async () => {
+    const { tenantId, key } = await newTenant('Pace');
+    // The per-minute and hourly limits are far away: only the delays pace these sends.
+    const sender = await addSender(stack, key, { minDelayMs: 60, maxDelayMs: 90 });
     await prisma.whatsAppInstance.update({ where: { id: uuidOf(sender.instanceId) }, data: { limitPerMinute: 100_000, limitPerHour: 1_000_000 } });
-    const phones = numbers(300, 82);
+    const phones = numbers(200, 83);
     await insertContacts(tenantId, phones.map((phone) => ({ phone })));
+    const sentBefore = workers.map(sendsMade);
     const campaignId = await newRunningCampaign(tenantId, [uuidOf(sender.instanceId)]);
 
-    await waitFor(async () => sendsTo(stack.sim.sends, phones).length >= 30, 30_000, 10);
-    await pauseCampaign(tenantId, campaignId, 'test', 'checking pause');
-    const atReturn = sendsTo(stack.sim.sends, phones).length;
-    expect(atReturn).toBeLessThan(300);
-    const paused = await campaignRow(campaignId);
-    expect(paused.status).toBe('PAUSED');
-    expect((await statusCounts(campaignId)).SENDING ?? 0).toBe(0);
-
-    await new Promise((r) => setTimeout(r, 3000));
-    expect(sendsTo(stack.sim.sends, phones)).toHaveLength(atReturn);
-    const sentInDb = await prisma.recipient.count({ where: { campaignId, sentAt: { not: null } } });
-    expect(sentInDb).toBe(atReturn);
-
-    await resumeCampaign(tenantId, campaignId, 'test');
-    await waitFor(async () => (await campaignRow(campaignId)).status === 'COMPLETED', 60_000, 100);
-    const sends = sendsTo(stack.sim.sends, phones);
-    expect(sends).toHaveLength(300);
+    await waitFor(async () => (await campaignRow(campaignId)).status === 'COMPLETED', 100_000, 500);
+    const sends = sendsTo(await simulatorSends(stack, sender.name), phones);
+    expect(sends).toHaveLength(200);
     expectNoDuplicate(sends);
+    const times = sends.map((s) => new Date(s.at).getTime()).sort((x, y) => x - y);
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+    const short = gaps.filter((g) => g < 60);
+    expect(short, `gaps under 60 ms between consecutive sends (smallest ${Math.min(...gaps)} ms)`).toEqual([]);
+    console.info(`pace: smallest gap between consecutive sends ${Math.min(...gaps)} ms, median ${[...gaps].sort((a, b) => a - b)[gaps.length >> 1]} ms`);
+    // The three processes all sent: the gaps held between processes, not only within one.
+    const byProcess = workers.map((w, i) => sendsMade(w) - (sentBefore[i] as number));
+    expect(byProcess.reduce((x, y) => x + y, 0)).toBe(200);
+    expect(byProcess.filter((n) => n > 0).length, `sends by process: ${byProcess.join(', ')}`).toBe(3);
     await expectCountersMatchRecount(campaignId);
-  }, 120_000);
+  }, 150_000);
+
+  for (let run = 1; run <= PAUSE_RUNS; run++) {
+    it(`pause with both cores busy: no send reaches Evolution after pauseCampaign returns but those it reports in a call; resume continues with no duplicate${PAUSE_RUNS > 1 ? ` (run ${run} of ${PAUSE_RUNS})` : ''}`, async () => {
+      const { tenantId, key } = await newTenant('Pause');
+      const sender = await addSender(stack, key);
+      await prisma.whatsAppInstance.update({ where: { id: uuidOf(sender.instanceId) }, data: { limitPerMinute: 100_000, limitPerHour: 1_000_000 } });
+      const phones = numbers(300, 84 + run);
+      await insertContacts(tenantId, phones.map((phone) => ({ phone })));
+      const load = burnCpu(2);
+      try {
+        const campaignId = await newRunningCampaign(tenantId, [uuidOf(sender.instanceId)]);
+
+        await waitFor(async () => sendsTo(stack.sim.sends, phones).length >= 30, 60_000, 10);
+        const pausedAt = Date.now();
+        const inCall = await pauseCampaign(tenantId, campaignId, 'test', 'checking pause');
+        const pauseMs = Date.now() - pausedAt;
+        const atReturn = sendsTo(stack.sim.sends, phones).length;
+        console.info(`pause run ${run}: returned after ${pauseMs} ms, ${atReturn} sends by then, ${inCall.length} reported still in a call`);
+        expect(atReturn).toBeLessThan(300);
+        const paused = await campaignRow(campaignId);
+        expect(paused.status).toBe('PAUSED');
+        // Whatever is still SENDING was reported, and is a call already with Evolution.
+        const sending = await prisma.recipient.findMany({ where: { campaignId, status: 'SENDING' }, select: { id: true } });
+        const reported = new Set(inCall.map((s) => s.recipientId));
+        expect(sending.filter((r) => !reported.has(r.id))).toEqual([]);
+
+        await new Promise((r) => setTimeout(r, 3000));
+        // After the return, only the sends reported in a call may still have reached Evolution.
+        const reportedPhones = new Set(inCall.map((s) => s.phone.replace(/\D/g, '')));
+        const after = sendsTo(stack.sim.sends, phones).slice(atReturn);
+        expect(after.filter((s) => !reportedPhones.has(s.number))).toEqual([]);
+        await waitFor(async () => ((await statusCounts(campaignId)).SENDING ?? 0) === 0, 30_000, 100);
+        const sentInDb = await prisma.recipient.count({ where: { campaignId, sentAt: { not: null } } });
+        expect(sentInDb).toBe(sendsTo(stack.sim.sends, phones).length);
+
+        await resumeCampaign(tenantId, campaignId, 'test');
+        await waitFor(async () => (await campaignRow(campaignId)).status === 'COMPLETED', 90_000, 100);
+        const sends = sendsTo(stack.sim.sends, phones);
+        expect(sends).toHaveLength(300);
+        expectNoDuplicate(sends);
+        await expectCountersMatchRecount(campaignId);
+      } finally {
+        await load.stop();
+      }
+    }, 180_000);
+  }
 });

@@ -110,6 +110,8 @@ export type CampaignPacingInput = {
   maxAttempts?: number | null | undefined;
   maxDelayMs?: number | null | undefined;
   minDelayMs?: number | null | undefined;
+  /** Typing presence ("composing") Evolution shows for this long before each message (its `delay`), 0 to 20000 ms; 0 (default): none. The next send of the instance waits for it, then its gap. */
+  typingDelayMs?: number | null | undefined;
 };
 
 export type CampaignSafetyInput = {

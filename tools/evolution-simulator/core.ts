@@ -185,7 +185,8 @@ export abstract class SimulatorCore {
     const generation = lifecycle.generation;
     const receivedAt = new Date().toISOString();
     this.calls.push({ at: receivedAt, instance: instance.name, number: jidUser(String(body.number)) });
-    const delay = typeof body.delay === 'number' ? Math.min(body.delay, 60_000) : 0;
+    // Evolution shows "composing" for `delay` ms (in chunks of up to 20 s) before it sends, holding the request.
+    const delay = typeof body.delay === 'number' ? Math.max(0, Math.min(body.delay, 60_000)) : 0;
     if (delay > 0) await sleep(delay);
     if (this.behaviour.latencyMs > 0) await sleep(this.behaviour.latencyMs);
     // Killed meanwhile: the message was never handed to WhatsApp.
@@ -226,6 +227,8 @@ export abstract class SimulatorCore {
     const record: SimSend = {
       seq: ++this.seq,
       at: receivedAt,
+      delay,
+      sentAt: new Date().toISOString(),
       instance: instance.name,
       endpoint: action,
       number,

@@ -82,8 +82,12 @@ export interface SimInstance {
 
 export interface SimSend {
   seq: number;
-  /** When the request arrived (before any simulated latency). */
+  /** When the request arrived (before the typing presence and any simulated latency). */
   at: string;
+  /** The request's `delay`: typing presence ("composing") shown this long before the message (0: none). */
+  delay: number;
+  /** When the message was handed to WhatsApp: after the typing presence (and the simulated latency). */
+  sentAt: string;
   instance: string;
   endpoint: 'sendText' | 'sendMedia';
   number: string;

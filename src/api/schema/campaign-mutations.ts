@@ -6,12 +6,14 @@ import {
   scheduleCampaign,
   startCampaign,
   unscheduleCampaign,
+  type SendInCall,
 } from '../../features/campaigns/lifecycle.js';
 import { resendUnknown, retryFailed } from '../../features/campaigns/requeue.js';
 import type { CampaignInput } from '../../features/campaigns/input.js';
 import { createCampaign, deleteCampaign, duplicateCampaign, updateCampaign } from '../../features/campaigns/service.js';
 import { prisma } from '../../infra/db/client.js';
 import { CampaignNotReadyError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { MAX_TYPING_DELAY_MS } from '../../domain/campaign-settings.js';
 import { builder } from './builder.js';
 import {
   AbMetricEnum,
@@ -99,6 +101,10 @@ const PacingInput = builder.inputType('CampaignPacingInput', {
     limitPerMinute: t.int({ description: 'At most this many sends in any 60 s over all its instances together, on top of each instance\'s own limit; null: no cap.' }),
     limitPerHour: t.int({ description: 'The same for any hour; null: no cap.' }),
     limitPerDay: t.int({ description: "The same for the tenant's local calendar day; null: no cap." }),
+    typingDelayMs: t.int({
+      description: `Typing presence ("composing") Evolution shows for this long before each message (its \`delay\`), 0 to ${MAX_TYPING_DELAY_MS} ms; 0 (default): none. The next send of the instance waits for it, then its gap.`,
+      validate: z.number().int().min(0).max(MAX_TYPING_DELAY_MS),
+    }),
   }),
 });
 
@@ -204,6 +210,23 @@ const TRANSITION_ERRORS = [ForbiddenError, NotFoundError, InvalidTransitionError
 const actor = (ctx: { viewer: { apiKeyId: string } }) => `api-key:${ctx.viewer.apiKeyId}`;
 const reload = (query: object, id: string) => prisma.campaign.findUniqueOrThrow({ ...reloadQuery(query), where: { id } });
 
+const SendInCallRef = builder.objectRef<SendInCall>('SendInCall').implement({
+  description:
+    'A send of the campaign that was already with Evolution when pause or cancel returned, still without its answer after as long as a call can last. It is not stopped and never sent again: it ends SENT (or DELIVERED and on) if Evolution sent it, UNKNOWN if its answer never comes (then checked against Evolution\'s message store), FAILED if Evolution refused it.',
+  fields: (t) => ({
+    recipientId: t.exposeID('recipientId'),
+    phone: t.exposeString('phone', { description: 'E.164.' }),
+    followUpId: t.exposeID('followUpId', { nullable: true, description: 'Set when the send is a follow-up of the recipient.' }),
+  }),
+});
+
+/** The sends still in a call when pause or cancel returned, by the campaign row the mutation answers with. */
+const sendsInCall = new WeakMap<object, SendInCall[]>();
+
+/** What pause and cancel add to their result, next to `data` (the campaign). */
+const SENDS_IN_CALL =
+  'Empty when no send of the campaign can reach Evolution any more (the usual case). Otherwise the sends whose call to Evolution was still in progress when the mutation gave up waiting: they were not stopped and each ends SENT or UNKNOWN (FAILED if Evolution refused it); none is sent twice.';
+
 const RetryFailedResultRef = builder.objectRef<{ requeued: number; campaignId: string }>('RetryFailedPayload').implement({
   fields: (t) => ({
     requeued: t.exposeInt('requeued', { description: 'Failed recipients queued again (only those whose message certainly did not leave).' }),
@@ -296,13 +319,19 @@ builder.mutationFields((t) => ({
   }),
   pauseCampaign: t.prismaField({
     type: CampaignRef,
-    description: 'Stops sending. When it returns, no further send of this campaign starts.',
+    description:
+      'Stops sending. When it returns, no send of this campaign can start any more: a send not yet handed to Evolution goes back to the queue. A send already in a call cannot be taken back; the result lists any that had no answer yet (`sendsInCall`, normally empty).',
     authScopes: { operator: true },
-    errors: { types: [...TRANSITION_ERRORS] },
+    errors: {
+      types: [...TRANSITION_ERRORS],
+      result: { fields: (r) => ({ sendsInCall: r.field({ type: [SendInCallRef], description: SENDS_IN_CALL, resolve: (row) => sendsInCall.get(row) ?? [] }) }) },
+    },
     args: { id: t.arg.globalID({ required: true, for: CampaignRef }), reason: t.arg.string({ validate: z.string().max(500) }) },
     resolve: async (query, _root, { id, reason }, ctx) => {
-      await pauseCampaign(ctx.viewer.tenantId, id.id, actor(ctx), reason ?? null);
-      return reload(query, id.id);
+      const inCall = await pauseCampaign(ctx.viewer.tenantId, id.id, actor(ctx), reason ?? null);
+      const row = await reload(query, id.id);
+      sendsInCall.set(row, inCall);
+      return row;
     },
   }),
   resumeCampaign: t.prismaField({
@@ -317,13 +346,19 @@ builder.mutationFields((t) => ({
   }),
   cancelCampaign: t.prismaField({
     type: CampaignRef,
-    description: 'Stops the campaign for good; recipients not yet sent are skipped.',
+    description:
+      'Stops the campaign for good; recipients not yet sent are skipped. Returns as pauseCampaign does: `sendsInCall` lists any send still in a call with Evolution.',
     authScopes: { operator: true },
-    errors: { types: [...TRANSITION_ERRORS] },
+    errors: {
+      types: [...TRANSITION_ERRORS],
+      result: { fields: (r) => ({ sendsInCall: r.field({ type: [SendInCallRef], description: SENDS_IN_CALL, resolve: (row) => sendsInCall.get(row) ?? [] }) }) },
+    },
     args: { id: t.arg.globalID({ required: true, for: CampaignRef }) },
     resolve: async (query, _root, { id }, ctx) => {
-      await cancelCampaign(ctx.viewer.tenantId, id.id, actor(ctx));
-      return reload(query, id.id);
+      const inCall = await cancelCampaign(ctx.viewer.tenantId, id.id, actor(ctx));
+      const row = await reload(query, id.id);
+      sendsInCall.set(row, inCall);
+      return row;
     },
   }),
   retryFailed: t.field({

@@ -152,6 +152,7 @@ const PacingRef = builder
     limitPerMinute: number | null;
     limitPerHour: number | null;
     limitPerDay: number | null;
+    typingDelayMs: number;
   }>('CampaignPacing')
   .implement({
     description: "On top of each instance's own limits and delays.",
@@ -160,6 +161,9 @@ const PacingRef = builder
       maxDelayMs: t.exposeInt('maxDelayMs', { nullable: true }),
       maxAttempts: t.exposeInt('maxAttempts', { description: 'Attempts for a send that certainly did not leave (Evolution unreachable or 5xx).' }),
       errorThreshold: t.exposeInt('errorThreshold', { description: 'The campaign pauses itself after this many consecutive send errors.' }),
+      typingDelayMs: t.exposeInt('typingDelayMs', {
+        description: 'Typing presence ("composing") before each message, in ms (Evolution\'s `delay`; 0: none). Counted in pacing: the next send of the instance starts after it and the gap.',
+      }),
       limitPerMinute: t.exposeInt('limitPerMinute', { nullable: true, description: 'At most this many sends in any 60 s over all its instances together; null: no cap.' }),
       limitPerHour: t.exposeInt('limitPerHour', { nullable: true, description: 'At most this many in any hour over all its instances; null: no cap.' }),
       limitPerDay: t.exposeInt('limitPerDay', { nullable: true, description: "At most this many in the tenant's local calendar day; null: no cap." }),
@@ -259,7 +263,7 @@ export const CampaignRef = builder.prismaNode('Campaign', {
     }),
     pacing: t.field({
       type: PacingRef,
-      select: { minDelayMs: true, maxDelayMs: true, maxAttempts: true, errorThreshold: true, limitPerMinute: true, limitPerHour: true, limitPerDay: true },
+      select: { minDelayMs: true, maxDelayMs: true, maxAttempts: true, errorThreshold: true, limitPerMinute: true, limitPerHour: true, limitPerDay: true, typingDelayMs: true },
       resolve: (c) => c,
     }),
     priority: t.exposeInt('priority', {

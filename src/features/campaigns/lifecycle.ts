@@ -17,6 +17,8 @@ import { type Audience, audienceSql } from './audience.js';
 import { appendLog } from './logs.js';
 import { COPY_INCLUDE, campaignCopy } from './service.js';
 import { bumpCampaign } from './progress.js';
+import { stopSends } from '../dispatch/pace.js';
+import { publisherConnection } from '../../infra/realtime/pubsub.js';
 
 interface LockedCampaign {
   id: string;
@@ -214,13 +216,35 @@ export function enqueueScheduledStart(tenantId: string, campaignId: string, at: 
   );
 }
 
-/** Recipients whose send is in flight; pause and cancel wait for them so that none starts after they return. */
-async function waitForInflightSends(campaignId: string) {
-  const deadline = Date.now() + config.evolutionTimeoutMs + 1000;
-  while (Date.now() < deadline) {
-    const [row] = await prisma.$queryRaw<Array<{ n: number }>>`
-      SELECT count(*)::int AS n FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status = 'SENDING'`;
-    if (!row || row.n === 0) return;
+/** A send of the campaign still with Evolution when pause or cancel returned (see stopAndWait). */
+export interface SendInCall {
+  recipientId: string;
+  phone: string;
+  /** Set when the send is a follow-up of the recipient. */
+  followUpId: string | null;
+}
+
+/**
+ * After pause or cancel committed: deletes the campaign's go mark, so that no sender that has not
+ * passed the pace gate calls Evolution (it puts its recipient back instead, dispatch/pace.ts), then
+ * waits for the campaign's SENDING recipients and follow-ups: the calls already granted, and the
+ * senders on their way to the gate. Returns those still SENDING after as long as a call can last
+ * (the Evolution timeout, the typing presence, 5 s to record): an empty list means no send of the
+ * campaign can still reach Evolution.
+ */
+async function stopAndWait(campaignId: string): Promise<SendInCall[]> {
+  // Should Redis not answer, a sender cannot pass the gate either; the wait below still covers the
+  // calls in flight.
+  await stopSends(publisherConnection(), campaignId).catch(() => undefined);
+  const campaign = await prisma.campaign.findUnique({ where: { id: campaignId }, select: { typingDelayMs: true } });
+  const deadline = Date.now() + config.evolutionTimeoutMs + (campaign?.typingDelayMs ?? 0) + 5000;
+  for (;;) {
+    const rows = await prisma.$queryRaw<SendInCall[]>`
+      SELECT id::text AS "recipientId", phone, NULL AS "followUpId" FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status = 'SENDING'
+      UNION ALL
+      SELECT f.recipient_id::text, r.phone, f.id::text FROM follow_up f JOIN recipient r ON r.id = f.recipient_id
+      WHERE f.campaign_id = ${campaignId}::uuid AND f.status = 'SENDING'`;
+    if (rows.length === 0 || Date.now() >= deadline) return rows;
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -230,7 +254,11 @@ function pausedSets(reason: string | null) {
   return [Prisma.sql`status = 'PAUSED'`, Prisma.sql`paused_at = now()`, Prisma.sql`pause_reason = ${reason}`, Prisma.sql`resumes_at = NULL`];
 }
 
-export async function pauseCampaign(tenantId: string, campaignId: string, actor: string, reason: string | null = null) {
+/**
+ * Pauses a running campaign. Returns once no send of it can still call Evolution, with the sends that
+ * were still in a call after as long as one can last (normally none): see stopAndWait.
+ */
+export async function pauseCampaign(tenantId: string, campaignId: string, actor: string, reason: string | null = null): Promise<SendInCall[]> {
   await inTransaction(async (tx, after) => {
     await lockForTransition(tx, tenantId, campaignId, 'pause');
     const progress = await bumpCampaign(tx, after, campaignId, {}, pausedSets(reason));
@@ -244,7 +272,7 @@ export async function pauseCampaign(tenantId: string, campaignId: string, actor:
       actor,
     });
   });
-  await waitForInflightSends(campaignId);
+  return stopAndWait(campaignId);
 }
 
 export async function resumeCampaign(tenantId: string, campaignId: string, actor: string) {
@@ -268,8 +296,8 @@ export async function resumeCampaign(tenantId: string, campaignId: string, actor
   });
 }
 
-/** Cancels: recipients not yet sent are skipped (set-based), and nothing else is sent. */
-export async function cancelCampaign(tenantId: string, campaignId: string, actor: string) {
+/** Cancels: recipients not yet sent are skipped (set-based), and nothing else is sent (as pauseCampaign returns). */
+export async function cancelCampaign(tenantId: string, campaignId: string, actor: string): Promise<SendInCall[]> {
   await inTransaction(async (tx, after) => {
     await lockForTransition(tx, tenantId, campaignId, 'cancel');
     const skipped = await skipWaiting(tx, campaignId, 'CAMPAIGN_CANCELLED', 'campaign cancelled');
@@ -288,7 +316,7 @@ export async function cancelCampaign(tenantId: string, campaignId: string, actor
       actor,
     });
   });
-  await waitForInflightSends(campaignId);
+  return stopAndWait(campaignId);
 }
 
 /**
@@ -358,7 +386,7 @@ export async function completeIfDone(tenantId: string, campaignId: string): Prom
 
 /** Pauses a campaign on the system's behalf (no usable instance, error threshold); no-op unless RUNNING. */
 export async function autoPauseCampaign(tenantId: string, campaignId: string, reason: string, details: Prisma.InputJsonValue = {}) {
-  return inTransaction(async (tx, after) => {
+  const paused = await inTransaction(async (tx, after) => {
     const rows = await tx.$queryRaw<Array<{ id: string }>>`
       SELECT id FROM campaign WHERE id = ${campaignId}::uuid AND tenant_id = ${tenantId}::uuid AND status = 'RUNNING' FOR UPDATE`;
     if (rows.length === 0) return false;
@@ -375,6 +403,9 @@ export async function autoPauseCampaign(tenantId: string, campaignId: string, re
     });
     return true;
   });
+  // The campaign's other senders stop at the pace gate (not waited for: this runs inside a send).
+  if (paused) await stopSends(publisherConnection(), campaignId).catch(() => undefined);
+  return paused;
 }
 
 /**

@@ -259,6 +259,7 @@ export function campaignCopy(source: CopySource, overrides: Partial<Prisma.Campa
     limitPerHour: source.limitPerHour,
     limitPerDay: source.limitPerDay,
     priority: source.priority,
+    typingDelayMs: source.typingDelayMs,
     abEnabled: source.abEnabled,
     abTestShare: source.abTestShare,
     abMetric: source.abMetric,

@@ -32,6 +32,8 @@ export interface SendCampaign {
   errorThreshold: number;
   minDelayMs: number | null;
   maxDelayMs: number | null;
+  /** Evolution's `delay` (typing presence) of each send; 0: none. */
+  typingDelayMs: number;
   /** The tenant's zone: recipients without a zone of their own are evaluated in it. */
   timezone: string;
   window: WindowRules;
@@ -89,6 +91,7 @@ export function sendCampaign(tenantId: string, campaignId: string): Promise<Send
         limitPerMinute: true,
         limitPerHour: true,
         limitPerDay: true,
+        typingDelayMs: true,
         windowStartMinute: true,
         windowEndMinute: true,
         windowWeekdays: true,

@@ -94,6 +94,7 @@ type PumpRow = {
   campaignPerMinute: number | null;
   campaignPerHour: number | null;
   campaignPerDay: number | null;
+  campaignTypingDelayMs: number;
 } & (PumpInstance | { [K in keyof PumpInstance]: null });
 
 /**
@@ -106,7 +107,7 @@ async function loadForPump(tenantId: string, campaignId: string) {
     SELECT c.status::text AS status, c.rotation_mode::text AS "rotationMode", c.rotation_cursor AS "rotationCursor",
       c.rotation_snapshot AS "rotationSnapshot", c.resumes_at AS "resumesAt", c.expires_at AS "expiresAt", c.min_delay_ms AS "campaignMinDelayMs",
       c.max_delay_ms AS "campaignMaxDelayMs", c.priority, c.limit_per_minute AS "campaignPerMinute", c.limit_per_hour AS "campaignPerHour",
-      c.limit_per_day AS "campaignPerDay", i.throttled_until AS "throttledUntil",
+      c.limit_per_day AS "campaignPerDay", c.typing_delay_ms AS "campaignTypingDelayMs", i.throttled_until AS "throttledUntil",
       i.id, i.name, i.manually_paused AS "manuallyPaused", i.paused_reason AS "pausedReason", i.auto_paused_at AS "autoPausedAt",
       i.connection_state::text AS "connectionState", i.health_score AS "healthScore", i.sent_today AS "sentToday",
       i.delivered_today AS "deliveredToday", i.limit_per_minute AS "limitPerMinute", i.limit_per_hour AS "limitPerHour",
@@ -132,6 +133,7 @@ async function loadForPump(tenantId: string, campaignId: string) {
     maxDelayMs: first.campaignMaxDelayMs,
     priority: first.priority,
     caps: campaignCaps({ id: campaignId, limitPerMinute: first.campaignPerMinute, limitPerHour: first.campaignPerHour, limitPerDay: first.campaignPerDay }),
+    typingDelayMs: first.campaignTypingDelayMs,
     instances,
   };
 }

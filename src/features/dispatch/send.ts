@@ -7,6 +7,7 @@ import { Prisma } from '../../generated/prisma/client.js';
 import { whileDatabaseRecovers } from '../../infra/db/outage.js';
 import { inTransaction } from '../../infra/db/transaction.js';
 import { effectiveLimits } from '../../domain/instances.js';
+import { campaignLimits } from '../../domain/pacing.js';
 import { decideSendOutcome } from '../../domain/send-outcome.js';
 import { renderTemplate } from '../../domain/template.js';
 import type { SendOutcome } from '../../infra/evolution/client.js';
@@ -24,6 +25,8 @@ import { openZones, type SendCampaign, type SendInstance, sendCampaign, sendInst
 import type { InstanceLimiter } from './limiter.js';
 import { markUnreachable } from './outage.js';
 import { markThrottled } from './throttle.js';
+import { GATE_MAX_WAIT_MS, type Pace, passedGate, waitAtGate } from './pace.js';
+import { config } from '../../infra/config/index.js';
 import type { SendPermits } from './permits.js';
 import { giveBackPhones, type PhoneHold, takePhones } from './phone-locks.js';
 
@@ -227,7 +230,8 @@ async function startChunk(
       pending = rows;
       exhausted = rows.length < want;
       const candidates = rows.map((r) => ({ tenantId, phone: r.phone, holder: r.id }));
-      const taken = await takePhones(deps.redis, candidates, deps.phoneLockMs);
+      // Held through the wait at the pace gate and the typing presence too.
+      const taken = await takePhones(deps.redis, candidates, deps.phoneLockMs + GATE_MAX_WAIT_MS + campaign.typingDelayMs);
       const busy: string[] = [];
       rows.forEach((r, i) => {
         if (taken[i]) {
@@ -265,6 +269,18 @@ async function startChunk(
   return { go: !exhausted, sending: callAndRecord(deps, campaign, instance, claimed, holds, tally, held, slotOf) };
 }
 
+/** The pace of an instance's sends for a campaign: its delays (the campaign's raise the instance's) and typing. */
+export function paceFor(instance: SendInstance, campaign: SendCampaign, now: Date): Pace {
+  const { minDelayMs, maxDelayMs } = campaignLimits(effectiveLimits(instance.limits, now), campaign);
+  return { minDelayMs, maxDelayMs, typingDelayMs: campaign.typingDelayMs };
+}
+
+/**
+ * Renders the chunk's requests, then passes each through the pace gate (pace.ts) and calls Evolution
+ * as soon as it is granted: nothing slow sits between the grant and the request. A recipient the gate
+ * refuses (the campaign was paused or cancelled, or it waited too long) goes back to the queue as if
+ * never claimed: nothing was called for it.
+ */
 async function callAndRecord(
   deps: DispatchDeps,
   campaign: SendCampaign,
@@ -278,18 +294,64 @@ async function callAndRecord(
   try {
     const done: CallResult[] = [];
     const late: Array<{ slot: string; at: number }> = [];
-    const calls = await Promise.allSettled(
-      claimed.map(async (c) => {
-        try {
-          const r = await call(campaign, instance, c);
-          done.push(r);
-          const slot = slotOf.get(c.id);
-          if (slot && r.outcome.durationMs > SLOW_ANSWER_MS && (r.outcome.kind === 'sent' || r.outcome.kind === 'unknown')) late.push({ slot, at: clock.ms() });
-        } finally {
-          held.giveBack(1);
+    const prepared = await Promise.allSettled(claimed.map((c) => prepare(campaign, c)));
+    const ready: Prepared[] = [];
+    const unprepared: string[] = [];
+    prepared.forEach((p, i) => {
+      if (p.status === 'fulfilled') ready.push(p.value);
+      else unprepared.push((claimed[i] as ClaimedRow).id);
+    });
+    const callsMade: Array<Promise<void>> = [];
+    let notCalled: { error: unknown } | null = null;
+    const putBack = async (rows: Prepared[], what: string) => {
+      if (rows.length === 0) return;
+      tally.add(what, rows.length);
+      held.giveBack(rows.length);
+      await unclaim(rows.map((p) => p.claimed.id), null);
+    };
+    let waiting = ready;
+    try {
+      const pace = paceFor(instance, campaign, clock.now());
+      while (waiting.length > 0) {
+        const answer = await waitAtGate(deps.redis, instance.id, campaign.id, pace, waiting.length, config.evolutionTimeoutMs + pace.typingDelayMs);
+        if (answer.kind !== 'granted') {
+          const refused = waiting;
+          waiting = [];
+          await putBack(refused, answer.kind === 'stopped' ? 'stopped' : 'pace-timeout');
+          break;
         }
-      }),
-    );
+        const granted = waiting.slice(0, answer.count);
+        waiting = waiting.slice(answer.count);
+        for (const p of granted) {
+          callsMade.push(
+            (async () => {
+              try {
+                const r = await call(instance, p).finally(() => passedGate(deps.redis, answer.ticket).catch(() => undefined));
+                done.push(r);
+                const slot = slotOf.get(p.claimed.id);
+                const slow = r.outcome.durationMs > SLOW_ANSWER_MS + pace.typingDelayMs;
+                if (slot && slow && (r.outcome.kind === 'sent' || r.outcome.kind === 'unknown')) late.push({ slot, at: clock.ms() });
+              } finally {
+                held.giveBack(1);
+              }
+            })(),
+          );
+        }
+      }
+    } catch (err) {
+      // Redis or the database failed at the gate: whoever was not granted was not called.
+      const refused = waiting;
+      waiting = [];
+      notCalled = { error: err };
+      await putBack(refused, 'gate-failed').catch((e) => deps.log.warn({ err: (e as Error).message }, 'claimed recipients could not be put back; the reaper will'));
+    }
+    if (unprepared.length) {
+      // Rendering failed (the database, for tracked links): nothing was called for them.
+      held.giveBack(unprepared.length);
+      await unclaim(unprepared, null).catch(() => undefined);
+      notCalled ??= { error: prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected')?.reason };
+    }
+    const calls = await Promise.allSettled(callsMade);
     // A send counts against the limits from when Evolution may have handled it: for a slow answer,
     // up to when it came (a hung Evolution handles what it held all at once when it wakes up).
     if (late.length) await deps.limiter.restamp(instance.id, late, campaign.caps).catch(() => undefined);
@@ -300,12 +362,21 @@ async function callAndRecord(
     // for the reaper, which makes it UNKNOWN unless a send.message proof says it left.
     const failed = calls.find((c): c is PromiseRejectedResult => c.status === 'rejected');
     if (failed) throw failed.reason;
+    if (notCalled) throw notCalled.error;
   } finally {
     await giveBackPhones(deps.redis, holds).catch(() => undefined);
   }
 }
 
-async function call(campaign: SendCampaign, instance: SendInstance, claimed: ClaimedRow): Promise<CallResult> {
+interface Prepared {
+  claimed: ClaimedRow;
+  text: string;
+  endpoint: 'sendText' | 'sendMedia';
+  body: SendTextBody | SendMediaBody;
+}
+
+/** Renders a recipient's text (with its tracked links) and builds its request. */
+async function prepare(campaign: SendCampaign, claimed: ClaimedRow): Promise<Prepared> {
   const rendered = renderTemplate(
     claimed.text,
     {
@@ -318,12 +389,16 @@ async function call(campaign: SendCampaign, instance: SendInstance, claimed: Cla
     clock.now(),
   );
   const text = await withTrackedLinks(campaign.tenantId, campaign.id, claimed.id, claimed.message_id, rendered);
-  const { endpoint, body } = requestFor(claimed, text, claimed.request_key_id);
+  const { endpoint, body } = requestFor(claimed, text, claimed.request_key_id, campaign.typingDelayMs);
+  return { claimed, text, endpoint, body };
+}
+
+async function call(instance: SendInstance, p: Prepared): Promise<CallResult> {
   const outcome =
-    endpoint === 'sendText'
-      ? await instance.client.sendText(instance.name, body as SendTextBody)
-      : await instance.client.sendMedia(instance.name, body as SendMediaBody);
-  return { claimed, text, request: requestSummary(endpoint, body), outcome };
+    p.endpoint === 'sendText'
+      ? await instance.client.sendText(instance.name, p.body as SendTextBody)
+      : await instance.client.sendMedia(instance.name, p.body as SendMediaBody);
+  return { claimed: p.claimed, text: p.text, request: requestSummary(p.endpoint, p.body), outcome };
 }
 
 /**

@@ -27,7 +27,9 @@ import { localDay } from '../../infra/lib/local-time.js';
 import { jobId } from '../../infra/queues/definitions.js';
 import { sendCampaign, sendInstance } from '../dispatch/context.js';
 import { giveBackPhones, type PhoneHold, takePhones } from '../dispatch/phone-locks.js';
-import type { DispatchDeps } from '../dispatch/send.js';
+import { GATE_MAX_WAIT_MS, passedGate, waitAtGate } from '../dispatch/pace.js';
+import { config } from '../../infra/config/index.js';
+import { type DispatchDeps, paceFor } from '../dispatch/send.js';
 import { requestFor, requestSummary } from '../../infra/evolution/requests.js';
 import { applyInstanceDeltas, noInstanceDeltas } from '../recipients/effects.js';
 
@@ -213,11 +215,10 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
     if (!(await deps.limiter.confirm(instanceId, slot, effectiveLimits(instance.limits, clock.now()), clock.ms()))) return 'rate-wait';
 
     const hold: PhoneHold = { tenantId, phone: due.recipient.phone, holder: followUpId };
-    if (!(await takePhones(deps.redis, [hold], deps.phoneLockMs))[0]) return 'phone-busy';
+    if (!(await takePhones(deps.redis, [hold], deps.phoneLockMs + GATE_MAX_WAIT_MS + campaign.typingDelayMs))[0]) return 'phone-busy';
     try {
       const claimed = await claimFollowUp(followUpId, instanceId, job.id, slot);
       if (!claimed) return 'not-claimed';
-      sending = true;
       const text = renderTemplate(
         claimed.text,
         {
@@ -229,11 +230,21 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
         },
         clock.now(),
       );
-      const { endpoint, body } = requestFor(claimed, text);
-      const outcome =
-        endpoint === 'sendText'
-          ? await instance.client.sendText(instance.name, body as SendTextBody)
-          : await instance.client.sendMedia(instance.name, body as SendMediaBody);
+      const { endpoint, body } = requestFor(claimed, text, null, campaign.typingDelayMs);
+      // The same pace gate as the campaign's sends on this instance; a paused or cancelled campaign
+      // stops its follow-ups here too.
+      const gate = await waitAtGate(deps.redis, instanceId, campaign.id, paceFor(instance, campaign, clock.now()), 1, config.evolutionTimeoutMs + campaign.typingDelayMs).catch(async (err) => {
+        await unclaimFollowUp(followUpId, job.id).catch(() => undefined);
+        throw err;
+      });
+      if (gate.kind !== 'granted') {
+        await unclaimFollowUp(followUpId, job.id);
+        return gate.kind === 'stopped' ? 'stopped' : 'pace-timeout';
+      }
+      sending = true;
+      const outcome = await (endpoint === 'sendText' ? instance.client.sendText(instance.name, body as SendTextBody) : instance.client.sendMedia(instance.name, body as SendMediaBody)).finally(() =>
+        passedGate(deps.redis, gate.ticket).catch(() => undefined),
+      );
       // Throttled: the instance waits (no claim until then), the follow-up is tried again later.
       if (outcome.kind === 'throttled') await markThrottled(instanceId, outcome.retryAfterMs);
       await recordFollowUp(tenantId, instanceId, instance.name, job.id, claimed, text, requestSummary(endpoint, body), outcome);
@@ -250,6 +261,13 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
         WHERE id = ${followUpId}::uuid AND status = 'SCHEDULED' AND claim_token = ${slot}`;
     }
   }
+}
+
+/** SENDING → PENDING for a follow-up that was claimed and not called (stopped at the pace gate). */
+async function unclaimFollowUp(followUpId: string, token: string) {
+  await prisma.$executeRaw`
+    UPDATE follow_up SET status = 'PENDING', claim_token = NULL, claimed_at = NULL
+    WHERE id = ${followUpId}::uuid AND status = 'SENDING' AND claim_token = ${token}`;
 }
 
 /**

@@ -204,6 +204,8 @@ export class EvolutionClient {
 
   private async send(path: string, body: SendTextBody | SendMediaBody): Promise<SendOutcome> {
     const started = performance.now();
+    // Evolution holds the request through the typing presence (`delay`) before it sends.
+    const timeoutMs = this.options.timeoutMs + (body.delay ?? 0);
     const ms = () => Math.round(performance.now() - started);
     let statusCode: number;
     let parsed: unknown;
@@ -214,8 +216,8 @@ export class EvolutionClient {
         method: 'POST',
         headers: { 'content-type': 'application/json', apikey: this.options.apiKey },
         body: JSON.stringify(body),
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       statusCode = res.statusCode;
       retryAfter = res.headers['retry-after'];

@@ -15,10 +15,19 @@ export interface MediaColumns {
   media_file_name: string | null;
 }
 
-/** The Evolution request for a send; `messageId` (2.4.0+) makes Evolution send under that key id. */
-export function requestFor(claimed: MediaColumns, text: string, messageId: string | null = null): { endpoint: 'sendText' | 'sendMedia'; body: SendTextBody | SendMediaBody } {
+/**
+ * The Evolution request for a send; `messageId` (2.4.0+) makes Evolution send under that key id, and
+ * `typingDelayMs` > 0 becomes its `delay`: typing presence for that long before the message (the call
+ * lasts as long).
+ */
+export function requestFor(
+  claimed: MediaColumns,
+  text: string,
+  messageId: string | null = null,
+  typingDelayMs = 0,
+): { endpoint: 'sendText' | 'sendMedia'; body: SendTextBody | SendMediaBody } {
   const number = phoneDigits(claimed.phone);
-  const id = messageId ? { messageId } : {};
+  const id = { ...(typingDelayMs > 0 ? { delay: typingDelayMs } : {}), ...(messageId ? { messageId } : {}) };
   if (claimed.media_type && claimed.media_url) {
     return {
       endpoint: 'sendMedia',
@@ -37,7 +46,8 @@ export function requestFor(claimed: MediaColumns, text: string, messageId: strin
 }
 
 export function requestSummary(endpoint: string, body: SendTextBody | SendMediaBody) {
+  const typing = body.delay ? { typingDelayMs: body.delay } : {};
   return 'text' in body
-    ? { endpoint, number: body.number, textLength: body.text.length }
-    : { endpoint, number: body.number, mediatype: body.mediatype, media: body.media.slice(0, 200), fileName: body.fileName ?? null };
+    ? { endpoint, number: body.number, textLength: body.text.length, ...typing }
+    : { endpoint, number: body.number, mediatype: body.mediatype, media: body.media.slice(0, 200), fileName: body.fileName ?? null, ...typing };
 }

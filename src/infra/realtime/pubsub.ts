@@ -19,6 +19,11 @@ function getPublisher(): Redis {
   return publisher;
 }
 
+/** The publisher's connection also serves the few plain commands of request paths (it never subscribes). */
+export function publisherConnection(): Redis {
+  return getPublisher();
+}
+
 /** The subscribing side (API servers only); created on first use. */
 export function pubsubEngine(): RedisPubSub {
   // No ready check on the subscriber: ioredis writes SUBSCRIBE during the handshake, and the INFO of

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "campaign" ADD COLUMN     "typing_delay_ms" INTEGER NOT NULL DEFAULT 0;
