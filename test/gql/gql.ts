@@ -134,6 +134,10 @@ type Documents = {
     "\n  subscription TopicInstance($instanceId: ID!) { instanceHealth(instanceId: $instanceId) { health { score } } }\n": typeof types.TopicInstanceDocument,
     "\n  subscription TopicInstances { instancesHealth { name health { score } } }\n": typeof types.TopicInstancesDocument,
     "\n  subscription TopicImport($importId: ID!) { importProgress(importId: $importId) { status processedRows } }\n": typeof types.TopicImportDocument,
+    "\n  mutation CnUpdateTenant($input: UpdateTenantInput!) {\n    updateTenant(input: $input) {\n      __typename\n      ... on UpdateTenantSuccess { data { optInKeywords optOutKeywords optInReply optOutReply requireOptIn frequencyCap { messages periodHours } } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n": typeof types.CnUpdateTenantDocument,
+    "\n  query CnContact($id: ID!) {\n    node(id: $id) {\n      ... on Contact {\n        phone\n        optedOut\n        consent { status optedInAt optInSource optedOutAt optOutSource }\n        consentHistory(first: 10) { kind source detail at }\n      }\n    }\n  }\n": typeof types.CnContactDocument,
+    "\n  mutation CnOptIn($contacts: ContactSelection!) {\n    optInContacts(contacts: $contacts) {\n      __typename\n      ... on OptInContactsSuccess { data { matched changed } }\n      ... on Error { message }\n    }\n  }\n": typeof types.CnOptInDocument,
+    "\n  mutation CnImport($input: ImportContactsInput!) {\n    importContacts(input: $input) {\n      __typename\n      ... on ImportContactsSuccess { data { id status created failed failures(first: 10) { row field reason input } } }\n      ... on Error { message }\n    }\n  }\n": typeof types.CnImportDocument,
 };
 const documents: Documents = {
     "\n  mutation AbCreate($input: CreateCampaignInput!) {\n    createCampaign(input: $input) {\n      __typename\n      ... on CreateCampaignSuccess { data { id messages { id abVariant } } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n": types.AbCreateDocument,
@@ -256,6 +260,10 @@ const documents: Documents = {
     "\n  subscription TopicInstance($instanceId: ID!) { instanceHealth(instanceId: $instanceId) { health { score } } }\n": types.TopicInstanceDocument,
     "\n  subscription TopicInstances { instancesHealth { name health { score } } }\n": types.TopicInstancesDocument,
     "\n  subscription TopicImport($importId: ID!) { importProgress(importId: $importId) { status processedRows } }\n": types.TopicImportDocument,
+    "\n  mutation CnUpdateTenant($input: UpdateTenantInput!) {\n    updateTenant(input: $input) {\n      __typename\n      ... on UpdateTenantSuccess { data { optInKeywords optOutKeywords optInReply optOutReply requireOptIn frequencyCap { messages periodHours } } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n": types.CnUpdateTenantDocument,
+    "\n  query CnContact($id: ID!) {\n    node(id: $id) {\n      ... on Contact {\n        phone\n        optedOut\n        consent { status optedInAt optInSource optedOutAt optOutSource }\n        consentHistory(first: 10) { kind source detail at }\n      }\n    }\n  }\n": types.CnContactDocument,
+    "\n  mutation CnOptIn($contacts: ContactSelection!) {\n    optInContacts(contacts: $contacts) {\n      __typename\n      ... on OptInContactsSuccess { data { matched changed } }\n      ... on Error { message }\n    }\n  }\n": types.CnOptInDocument,
+    "\n  mutation CnImport($input: ImportContactsInput!) {\n    importContacts(input: $input) {\n      __typename\n      ... on ImportContactsSuccess { data { id status created failed failures(first: 10) { row field reason input } } }\n      ... on Error { message }\n    }\n  }\n": types.CnImportDocument,
 };
 
 /**
@@ -752,6 +760,22 @@ export function graphql(source: "\n  subscription TopicInstances { instancesHeal
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription TopicImport($importId: ID!) { importProgress(importId: $importId) { status processedRows } }\n"): (typeof documents)["\n  subscription TopicImport($importId: ID!) { importProgress(importId: $importId) { status processedRows } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CnUpdateTenant($input: UpdateTenantInput!) {\n    updateTenant(input: $input) {\n      __typename\n      ... on UpdateTenantSuccess { data { optInKeywords optOutKeywords optInReply optOutReply requireOptIn frequencyCap { messages periodHours } } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation CnUpdateTenant($input: UpdateTenantInput!) {\n    updateTenant(input: $input) {\n      __typename\n      ... on UpdateTenantSuccess { data { optInKeywords optOutKeywords optInReply optOutReply requireOptIn frequencyCap { messages periodHours } } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CnContact($id: ID!) {\n    node(id: $id) {\n      ... on Contact {\n        phone\n        optedOut\n        consent { status optedInAt optInSource optedOutAt optOutSource }\n        consentHistory(first: 10) { kind source detail at }\n      }\n    }\n  }\n"): (typeof documents)["\n  query CnContact($id: ID!) {\n    node(id: $id) {\n      ... on Contact {\n        phone\n        optedOut\n        consent { status optedInAt optInSource optedOutAt optOutSource }\n        consentHistory(first: 10) { kind source detail at }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CnOptIn($contacts: ContactSelection!) {\n    optInContacts(contacts: $contacts) {\n      __typename\n      ... on OptInContactsSuccess { data { matched changed } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation CnOptIn($contacts: ContactSelection!) {\n    optInContacts(contacts: $contacts) {\n      __typename\n      ... on OptInContactsSuccess { data { matched changed } }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CnImport($input: ImportContactsInput!) {\n    importContacts(input: $input) {\n      __typename\n      ... on ImportContactsSuccess { data { id status created failed failures(first: 10) { row field reason input } } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation CnImport($input: ImportContactsInput!) {\n    importContacts(input: $input) {\n      __typename\n      ... on ImportContactsSuccess { data { id status created failed failures(first: 10) { row field reason input } } }\n      ... on Error { message }\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

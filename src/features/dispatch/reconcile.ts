@@ -17,6 +17,8 @@ import { parseProviderStatus } from '../../domain/receipts.js';
 import { phoneCandidates } from '../../domain/replies.js';
 import type { StoredMessageRecord } from '../../infra/evolution/wire.js';
 import { Prisma } from '../../generated/prisma/client.js';
+import { GATE_MAX_WAIT_MS } from './pace.js';
+import { MAX_TYPING_DELAY_MS } from '../../domain/campaign-settings.js';
 import { clock } from '../../infra/lib/clock.js';
 import type { Logger } from '../../infra/lib/logger.js';
 import { noInstanceDeltas, applyInstanceDeltas } from '../recipients/effects.js';
@@ -185,7 +187,13 @@ function judge(
   control: ControlResult | null,
 ) {
   const now = clock.ms();
-  const sinceSendMs = now - (row.sending_at ?? row.updated_at).getTime();
+  // A call starts after the pace gate and its typing presence, up to GATE_MAX_WAIT_MS + MAX_TYPING_DELAY_MS after
+  // the claim: counted from when it was given up where that is known, else (a crash) with that allowance.
+  const abandoned = row.evidence?.abandonedAt ? Date.parse(row.evidence.abandonedAt) : Number.NaN;
+  const callStart = Number.isFinite(abandoned)
+    ? abandoned - config.evolutionTimeoutMs
+    : (row.sending_at ?? row.updated_at).getTime() + GATE_MAX_WAIT_MS + MAX_TYPING_DELAY_MS;
+  const sinceSendMs = now - callStart;
   const settleMs = config.evolutionTimeoutMs + config.reconcileGraceMs;
   const earlierMisses = (row.evidence?.lookups ?? []).filter((l) => l.result === 'NOT_FOUND' && l.control === 'FOUND').length;
   const decision = decide({ lookup, control, sinceSendMs, settleMs, maxMs: config.reconcileMaxMs, earlierMisses });

@@ -143,7 +143,8 @@ async function settleUnknownOutcome(
       UPDATE recipient r SET status = 'UNKNOWN', error_code = 'OUTCOME_UNKNOWN', error = ${reason},
         rendered_text = COALESCE(${text}, r.rendered_text), claim_token = NULL, updated_at = now(),
         reconcile_at = now() + make_interval(secs => ${FIRST_LOOKUP_MS / 1000}), reconcile_attempts = 0,
-        evidence = jsonb_build_object('reason', ${reason}::text, 'sendingAt', r.sending_at, 'requestKeyId', r.request_key_id, 'lookups', '[]'::jsonb)
+        evidence = jsonb_build_object('reason', ${reason}::text, 'sendingAt', r.sending_at, 'abandonedAt', now(), 'requestKeyId', r.request_key_id,
+          'lookups', '[]'::jsonb)
       WHERE r.id = ${base.recipientId}::uuid AND r.status = 'SENDING'
         AND (r.confirmed_key_id IS NULL OR EXISTS (SELECT 1 FROM recipient o WHERE o.provider_message_id = r.confirmed_key_id))`;
     if (n > 0) return 'unknown';

@@ -27,6 +27,8 @@ export interface DueRow {
 export interface Evidence {
   reason?: string;
   sendingAt?: string | null;
+  /** When the call was given up (its timeout): Evolution may still handle it until the grace time after. */
+  abandonedAt?: string | null;
   requestKeyId?: string | null;
   lookups?: Array<Record<string, unknown>>;
   decision?: string;
