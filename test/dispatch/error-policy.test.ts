@@ -254,6 +254,9 @@ describe('the error policy of a send, against the simulator', () => {
     const campaignId = await newRunningCampaign(tenantId, [uuidOf(sender.instanceId)], { pacing: { maxAttempts: 1, errorThreshold: 3 } });
 
     await waitFor(async () => (await campaignRow(campaignId)).status === 'PAUSED', 20_000);
+    // The automatic pause happens inside a send and does not wait: sends waiting at the pace gate
+    // meanwhile find the campaign paused and put their recipients back.
+    await waitFor(async () => (await statusCounts(campaignId)).SENDING === undefined, 20_000);
     const c = await campaignRow(campaignId);
     expect(c.pauseReason).toMatch(/^\d+ consecutive send errors \(threshold 3\)$/);
     expect(c.failedCount).toBeGreaterThanOrEqual(3);

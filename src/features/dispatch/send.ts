@@ -320,6 +320,20 @@ async function callAndRecord(
           await putBack(refused, answer.kind === 'stopped' ? 'stopped' : 'pace-timeout');
           break;
         }
+        // The window may have closed while they waited at the gate: those outside it now go back, uncalled.
+        const open = await openZones(campaign, clock.now());
+        if (open !== null) {
+          const isOpen = (p: Prepared) => open.includes(p.claimed.window_zone ?? campaign.timezone);
+          const closed = waiting.filter((p) => !isOpen(p));
+          if (closed.length > 0) {
+            // The grant goes unused (the next call then waits a gap from now).
+            await passedGate(deps.redis, answer.ticket);
+            waiting = waiting.filter(isOpen);
+            await putBack(closed, 'window-closed');
+            if (waiting.length === 0) break;
+            continue;
+          }
+        }
         const granted = waiting.slice(0, answer.count);
         waiting = waiting.slice(answer.count);
         for (const p of granted) {

@@ -24,6 +24,8 @@ export interface ClaimedRow extends MediaColumns {
   timezone: string | null;
   referred_by: string | null;
   text: string;
+  /** The zone its sending window is read in (null: the tenant's). */
+  window_zone: string | null;
   /** The frequency cap in force for this send (messages per hours), null when none. */
   cap_n: number | null;
   cap_hours: number | null;
@@ -185,7 +187,7 @@ async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupRe
             request_key_id = CASE WHEN ${first.chooseKeyIds} THEN '3EB0' || upper(substr(md5(gen_random_uuid()::text), 1, 18)) END
         FROM next, contact ct, campaign_message m
         WHERE r.id = next.id AND ct.id = r.contact_id AND m.id = r.message_id
-        RETURNING r.id, r.seq, r.request_key_id, r.contact_id, r.phone, r.attempts, r.message_id, ct.name, ct.custom_fields, ct.timezone,
+        RETURNING r.id, r.seq, r.request_key_id, r.contact_id, r.phone, r.attempts, r.message_id, r.timezone AS window_zone, ct.name, ct.custom_fields, ct.timezone,
                   ct.referred_by, m.text, m.media_type, m.media_url, m.media_mimetype, m.media_file_name, next.g::int AS group_no,
                   (SELECT cap_n FROM c) AS cap_n, (SELECT cap_hours FROM c) AS cap_hours
       ), skipped AS (
