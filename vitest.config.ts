@@ -15,6 +15,9 @@ export default defineConfig({
     setupFiles: ['test/setup/env.ts'],
     // Each file in its own process: module singletons (Prisma, Redis, config) are per file.
     pool: 'forks',
+    // Two files at a time (the default on a 2-core machine is one): most of a file's time is waiting
+    // (rate windows, simulated latency, other processes), and every test must hold on a busy machine.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,

@@ -188,13 +188,13 @@ function judge(
 ) {
   const now = clock.ms();
   // A call starts after the pace gate and its typing presence, up to GATE_MAX_WAIT_MS + MAX_TYPING_DELAY_MS after
-  // the claim: counted from when it was given up where that is known, else (a crash) with that allowance.
+  // its claim: a request Evolution still held may be handled until the grace time after the call was given
+  // up where that is known, else (a crash) with that allowance. The deadline (maxMs) counts from the claim.
+  const claimedAt = (row.sending_at ?? row.updated_at).getTime();
   const abandoned = row.evidence?.abandonedAt ? Date.parse(row.evidence.abandonedAt) : Number.NaN;
-  const callStart = Number.isFinite(abandoned)
-    ? abandoned - config.evolutionTimeoutMs
-    : (row.sending_at ?? row.updated_at).getTime() + GATE_MAX_WAIT_MS + MAX_TYPING_DELAY_MS;
-  const sinceSendMs = now - callStart;
-  const settleMs = config.evolutionTimeoutMs + config.reconcileGraceMs;
+  const callStart = Number.isFinite(abandoned) ? Math.max(claimedAt, abandoned - config.evolutionTimeoutMs) : claimedAt + GATE_MAX_WAIT_MS + MAX_TYPING_DELAY_MS;
+  const sinceSendMs = now - claimedAt;
+  const settleMs = config.evolutionTimeoutMs + config.reconcileGraceMs + (callStart - claimedAt);
   const earlierMisses = (row.evidence?.lookups ?? []).filter((l) => l.result === 'NOT_FOUND' && l.control === 'FOUND').length;
   const decision = decide({ lookup, control, sinceSendMs, settleMs, maxMs: config.reconcileMaxMs, earlierMisses });
   const entry: Record<string, unknown> = { at: new Date(now).toISOString(), result: lookup.kind };

@@ -40,7 +40,7 @@ const SCHEDULED_STALE_MS = 10 * 60_000;
 /** An unknown outcome is looked up in Evolution's message store (src/features/dispatch/reconcile.ts), first this soon. */
 const UNKNOWN_RECONCILE = (reason: string) => Prisma.sql`
   reconcile_at = now() + interval '5 seconds', reconcile_attempts = 0,
-  evidence = jsonb_build_object('reason', ${reason}::text, 'sendingAt', claimed_at, 'lookups', '[]'::jsonb)`;
+  evidence = jsonb_build_object('reason', ${reason}::text, 'sendingAt', claimed_at, 'abandonedAt', now(), 'lookups', '[]'::jsonb)`;
 /** A certainly-not-sent failure (Evolution 5xx, unreachable) is tried again this much later. */
 const RETRY_LATER_MS = 3_600_000;
 
