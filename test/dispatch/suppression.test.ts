@@ -20,6 +20,7 @@ const SkippedByReason = graphql(`
       ... on Campaign {
         counters { skipped remaining }
         skippedByReason { reason count }
+        messages { usageCount }
       }
     }
   }
@@ -94,7 +95,13 @@ describe('suppression at send', () => {
     expect(logs.map((l) => (l.details as { reason: string }).reason).sort()).toEqual(['BLOCKED', 'NOT_ON_WHATSAPP', 'OPTED_OUT']);
 
     const seen = await gqlOk(stack.url, key, SkippedByReason, { id: campaignGlobalId(c) });
-    const node = seen.node as { counters: { skipped: number; remaining: number }; skippedByReason: Array<{ reason: string; count: number }> };
+    const node = seen.node as {
+      counters: { skipped: number; remaining: number };
+      skippedByReason: Array<{ reason: string; count: number }>;
+      messages: Array<{ usageCount: number }>;
+    };
+    // The variation was sent to the five others (computed from the recipients: decision 69).
+    expect(node.messages).toEqual([{ usageCount: 5 }]);
     expect(node.counters).toEqual({ skipped: 3, remaining: 0 });
     expect(node.skippedByReason.map((s) => s.reason).sort()).toEqual(['BLOCKED', 'NOT_ON_WHATSAPP', 'OPTED_OUT']);
     expect(node.skippedByReason.every((s) => s.count === 1)).toBe(true);
