@@ -203,8 +203,9 @@ async function startChunk(
   // minute). The limiter is asked while the recipients are claimed, not before: the two round trips
   // were a tenth of each send's cycle when the limits allow bursts. Recipients claimed beyond what the
   // limiter confirmed are put back before anything is sent to them.
+  const confirmedAt = clock.ms();
   const [asked, claimedFirst] = await Promise.allSettled([
-    deps.limiter.confirmMany(instanceId, chunk, effectiveLimits(instance.limits, now), clock.ms(), campaign.caps),
+    deps.limiter.confirmMany(instanceId, chunk, effectiveLimits(instance.limits, now), confirmedAt, campaign.caps),
     claimNext(campaignId, instanceId, job.id, open, campaign.timezone, chunk.length, instance.sendsUnderMessageId),
   ]);
   const first = claimedFirst.status === 'fulfilled' ? claimedFirst.value : [];
@@ -266,7 +267,7 @@ async function startChunk(
   if (claimed.length === 0) return { go: !exhausted, sending: null };
   // Slot i was confirmed for claimed[i].
   const slotOf = new Map(claimed.map((r, i) => [r.id, chunk[i] as string]));
-  return { go: !exhausted, sending: callAndRecord(deps, campaign, instance, claimed, holds, tally, held, slotOf) };
+  return { go: !exhausted, sending: callAndRecord(deps, campaign, instance, claimed, holds, tally, held, slotOf, confirmedAt) };
 }
 
 /** The pace of an instance's sends for a campaign: its delays (the campaign's raise the instance's) and typing. */
@@ -290,6 +291,8 @@ async function callAndRecord(
   tally: Tally,
   held: HeldPermits,
   slotOf: Map<string, string>,
+  /** When the limiter confirmed these sends' slots. */
+  confirmedAt: number,
 ) {
   try {
     const done: CallResult[] = [];
@@ -334,8 +337,22 @@ async function callAndRecord(
             continue;
           }
         }
-        const granted = waiting.slice(0, answer.count);
+        let granted = waiting.slice(0, answer.count);
         waiting = waiting.slice(answer.count);
+        // Held at the gate since the limiter confirmed their slots: confirmed again at the time of the call
+        // (each slot moves to now), so that sends released together after a wait cannot crowd a minute.
+        const slots = granted.map((p) => slotOf.get(p.claimed.id));
+        if (clock.ms() - confirmedAt > RECONFIRM_AFTER_MS && slots.every((x): x is string => x !== undefined)) {
+          const ok = await deps.limiter.confirmMany(instance.id, slots, effectiveLimits(instance.limits, clock.now()), clock.ms(), campaign.caps);
+          if (ok < granted.length) {
+            const refused = granted.slice(ok);
+            granted = granted.slice(0, ok);
+            // An unused grant: the next call then waits a gap from now.
+            if (granted.length === 0) await passedGate(deps.redis, answer.ticket);
+            await putBack(refused, 'rate-wait');
+            if (granted.length === 0) continue;
+          }
+        }
         for (const p of granted) {
           callsMade.push(
             (async () => {
@@ -569,6 +586,12 @@ async function deferThrottled(
   });
   await deps.requestPump(campaign.tenantId, campaign.id, until.getTime() - clock.ms());
 }
+
+/**
+ * Sends that waited at the pace gate longer than this after their slots were confirmed are confirmed
+ * again before their call (well under LIMIT_WINDOW_GUARD_MS, the margin the limit windows keep).
+ */
+const RECONFIRM_AFTER_MS = 250;
 
 /** An answer slower than this moves the send's slot to when it came (see callAndRecord). */
 const SLOW_ANSWER_MS = 1000;
