@@ -26,13 +26,15 @@ export async function limiterSeedFromDatabase(instanceId: string): Promise<Limit
     SELECT t.timezone FROM whatsapp_instance i JOIN tenant t ON t.id = i.tenant_id WHERE i.id = ${instanceId}::uuid`);
   const { day, dayStart, hourAgo, from } = seedSpan(tz?.timezone ?? 'UTC');
   const rows = await sqlRows<{ member: string; at: Date }>(Prisma.sql`
-    SELECT 'r:' || r.id AS member, r.sending_at AS at FROM recipient r
+    -- The later of the claim and the record: a call starts after the pace gate, up to seconds after its claim,
+    -- and is answered before it is recorded (counting it late holds the limits; counting it early would not).
+    SELECT 'r:' || r.id AS member, GREATEST(r.sending_at, r.sent_at) AS at FROM recipient r
     WHERE r.campaign_id IN (
         SELECT c.id FROM campaign c JOIN campaign_instance ci ON ci.campaign_id = c.id
         WHERE ci.instance_id = ${instanceId}::uuid AND c.updated_at >= ${from})
       AND r.instance_id = ${instanceId}::uuid AND r.sending_at >= ${from}
     UNION ALL
-    SELECT 'f:' || f.id, f.claimed_at FROM follow_up f
+    SELECT 'f:' || f.id, GREATEST(f.claimed_at, f.sent_at) FROM follow_up f
     -- (status, due_at) bounds the scan: a follow-up is sent after it falls due, rarely a week after.
     WHERE f.status IN ('SENDING', 'SENT', 'FAILED', 'UNKNOWN') AND f.due_at >= ${new Date(from.getTime() - 7 * 86_400_000)}
       AND f.instance_id = ${instanceId}::uuid AND f.claimed_at >= ${from}`);
