@@ -1,41 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDay } from '../../src/infra/lib/local-time.js';
 import { createRedis, redisKey } from '../../src/infra/redis.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
+import { sendsMade, startWorker, type WorkerProcess } from '../helpers/worker-process.js';
 import { campaignRow, expectCountersMatchRecount, expectNoDuplicate, insertContacts, logsOf, newRunningCampaign, numbers, sendsTo, statusCounts, uuidOf } from './helpers.js';
-
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** A worker process (`src/workers/main.ts`) with this test file's database and Redis prefix. */
-function startWorker(): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/workers/main.ts'], {
-    env: { ...process.env, LOG_LEVEL: 'debug' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-/** Sends a worker process made, from its finished send jobs' results (`sent`, `sent 3, …`). */
-function sendsMade(w: WorkerProcess): number {
-  let n = 0;
-  for (const line of w.output().split('\n')) {
-    if (!line.includes('"queue":"sends"') || !line.includes('"msg":"job done"')) continue;
-    const result = String((JSON.parse(line) as { result?: unknown }).result ?? '');
-    const m = /(?:^|, )sent(?: (\d+))?(?:,|$)/.exec(result);
-    if (m) n += Number(m[1] ?? 1);
-  }
-  return n;
-}
 
 describe("a campaign's own caps, over all its instances, held across two worker processes", () => {
   let stack: Stack;

@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pauseCampaign, resumeCampaign } from '../../src/features/campaigns/lifecycle.js';
 import { prisma } from '../../src/infra/db/client.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { SIM_API_KEY, type Stack, startStack, waitFor } from '../helpers/stack.js';
+import { sendsMade, startWorker, type WorkerProcess } from '../helpers/worker-process.js';
 import type { SimSend } from '../../tools/evolution-simulator/types.js';
 import {
   campaignRow,
@@ -16,40 +17,6 @@ import {
   statusCounts,
   uuidOf,
 } from './helpers.js';
-
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** A worker process (`src/workers/main.ts`) with this test file's database and Redis prefix. */
-function startWorker(): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/workers/main.ts'], {
-    env: { ...process.env, LOG_LEVEL: 'debug' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-/**
- * Sends this process's finished send jobs made: a job's result counts its slots' outcomes, `sent`
- * for one send or `sent 3, nothing-to-send 1` for a job of several slots.
- */
-function sendsMade(w: WorkerProcess): number {
-  let n = 0;
-  for (const line of w.output().split('\n')) {
-    if (!line.includes('"queue":"sends"') || !line.includes('"msg":"job done"')) continue;
-    const result = String((JSON.parse(line) as { result?: unknown }).result ?? '');
-    const m = /(?:^|, )sent(?: (\d+))?(?:,|$)/.exec(result);
-    if (m) n += Number(m[1] ?? 1);
-  }
-  return n;
-}
 
 /**
  * Two processes that keep both cores busy (a spinning loop each), as other processes of a loaded

@@ -8,8 +8,6 @@ import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { gid, live } from '../realtime/live.js';
 import { campaignRow, expectCountersMatchRecount, expectNoDuplicate, insertContacts, logsOf, newCampaign, numbers, sendsTo, statusCounts, uuidOf } from './helpers.js';
 
-const digits = (phone: string) => phone.replace(/\D/g, '');
-
 const Throttled = graphql(`
   query DispatchThrottled($instance: ID!, $campaign: ID!) {
     instance: node(id: $instance) {

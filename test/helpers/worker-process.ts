@@ -1,0 +1,37 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+
+// Worker processes for tests that run the product's workers as separate processes.
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** A worker process (`src/workers/main.ts`) with this test file's database and Redis prefix. */
+export function startWorker(): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/workers/main.ts'], {
+    env: { ...process.env, LOG_LEVEL: 'debug' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/**
+ * Sends this process's finished send jobs made: a job's result counts its slots' outcomes, `sent`
+ * for one send or `sent 3, nothing-to-send 1` for a job of several slots.
+ */
+export function sendsMade(w: WorkerProcess): number {
+  let n = 0;
+  for (const line of w.output().split('\n')) {
+    if (!line.includes('"queue":"sends"') || !line.includes('"msg":"job done"')) continue;
+    const result = String((JSON.parse(line) as { result?: unknown }).result ?? '');
+    const m = /(?:^|, )sent(?: (\d+))?(?:,|$)/.exec(result);
+    if (m) n += Number(m[1] ?? 1);
+  }
+  return n;
+}
