@@ -29,12 +29,42 @@ const NUMERIC: Record<number, ProviderStatus> = {
   5: 'PLAYED',
 };
 
+/**
+ * Meta's status words, as Evolution's WHATSAPP-BUSINESS integration forwards them (evolution-api.md §12):
+ * `SENT` is the server's ack, `DELIVERED` and `FAILED` mean what they say (`READ` is the same word).
+ */
+const META_WORDS: Record<string, ProviderStatus> = { SENT: 'SERVER_ACK', DELIVERED: 'DELIVERY_ACK', FAILED: 'ERROR' };
+
 /** A webhook status as a ProviderStatus; null for statuses that carry no delivery meaning (DELETED, …). */
 export function parseProviderStatus(value: unknown): ProviderStatus | null {
   if (typeof value === 'number') return NUMERIC[value] ?? null;
   if (typeof value !== 'string') return null;
   const upper = value.trim().toUpperCase();
+  if (META_WORDS[upper]) return META_WORDS[upper];
   return (PROVIDER_STATUSES as readonly string[]).includes(upper) ? (upper as ProviderStatus) : null;
+}
+
+/**
+ * What a failed receipt says about why, as far as it says anything: Meta's `errors[]` (`title`,
+ * `message`, `code`, `error_data.details`) or any `error` text; null when it carries none (Evolution
+ * 2.3.6 forwards none).
+ */
+export function receiptErrorDetail(errors: unknown, error: unknown): string | null {
+  const parts: string[] = [];
+  const one = (e: unknown) => {
+    if (typeof e === 'string' && e.trim()) parts.push(e.trim());
+    else if (e && typeof e === 'object') {
+      const o = e as { code?: unknown; title?: unknown; message?: unknown; error_data?: { details?: unknown } };
+      const text = [o.title, o.message, o.error_data?.details].filter((x): x is string => typeof x === 'string' && x.length > 0);
+      const unique = [...new Set(text)].join(': ');
+      parts.push(`${unique || JSON.stringify(o)}${typeof o.code === 'number' || typeof o.code === 'string' ? ` [code ${o.code}]` : ''}`);
+    }
+  };
+  if (Array.isArray(errors)) errors.forEach(one);
+  else one(errors);
+  one(error);
+  const detail = parts.join('; ');
+  return detail ? detail.slice(0, 500) : null;
 }
 
 export interface ReceiptState {

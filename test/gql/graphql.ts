@@ -63,6 +63,7 @@ export type CampaignFilter = {
   status?: Array<CampaignStatus> | null | undefined;
 };
 
+/** A variation: free text (with optional media), or a template (WhatsApp Business numbers; on other numbers its body is sent as text). */
 export type CampaignMessageInput = {
   abVariant?: string | null | undefined;
   abWeight?: number | null | undefined;
@@ -70,7 +71,9 @@ export type CampaignMessageInput = {
   mediaMimetype?: string | null | undefined;
   mediaType?: MediaType | null | undefined;
   mediaUrl?: string | null | undefined;
-  text: string;
+  template?: MessageTemplateInput | null | undefined;
+  /** Required unless template is given. */
+  text?: string | null | undefined;
   /** Replace the URLs of the text with per-recipient short links that count clicks. */
   trackLinks?: boolean | null | undefined;
 };
@@ -312,6 +315,12 @@ export type EngagementMetric =
   | 'REPLIED'
   | 'SENT';
 
+/** The Evolution integration behind an instance: WHATSAPP_BAILEYS (WhatsApp Web, QR-connected), WHATSAPP_BUSINESS (Meta's Cloud API: message templates and the 24-hour service window), EVOLUTION (Evolution's own channel, treated as Baileys). */
+export type EvolutionIntegration =
+  | 'EVOLUTION'
+  | 'WHATSAPP_BAILEYS'
+  | 'WHATSAPP_BUSINESS';
+
 /** eq / neq (neq also matches contacts without the field), gt / gte / lt / lte (numbers, or text such as ISO dates), contains (text), in (a list), exists / not_exists. */
 export type FieldOperator =
   | 'CONTAINS'
@@ -467,6 +476,17 @@ export type MergeStrategy =
   /** Overwrite the given fields, add tags, merge custom fields. */
   | 'UPDATE';
 
+/** A WhatsApp Business (Cloud API) message template approved by Meta. It is checked against the templates of the campaign's WHATSAPP_BUSINESS instances when saved. Each parameter is a text rendered per recipient like a variation's text ({{nome}}, custom fields). */
+export type MessageTemplateInput = {
+  /** The values of the body's {{1}}…{{n}}, in order. */
+  bodyParams?: Array<string> | null | undefined;
+  /** The values of a text header's parameters. */
+  headerParams?: Array<string> | null | undefined;
+  /** Meta's language code, e.g. pt_BR. */
+  language: string;
+  name: string;
+};
+
 export type OrderDirection =
   | 'ASC'
   | 'DESC';
@@ -499,6 +519,8 @@ export type RegisterEvolutionServerInput = {
 };
 
 export type RegisterInstanceInput = {
+  /** When not given, read from Evolution (fetchInstances); WHATSAPP_BAILEYS if Evolution does not know the instance yet. */
+  integration?: EvolutionIntegration | null | undefined;
   /** Evolution's webhook `jwt_key`, when the instance signs its webhooks. */
   jwtKey?: string | null | undefined;
   limitPerDay?: number | null | undefined;
@@ -571,7 +593,9 @@ export type SkipReason =
   /** The tenant requires opt-in and the contact has none. */
   | 'NO_OPT_IN'
   /** The contact opted out. */
-  | 'OPTED_OUT';
+  | 'OPTED_OUT'
+  /** A free-text variation on a WhatsApp Business (Cloud API) number, to a contact who sent that number nothing in the last 24 hours, and the campaign has no template variation to send instead. */
+  | 'OUTSIDE_SERVICE_WINDOW';
 
 export type TagAudienceInput = {
   /** Contacts with every one of these tags. */
@@ -629,6 +653,7 @@ export type UpdateEvolutionServerInput = {
 
 /** Only the fields given change. jwtKey: null removes it. */
 export type UpdateInstanceInput = {
+  integration?: EvolutionIntegration | null | undefined;
   jwtKey?: string | null | undefined;
   limitPerDay?: number | null | undefined;
   limitPerHour?: number | null | undefined;

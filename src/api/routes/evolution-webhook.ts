@@ -64,8 +64,8 @@ async function verifyJwt(req: IncomingMessage, key: string) {
 /** Why a valid event needs no work (acknowledged without enqueueing), or null when it does. */
 function nothingToDo(event: string, data: unknown): string | null {
   if (event === 'messages.update') {
+    // `fromMe` is not looked at here: WHATSAPP-BUSINESS receipts of our own sends say false (§12).
     const d = data as z.infer<typeof messagesUpdateSchema>;
-    if (d.fromMe === false) return 'receipt of an incoming message';
     const status = parseProviderStatus(d.status);
     if (status === null || status === 'PENDING') return `status ${String(d.status)} carries no delivery information`;
   }

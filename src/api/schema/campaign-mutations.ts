@@ -36,9 +36,24 @@ import { FrequencyCapInput, reloadQuery } from './shared.js';
 
 const uuidText = z.string().uuid('not a variation id');
 
-const MessageInput = builder.inputType('CampaignMessageInput', {
+const TemplateParam = z.string().min(1, 'a parameter cannot be empty').max(1024, 'at most 1024 characters');
+
+const MessageTemplateInput = builder.inputType('MessageTemplateInput', {
+  description:
+    "A WhatsApp Business (Cloud API) message template approved by Meta. It is checked against the templates of the campaign's WHATSAPP_BUSINESS instances when saved. Each parameter is a text rendered per recipient like a variation's text ({{nome}}, custom fields).",
   fields: (t) => ({
-    text: t.string({ required: true, validate: z.string().min(1, 'the message is empty').max(4096, 'at most 4096 characters') }),
+    name: t.string({ required: true, validate: z.string().trim().min(1).max(512) }),
+    language: t.string({ required: true, description: "Meta's language code, e.g. pt_BR.", validate: z.string().trim().regex(/^[a-z]{2,3}(_[A-Za-z]{2,4})?$/, 'a language code such as pt_BR') }),
+    bodyParams: t.stringList({ description: 'The values of the body\'s {{1}}…{{n}}, in order.', validate: z.array(TemplateParam).max(60) }),
+    headerParams: t.stringList({ description: "The values of a text header's parameters.", validate: z.array(TemplateParam).max(1) }),
+  }),
+});
+
+const MessageInput = builder.inputType('CampaignMessageInput', {
+  description: 'A variation: free text (with optional media), or a template (WhatsApp Business numbers; on other numbers its body is sent as text).',
+  fields: (t) => ({
+    text: t.string({ description: 'Required unless template is given.', validate: z.string().min(1, 'the message is empty').max(4096, 'at most 4096 characters') }),
+    template: t.field({ type: MessageTemplateInput }),
     mediaType: t.field({ type: MediaTypeEnum }),
     mediaUrl: t.string({ validate: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }) }),
     mediaMimetype: t.string({ validate: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, 'a MIME type such as application/pdf') }),

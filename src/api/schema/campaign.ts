@@ -6,6 +6,7 @@ import { parseStoredRules } from '../../domain/segment-rules.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { AbMetric, AudienceType, CampaignObjective, CampaignStatus, MediaType, type Prisma, Recurrence, type SkipReason, RotationMode, TimezoneMode } from '../../generated/prisma/client.js';
 import { batched } from './batching.js';
+import { storedParams, type TemplateChoice } from '../../domain/wa-template.js';
 import { builder } from './builder.js';
 import { ContactRef } from './contact.js';
 import { COUNTER_SELECT, CountersRef } from './counters.js';
@@ -40,6 +41,11 @@ export const SkipReasonEnum = builder.enumType('SkipReason', {
     EXPIRED: { value: 'EXPIRED', description: 'The campaign expired (safety.expireAfterMinutes) before the recipient could be sent.' },
     CAMPAIGN_CANCELLED: { value: 'CAMPAIGN_CANCELLED', description: 'The campaign was cancelled first.' },
     CONTACT_DELETED: { value: 'CONTACT_DELETED', description: 'The contact was deleted first.' },
+    OUTSIDE_SERVICE_WINDOW: {
+      value: 'OUTSIDE_SERVICE_WINDOW',
+      description:
+        'A free-text variation on a WhatsApp Business (Cloud API) number, to a contact who sent that number nothing in the last 24 hours, and the campaign has no template variation to send instead.',
+    },
   } as const,
 });
 
@@ -58,6 +64,16 @@ async function skipsByReason(tenantId: string, campaignIds: readonly string[]): 
   return out;
 }
 
+const MessageTemplateRef = builder.objectRef<TemplateChoice>('MessageTemplate').implement({
+  description: 'A WhatsApp Business (Cloud API) message template, with the texts of its parameters.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    language: t.exposeString('language'),
+    bodyParams: t.exposeStringList('bodyParams'),
+    headerParams: t.exposeStringList('headerParams'),
+  }),
+});
+
 export const CampaignMessageRef = builder.prismaObject('CampaignMessage', {
   // Select mode: only the columns the query's fields need are loaded (see docs/decisions.md).
   select: { id: true },
@@ -74,6 +90,13 @@ export const CampaignMessageRef = builder.prismaObject('CampaignMessage', {
     abVariant: t.exposeString('abVariant', { nullable: true }),
     abWeight: t.exposeFloat('abWeight', { nullable: true, description: 'Share of the A/B test audience, in percent.' }),
     trackLinks: t.exposeBoolean('trackLinks', { description: 'URLs in the text become per-recipient short links that count clicks.' }),
+    template: t.field({
+      type: MessageTemplateRef,
+      nullable: true,
+      description: "The WhatsApp Business template this variation sends (text is then the template's body).",
+      select: { templateName: true, templateLanguage: true, templateParams: true },
+      resolve: (m) => (m.templateName && m.templateLanguage ? { name: m.templateName, language: m.templateLanguage, ...storedParams(m.templateParams) } : null),
+    }),
     usageCount: t.int({
       description: 'Recipients this variation was sent to (follow-ups excluded). campaign.analytics.variations has every figure per variation.',
       resolve: (m, _args, ctx) => batched(ctx, 'variation-usage', (ids) => variationUsage(ctx.viewer.tenantId, ids)).load(m.id).then((n) => n ?? 0),

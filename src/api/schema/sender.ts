@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { prisma } from '../../infra/db/client.js';
 import { healthStatus } from '../../domain/health.js';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
-import { ConnectionState, type Prisma } from '../../generated/prisma/client.js';
+import { ConnectionState, EvolutionIntegration, type Prisma } from '../../generated/prisma/client.js';
 import {
   checkInstanceConnection,
   deleteEvolutionServer,
@@ -16,9 +16,17 @@ import {
   webhookUrl,
 } from '../../features/senders/service.js';
 import { builder } from './builder.js';
+import { instanceTemplates } from '../../features/campaigns/templates.js';
+import type { MetaTemplate } from '../../infra/evolution/wire.js';
+import { templateBody, templateShape } from '../../domain/wa-template.js';
 import { OrderDirectionEnum, reloadQuery } from './shared.js';
 
 export const ConnectionStateEnum = builder.enumType(ConnectionState, { name: 'ConnectionState' });
+export const EvolutionIntegrationEnum = builder.enumType(EvolutionIntegration, {
+  name: 'EvolutionIntegration',
+  description:
+    "The Evolution integration behind an instance: WHATSAPP_BAILEYS (WhatsApp Web, QR-connected), WHATSAPP_BUSINESS (Meta's Cloud API: message templates and the 24-hour service window), EVOLUTION (Evolution's own channel, treated as Baileys).",
+});
 export const HealthStatusEnum = builder.enumType('HealthStatus', { values: ['EXCELLENT', 'GOOD', 'WARNING', 'CRITICAL'] as const });
 
 export const EvolutionServerRef = builder.prismaNode('EvolutionServer', {
@@ -86,6 +94,29 @@ const InstanceTotalsRef = builder
     }),
   });
 
+const WhatsAppTemplateRef = builder.objectRef<MetaTemplate>('WhatsAppTemplate').implement({
+  description: "A message template of a WhatsApp Business number, as Meta has it (listed through Evolution's /template/find).",
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    language: t.exposeString('language'),
+    status: t.exposeString('status', { description: 'APPROVED, PENDING, REJECTED, …: only APPROVED ones can be sent.' }),
+    category: t.string({ nullable: true, resolve: (m) => m.category ?? null }),
+    body: t.string({ description: 'The body text, with its {{1}}…{{n}} parameters.', resolve: (m) => templateBody(m) }),
+    bodyParameters: t.int({ resolve: (m) => templateShape(m).body }),
+    headerParameters: t.int({ resolve: (m) => templateShape(m).header }),
+  }),
+});
+
+const InstanceTemplatesRef = builder
+  .objectRef<{ ok: boolean; message: string | null; templates: MetaTemplate[] }>('InstanceTemplates')
+  .implement({
+    fields: (t) => ({
+      ok: t.exposeBoolean('ok', { description: 'Evolution listed them.' }),
+      message: t.exposeString('message', { nullable: true, description: 'Why they could not be listed.' }),
+      templates: t.field({ type: [WhatsAppTemplateRef], resolve: (r) => r.templates }),
+    }),
+  });
+
 export const WhatsAppInstanceRef = builder.prismaNode('WhatsAppInstance', {
   id: { field: 'id' },
   findUnique: (id, ctx) => ({ id, tenantId: ctx.viewer.tenantId }),
@@ -96,6 +127,17 @@ export const WhatsAppInstanceRef = builder.prismaNode('WhatsAppInstance', {
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The instance name on the Evolution server.' }),
     phone: t.exposeString('phone', { nullable: true }),
+    integration: t.expose('integration', { type: EvolutionIntegrationEnum }),
+    templates: t.field({
+      type: InstanceTemplatesRef,
+      description: "The number's message templates, read from Evolution now (WHATSAPP_BUSINESS instances only).",
+      select: { name: true, integration: true, server: { select: { baseUrl: true, apiKeyEncrypted: true } } },
+      resolve: async (i) => {
+        if (i.integration !== 'WHATSAPP_BUSINESS') return { ok: false, message: 'only WHATSAPP_BUSINESS instances have message templates', templates: [] };
+        const r = await instanceTemplates(i);
+        return r.ok ? { ok: true, message: null, templates: r.templates } : { ok: false, message: r.message, templates: [] };
+      },
+    }),
     connectionState: t.expose('connectionState', { type: ConnectionStateEnum }),
     connectionStateAt: t.expose('connectionStateAt', { type: 'DateTime', nullable: true }),
     server: t.relation('server'),
@@ -252,6 +294,7 @@ const RegisterInstanceInput = builder.inputType('RegisterInstanceInput', {
     warmupEnabled: t.boolean(),
     warmupStartPerDay: t.int({ validate: z.number().int().min(1) }),
     warmupIncrementPerDay: t.int({ validate: z.number().int().min(0) }),
+    integration: t.field({ type: EvolutionIntegrationEnum, description: 'When not given, read from Evolution (fetchInstances); WHATSAPP_BAILEYS if Evolution does not know the instance yet.' }),
   }),
 });
 
@@ -290,6 +333,7 @@ const UpdateInstanceInput = builder.inputType('UpdateInstanceInput', {
     warmupEnabled: t.boolean(),
     warmupStartPerDay: t.int({ validate: z.number().int().min(1) }),
     warmupIncrementPerDay: t.int({ validate: z.number().int().min(0) }),
+    integration: t.field({ type: EvolutionIntegrationEnum }),
   }),
 });
 

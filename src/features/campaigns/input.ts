@@ -2,13 +2,18 @@ import type { Tx } from '../../infra/db/client.js';
 import type { AbTestInput, FollowUpInput, PacingInput, SafetyInput, ScheduleInput, WindowInput } from '../../domain/campaign-settings.js';
 import { rulesToJson, type SegmentRules } from '../../domain/segment-rules.js';
 import { checkTemplate } from '../../domain/template.js';
+import type { TemplateChoice } from '../../domain/wa-template.js';
+import { checkTemplateChoice, type TemplateCatalog } from './templates.js';
 import type { FieldIssue } from '../../domain/errors.js';
 import { type CampaignObjective, type MediaType, Prisma, type RotationMode } from '../../generated/prisma/client.js';
 
 // A campaign's input: its shapes, the checks that need the database, and the rows it becomes.
 
 export interface MessageInput {
-  text: string;
+  /** The message; with `template`, left out (the template's body is stored). */
+  text?: string | null;
+  /** A WhatsApp Business (Cloud API) message template instead of free text. */
+  template?: { name: string; language: string; bodyParams?: string[] | null; headerParams?: string[] | null } | null;
   mediaType?: MediaType | null;
   mediaUrl?: string | null;
   mediaMimetype?: string | null;
@@ -60,7 +65,7 @@ export const P = ['input'] as const;
 export async function checkMessages(
   tx: Tx,
   tenantId: string,
-  messages: Array<Pick<MessageInput, 'text' | 'mediaType' | 'mediaUrl' | 'mediaFileName'>>,
+  messages: Array<Pick<MessageInput, 'mediaType' | 'mediaUrl' | 'mediaFileName'> & { text: string }>,
   path: Array<string | number>,
   issues: FieldIssue[],
 ) {
@@ -73,6 +78,37 @@ export async function checkMessages(
       // Evolution derives the mimetype from the file name's extension.
       issues.push({ path: [...path, i, 'mediaFileName'], message: 'a document file name needs its extension (e.g. boleto.pdf)' });
     }
+  });
+}
+
+export function templateChoice(t: NonNullable<MessageInput['template']>): TemplateChoice {
+  return { name: t.name.trim(), language: t.language.trim(), bodyParams: t.bodyParams ?? [], headerParams: t.headerParams ?? [] };
+}
+
+/**
+ * A campaign's variations: free text (checked as `checkMessages` does) or a template (checked against
+ * the templates of the campaign's WHATSAPP_BUSINESS instances, `catalog`). Returns the text each
+ * variation is stored with: its own, or its template's body.
+ */
+export async function checkVariations(
+  tx: Tx,
+  tenantId: string,
+  messages: MessageInput[],
+  catalog: TemplateCatalog,
+  path: Array<string | number>,
+  issues: FieldIssue[],
+): Promise<string[]> {
+  await checkMessages(tx, tenantId, messages.map((m) => ({ ...m, text: m.template ? '' : (m.text ?? '') })), path, issues);
+  const tenant = await tx.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { customFieldKeys: true } });
+  return messages.map((m, i) => {
+    if (!m.template) {
+      if (!m.text?.trim()) issues.push({ path: [...path, i, 'text'], message: 'give the text (or a template)' });
+      return m.text ?? '';
+    }
+    if (m.text?.trim()) issues.push({ path: [...path, i, 'text'], message: "a template variation sends the template's own text: leave text out" });
+    if (m.mediaType || m.mediaUrl) issues.push({ path: [...path, i, 'mediaUrl'], message: 'a template variation carries no media of its own' });
+    if (m.trackLinks) issues.push({ path: [...path, i, 'trackLinks'], message: "a template's links are Meta's: they cannot be tracked" });
+    return checkTemplateChoice(templateChoice(m.template), catalog, tenant.customFieldKeys, [...path, i, 'template'], issues) ?? '';
   });
 }
 
@@ -106,11 +142,20 @@ export async function audienceColumns(tx: Tx, tenantId: string, a: AudienceInput
   return { ...none, audienceType: 'CONTACTS' as const, audienceContactIds: ids };
 }
 
-export function messageRows(tenantId: string, messages: MessageInput[], variants: Array<{ abVariant: string | null; abWeight: number | null }>) {
+export function messageRows(
+  tenantId: string,
+  messages: MessageInput[],
+  variants: Array<{ abVariant: string | null; abWeight: number | null }>,
+  /** The text each is stored with (checkVariations). */
+  texts: string[],
+) {
   return messages.map((m, i) => ({
     tenantId,
     order: i,
-    text: m.text,
+    text: texts[i] ?? m.text ?? '',
+    templateName: m.template ? m.template.name.trim() : null,
+    templateLanguage: m.template ? m.template.language.trim() : null,
+    templateParams: m.template ? ({ body: m.template.bodyParams ?? [], header: m.template.headerParams ?? [] } as Prisma.InputJsonValue) : Prisma.DbNull,
     mediaType: m.mediaType ?? null,
     mediaUrl: m.mediaUrl ?? null,
     mediaMimetype: m.mediaMimetype ?? null,

@@ -4,18 +4,26 @@ import { inTransaction } from '../../infra/db/transaction.js';
 import { EDITABLE_STATUSES, type CampaignStatus } from '../../domain/campaign-state.js';
 import { type AbTestInput, abColumns, followUpIssues, type PacingInput, pacingColumns, overlay, priorityIssues, type SafetyColumns, safetyColumns, safetyInputOf, scheduleColumns, scheduleInputOf, type WindowColumns, windowColumns, windowInputOf } from '../../domain/campaign-settings.js';
 import { DEFAULT_PRIORITY } from '../../domain/pacing.js';
-import { renderTemplate } from '../../domain/template.js';
+import { renderVariation } from '../../domain/wa-template.js';
 import { type FieldIssue, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { type MediaType, Prisma } from '../../generated/prisma/client.js';
 import { clock } from '../../infra/lib/clock.js';
 import { appendLog } from './logs.js';
-import { audienceColumns, type CampaignInput, checkInstances, checkMessages, followUpRows, type MessageInput, messageRows, P } from './input.js';
+import { audienceColumns, type CampaignInput, checkInstances, checkMessages, checkVariations, followUpRows, type MessageInput, messageRows, P } from './input.js';
+import { loadTemplateCatalog, type TemplateCatalog } from './templates.js';
+
+/** The templates of the campaign's WHATSAPP_BUSINESS instances, read only when a variation is a template. */
+async function catalogFor(tenantId: string, messages: MessageInput[] | null | undefined, instanceIds: () => Promise<string[]>): Promise<TemplateCatalog> {
+  if (!messages?.some((m) => m.template)) return [];
+  return loadTemplateCatalog(tenantId, await instanceIds());
+}
 
 export async function createCampaign(tenantId: string, input: CampaignInput & { name: string }, actor: string) {
+  const catalog = await catalogFor(tenantId, input.messages, async () => input.instanceIds ?? []);
   return inTransaction(async (tx, after) => {
     const issues: FieldIssue[] = [];
     const messages = input.messages ?? [];
-    await checkMessages(tx, tenantId, messages, [...P, 'messages'], issues);
+    const texts = await checkVariations(tx, tenantId, messages, catalog, [...P, 'messages'], issues);
     const followUps = input.followUps ?? [];
     followUpIssues(followUps, [...P, 'followUps'], issues);
     await checkMessages(tx, tenantId, followUps, [...P, 'followUps'], issues);
@@ -46,7 +54,7 @@ export async function createCampaign(tenantId: string, input: CampaignInput & { 
         cost: input.cost ?? null,
         priority: input.priority ?? DEFAULT_PRIORITY,
         createdBy: actor,
-        messages: { create: messageRows(tenantId, messages, ab.variants) },
+        messages: { create: messageRows(tenantId, messages, ab.variants, texts) },
         instances: { create: instanceIds.map((instanceId) => ({ instanceId, tenantId })) },
         followUpRules: { create: followUpRows(tenantId, followUps) },
       } as Prisma.CampaignUncheckedCreateInput,
@@ -82,6 +90,9 @@ async function lockCampaign(tx: Tx, tenantId: string, id: string): Promise<Locke
  * waiting, in rotation.
  */
 export async function updateCampaign(tenantId: string, id: string, input: CampaignInput, actor: string) {
+  const catalog = await catalogFor(tenantId, input.messages, async () =>
+    input.instanceIds ?? (await prisma.campaignInstance.findMany({ where: { campaignId: id, tenantId }, select: { instanceId: true } })).map((l) => l.instanceId),
+  );
   return inTransaction(async (tx, after) => {
     const row = await lockCampaign(tx, tenantId, id);
     if (!EDITABLE_STATUSES.includes(row.status)) throw new InvalidTransitionError('campaign', row.status, 'update', EDITABLE_STATUSES);
@@ -132,10 +143,11 @@ export async function updateCampaign(tenantId: string, id: string, input: Campai
       await checkInstances(tx, tenantId, instanceIds, issues);
     }
     let messages: MessageInput[] | null = null;
+    let texts: string[] = [];
     let variants: Array<{ abVariant: string | null; abWeight: number | null }> = [];
     if (input.messages !== undefined && input.messages !== null) {
       messages = input.messages;
-      await checkMessages(tx, tenantId, messages, [...P, 'messages'], issues);
+      texts = await checkVariations(tx, tenantId, messages, catalog, [...P, 'messages'], issues);
     }
     if (input.abTest !== undefined && started) issues.push({ path: [...P, 'abTest'], message: 'the A/B split was made when the campaign started' });
     if (messages && started && current.abEnabled) issues.push({ path: [...P, 'messages'], message: 'the variations of a started A/B test cannot change' });
@@ -180,7 +192,7 @@ export async function updateCampaign(tenantId: string, id: string, input: Campai
     }
     if (messages) {
       const created = await tx.campaignMessage.createManyAndReturn({
-        data: messageRows(tenantId, messages, variants).map((m) => ({ ...m, campaignId: id })),
+        data: messageRows(tenantId, messages, variants, texts).map((m) => ({ ...m, campaignId: id })),
         select: { id: true },
       });
       if (started) {
@@ -267,7 +279,12 @@ export function campaignCopy(source: CopySource, overrides: Partial<Prisma.Campa
     abSignificance: source.abSignificance,
     abAutoWinner: source.abAutoWinner,
     cost: source.cost,
-    messages: { create: source.messages.map(({ id: _i, campaignId: _c, createdAt: _a, updatedAt: _u, ...m }) => m) },
+    messages: {
+      create: source.messages.map(({ id: _i, campaignId: _c, createdAt: _a, updatedAt: _u, templateParams, ...m }) => ({
+        ...m,
+        templateParams: templateParams ?? Prisma.DbNull,
+      })),
+    },
     instances: { create: source.instances.map((l) => ({ instanceId: l.instanceId, tenantId })) },
     followUpRules: { create: source.followUpRules.map(({ id: _i, campaignId: _c, createdAt: _a, ...r }) => r) },
     ...overrides,
@@ -321,8 +338,8 @@ export async function previewMessage(tenantId: string, campaignId: string, conta
   const chosen = messageId ?? recipient?.messageId ?? campaign.messages[0]?.id;
   const message = campaign.messages.find((m) => m.id === chosen);
   if (!message) throw chosen ? new NotFoundError('CampaignMessage', chosen) : ValidationError.field(['campaignId'], 'the campaign has no message variation');
-  const text = renderTemplate(
-    message.text,
+  const { text } = renderVariation(
+    message,
     {
       name: contact.name,
       phone: contact.phone,

@@ -56,6 +56,7 @@ export function sendInstance(tenantId: string, instanceId: string): Promise<Send
         tenantId: true,
         name: true,
         serverId: true,
+        integration: true,
         ...LIMIT_SETTINGS_SELECT,
         server: { select: { baseUrl: true, apiKeyEncrypted: true, updatedAt: true, version: true } },
       },
@@ -71,8 +72,9 @@ export function sendInstance(tenantId: string, instanceId: string): Promise<Send
       });
       clients.set(clientKey, client);
     }
-    const { id, tenantId: t, name, serverId, server, ...limits } = row;
-    const sendsUnderMessageId = server.version !== null && versionAtLeast(server.version, MESSAGE_ID_SINCE);
+    const { id, tenantId: t, name, serverId, server, integration, ...limits } = row;
+    // Meta assigns a Cloud API message's id (wamid): only Baileys sends go under one we choose.
+    const sendsUnderMessageId = integration !== 'WHATSAPP_BUSINESS' && server.version !== null && versionAtLeast(server.version, MESSAGE_ID_SINCE);
     return { id, tenantId: t, name, serverId, client, limits, sendsUnderMessageId };
   });
 }

@@ -9,10 +9,9 @@ import { inTransaction } from '../../infra/db/transaction.js';
 import { effectiveLimits } from '../../domain/instances.js';
 import { campaignLimits } from '../../domain/pacing.js';
 import { decideSendOutcome } from '../../domain/send-outcome.js';
-import { renderTemplate } from '../../domain/template.js';
+import { renderVariation } from '../../domain/wa-template.js';
 import type { SendOutcome } from '../../infra/evolution/client.js';
-import { requestFor, requestSummary } from '../../infra/evolution/requests.js';
-import type { SendMediaBody, SendTextBody } from '../../infra/evolution/wire.js';
+import { requestFor, requestSummary, type SendRequest, templateRequest } from '../../infra/evolution/requests.js';
 import { checkInstanceHealth } from '../health/service.js';
 import { clock } from '../../infra/lib/clock.js';
 import type { Logger } from '../../infra/lib/logger.js';
@@ -399,17 +398,16 @@ async function callAndRecord(
   }
 }
 
-interface Prepared {
-  claimed: ClaimedRow;
-  text: string;
-  endpoint: 'sendText' | 'sendMedia';
-  body: SendTextBody | SendMediaBody;
-}
+type Prepared = { claimed: ClaimedRow; text: string } & SendRequest;
 
-/** Renders a recipient's text (with its tracked links) and builds its request. */
+/**
+ * Renders a recipient's message and builds its request: a template (sendTemplate) when its variation is
+ * one and its instance is WHATSAPP_BUSINESS; otherwise text (with its tracked links) or media. A
+ * template variation on another instance sends its rendered body as text.
+ */
 async function prepare(campaign: SendCampaign, claimed: ClaimedRow): Promise<Prepared> {
-  const rendered = renderTemplate(
-    claimed.text,
+  const rendered = renderVariation(
+    { text: claimed.text, templateName: claimed.template_name, templateLanguage: claimed.template_language, templateParams: claimed.template_params },
     {
       name: claimed.name,
       phone: claimed.phone,
@@ -419,16 +417,20 @@ async function prepare(campaign: SendCampaign, claimed: ClaimedRow): Promise<Pre
     },
     clock.now(),
   );
-  const text = await withTrackedLinks(campaign.tenantId, campaign.id, claimed.id, claimed.message_id, rendered);
-  const { endpoint, body } = requestFor(claimed, text, claimed.request_key_id, campaign.typingDelayMs);
-  return { claimed, text, endpoint, body };
+  if (claimed.send_template && rendered.template) {
+    return { claimed, text: rendered.text, ...templateRequest(claimed.phone, rendered.template, campaign.typingDelayMs) };
+  }
+  const text = rendered.template ? rendered.text : await withTrackedLinks(campaign.tenantId, campaign.id, claimed.id, claimed.message_id, rendered.text);
+  return { claimed, text, ...requestFor(claimed, text, claimed.request_key_id, campaign.typingDelayMs) };
 }
 
 async function call(instance: SendInstance, p: Prepared): Promise<CallResult> {
   const outcome =
     p.endpoint === 'sendText'
-      ? await instance.client.sendText(instance.name, p.body as SendTextBody)
-      : await instance.client.sendMedia(instance.name, p.body as SendMediaBody);
+      ? await instance.client.sendText(instance.name, p.body)
+      : p.endpoint === 'sendMedia'
+        ? await instance.client.sendMedia(instance.name, p.body)
+        : await instance.client.sendTemplate(instance.name, p.body);
   return { claimed: p.claimed, text: p.text, request: requestSummary(p.endpoint, p.body), outcome };
 }
 

@@ -32,6 +32,7 @@ import { config } from '../../infra/config/index.js';
 import { type DispatchDeps, paceFor } from '../dispatch/send.js';
 import { requestFor, requestSummary } from '../../infra/evolution/requests.js';
 import { applyInstanceDeltas, noInstanceDeltas } from '../recipients/effects.js';
+import { insideServiceWindow } from '../recipients/claim.js';
 
 const HORIZON_MS = 5000;
 const BATCH = 500;
@@ -217,6 +218,7 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
     const hold: PhoneHold = { tenantId, phone: due.recipient.phone, holder: followUpId };
     if (!(await takePhones(deps.redis, [hold], deps.phoneLockMs + GATE_MAX_WAIT_MS + campaign.typingDelayMs))[0]) return 'phone-busy';
     try {
+      if (await cancelOutsideServiceWindow(followUpId, instanceId, slot)) return 'outside-service-window';
       const claimed = await claimFollowUp(followUpId, instanceId, job.id, slot);
       if (!claimed) return 'not-claimed';
       const text = renderTemplate(
@@ -261,6 +263,21 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
         WHERE id = ${followUpId}::uuid AND status = 'SCHEDULED' AND claim_token = ${slot}`;
     }
   }
+}
+
+/**
+ * A follow-up is free text: from a WHATSAPP_BUSINESS number Meta refuses it outside the contact's
+ * 24-hour service window (the contact wrote nothing to that number in the last 24 hours), so it is
+ * cancelled rather than sent to fail. Returns whether it was.
+ */
+async function cancelOutsideServiceWindow(followUpId: string, instanceId: string, slot: string): Promise<boolean> {
+  const n = await prisma.$executeRaw`
+    UPDATE follow_up fu SET status = 'CANCELLED', cancelled_at = now(), claim_token = NULL,
+      error = 'outside the 24-hour service window of a WhatsApp Business number: a follow-up is free text, which Meta refuses there'
+    WHERE fu.id = ${followUpId}::uuid AND fu.status = 'SCHEDULED' AND fu.claim_token = ${slot}
+      AND (SELECT integration FROM whatsapp_instance WHERE id = ${instanceId}::uuid) = 'WHATSAPP-BUSINESS'
+      AND NOT ${insideServiceWindow(Prisma.sql`fu.contact_id`, instanceId, clock.now())}`;
+  return n > 0;
 }
 
 /** SENDING → PENDING for a follow-up that was claimed and not called (stopped at the pace gate). */

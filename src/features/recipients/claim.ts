@@ -29,6 +29,12 @@ export interface ClaimedRow extends MediaColumns {
   /** The frequency cap in force for this send (messages per hours), null when none. */
   cap_n: number | null;
   cap_hours: number | null;
+  /** The variation's template (WHATSAPP_BUSINESS), when it is one. */
+  template_name: string | null;
+  template_language: string | null;
+  template_params: unknown;
+  /** Sent as a template: the variation is one and the instance is WHATSAPP_BUSINESS (elsewhere its body goes as text). */
+  send_template: boolean;
 }
 
 
@@ -90,9 +96,25 @@ const SKIP_TEXTS: Record<SkipReason, string> = {
   EXPIRED: 'the campaign expired before this recipient could be sent',
   CAMPAIGN_CANCELLED: 'campaign cancelled',
   CONTACT_DELETED: 'contact deleted',
+  OUTSIDE_SERVICE_WINDOW: 'outside the 24-hour service window of a WhatsApp Business number, and the campaign has no template variation',
 };
 const SKIP_KEYS = Object.keys(SKIP_TEXTS);
 const SKIP_VALUES = Object.values(SKIP_TEXTS);
+
+/**
+ * Meta's customer-service window: a WHATSAPP_BUSINESS number may send free text only within 24 hours
+ * of the contact's last message to it. Judged with a margin, so that a send claimed just inside the
+ * window does not reach Meta just outside it.
+ */
+const SERVICE_WINDOW = '24 hours';
+const SERVICE_WINDOW_MARGIN = '10 minutes';
+
+/** SQL condition: the contact (`contactId`, an SQL expression) wrote to the instance within its service window at `now`. */
+export function insideServiceWindow(contactId: Prisma.Sql, instanceId: string, now: Date): Prisma.Sql {
+  return Prisma.sql`EXISTS (
+    SELECT 1 FROM reply rp WHERE rp.contact_id = ${contactId} AND rp.instance_id = ${instanceId}::uuid
+      AND rp.received_at > ${now}::timestamptz - ${SERVICE_WINDOW}::interval + ${SERVICE_WINDOW_MARGIN}::interval)`;
+}
 
 /** How long a recipient capped only by sends still in flight waits before it is judged again. */
 const CAP_IN_FLIGHT_WAIT = '5 seconds';
@@ -135,35 +157,42 @@ async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupRe
     const [result] = await sqlRows<ClaimResult>(Prisma.sql`
       WITH c AS (
         SELECT c.id, c.tenant_id, c.expires_at, t.require_opt_in,
+          (SELECT m.id FROM campaign_message m WHERE m.campaign_id = c.id AND m.template_name IS NOT NULL ORDER BY m.sort_order, m.id LIMIT 1) AS template_message_id,
           CASE WHEN c.frequency_cap_exempt THEN NULL ELSE COALESCE(c.frequency_cap_messages, t.frequency_cap_messages) END AS cap_n,
           CASE WHEN c.frequency_cap_exempt THEN NULL WHEN c.frequency_cap_messages IS NOT NULL THEN c.frequency_cap_hours
                ELSE t.frequency_cap_hours END AS cap_hours
         FROM campaign c JOIN tenant t ON t.id = c.tenant_id
         WHERE c.id = ${campaignId}::uuid AND c.status = 'RUNNING' FOR KEY SHARE OF c
       ), i AS (
-        SELECT id FROM whatsapp_instance
+        SELECT id, integration = 'WHATSAPP-BUSINESS' AS business FROM whatsapp_instance
         WHERE id = ${instanceId}::uuid AND NOT manually_paused AND auto_paused_at IS NULL
           AND connection_state NOT IN ('CLOSE', 'REFUSED') AND (unreachable_until IS NULL OR unreachable_until <= now())
           AND (throttled_until IS NULL OR throttled_until <= now())
       ), picked AS (
-        SELECT r.id, r.seq, r.contact_id FROM recipient r
+        SELECT r.id, r.seq, r.contact_id, r.message_id FROM recipient r
         WHERE r.campaign_id = (SELECT id FROM c) AND EXISTS (SELECT 1 FROM i)
           AND r.status = 'QUEUED' AND (r.not_before IS NULL OR r.not_before <= ${now}) AND ${inOpenZones(first.open, first.tenantZone)}
         ORDER BY r.seq
         LIMIT ${upto}
         FOR UPDATE OF r SKIP LOCKED
+      ), windowed AS (
+        -- Free text from a WhatsApp Business number to a contact outside its service window: the
+        -- campaign's template variation goes instead, or the recipient is skipped.
+        SELECT p.*, (SELECT business FROM i) AND m.template_name IS NULL AND NOT ${insideServiceWindow(Prisma.sql`p.contact_id`, instanceId, now)} AS outside
+        FROM picked p JOIN campaign_message m ON m.id = p.message_id
       ), judged AS (
-        SELECT p.id, p.seq,
+        SELECT p.id, p.seq, CASE WHEN p.outside THEN c.template_message_id ELSE p.message_id END AS message_id,
           CASE
             WHEN c.expires_at <= ${now} THEN 'EXPIRED'
             WHEN ct.opted_out THEN 'OPTED_OUT'
             WHEN ct.blocked THEN 'BLOCKED'
             WHEN ct.not_on_whatsapp THEN 'NOT_ON_WHATSAPP'
             WHEN c.require_opt_in AND ct.opted_in_at IS NULL THEN 'NO_OPT_IN'
+            WHEN p.outside AND c.template_message_id IS NULL THEN 'OUTSIDE_SERVICE_WINDOW'
             WHEN cap.n >= c.cap_n AND cap.frees_at > c.expires_at THEN 'FREQUENCY_CAP'
           END AS skip,
           CASE WHEN cap.n >= c.cap_n THEN cap.frees_at END AS defer_until
-        FROM picked p CROSS JOIN c JOIN contact ct ON ct.id = p.contact_id
+        FROM windowed p CROSS JOIN c JOIN contact ct ON ct.id = p.contact_id
         LEFT JOIN LATERAL (
           -- Only with a cap in force (a one-time filter otherwise): the contact's other campaign messages in the period.
           SELECT count(*)::int AS n,
@@ -172,9 +201,9 @@ async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupRe
           WHERE c.cap_n IS NOT NULL AND o.contact_id = p.contact_id AND o.id <> p.id AND ${countsForCap(now, Prisma.sql`c.cap_hours`)}
         ) cap ON true
       ), eligible AS (
-        SELECT id, row_number() OVER (ORDER BY seq) AS rn FROM judged WHERE skip IS NULL AND defer_until IS NULL
+        SELECT id, message_id, row_number() OVER (ORDER BY seq) AS rn FROM judged WHERE skip IS NULL AND defer_until IS NULL
       ), next AS (
-        SELECT e.id, t.token, t.g FROM eligible e
+        SELECT e.id, e.message_id, t.token, t.g FROM eligible e
         CROSS JOIN LATERAL (
           SELECT token, g FROM unnest(${groups.map((g) => g.token)}::text[], ${bounds}::int[]) WITH ORDINALITY AS t(token, upto, g)
           WHERE t.upto >= e.rn ORDER BY t.upto LIMIT 1
@@ -182,13 +211,14 @@ async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupRe
       ), sent AS (
         UPDATE recipient r
         SET status = 'SENDING', instance_id = ${instanceId}::uuid, sending_at = now(), attempts = r.attempts + 1,
-            claim_token = next.token, updated_at = now(),
+            claim_token = next.token, message_id = next.message_id, updated_at = now(),
             -- Baileys' form of key id: any webhook or lookup that names it proves this send (src/features/dispatch/reconcile.ts).
             request_key_id = CASE WHEN ${first.chooseKeyIds} THEN '3EB0' || upper(substr(md5(gen_random_uuid()::text), 1, 18)) END
         FROM next, contact ct, campaign_message m
-        WHERE r.id = next.id AND ct.id = r.contact_id AND m.id = r.message_id
+        WHERE r.id = next.id AND ct.id = r.contact_id AND m.id = next.message_id
         RETURNING r.id, r.seq, r.request_key_id, r.contact_id, r.phone, r.attempts, r.message_id, r.timezone AS window_zone, ct.name, ct.custom_fields, ct.timezone,
                   ct.referred_by, m.text, m.media_type, m.media_url, m.media_mimetype, m.media_file_name, next.g::int AS group_no,
+                  m.template_name, m.template_language, m.template_params, (SELECT business FROM i) AND m.template_name IS NOT NULL AS send_template,
                   (SELECT cap_n FROM c) AS cap_n, (SELECT cap_hours FROM c) AS cap_hours
       ), skipped AS (
         UPDATE recipient r

@@ -13,6 +13,12 @@ export interface ReceiptInput {
   instanceId: string;
   keyId: string;
   status: ProviderStatus;
+  /** The status as the webhook said it (`ERROR`, Meta's `FAILED`), for the log and the recipient's error. */
+  word?: string;
+  /** Why it failed, when the receipt says (Meta's errors). */
+  detail?: string | null;
+  /** Keep it for a send whose result is not stored yet when no recipient holds its key id (default true). */
+  park?: boolean;
   at: Date;
 }
 
@@ -114,6 +120,7 @@ async function applyBatch(tx: Tx, after: AfterCommit, inputs: ReceiptInput[]): P
     for (const i of unmatched) {
       const input = inputs[i] as ReceiptInput;
       if (followUpKeys.has(`${input.tenantId}:${input.keyId}`)) outcomes[i] = 'ignored: receipt of a follow-up';
+      else if (input.park === false) outcomes[i] = 'ignored: not one of our messages';
       else {
         outcomes[i] = 'parked';
         toPark.push(input);
@@ -137,6 +144,7 @@ async function applyBatch(tx: Tx, after: AfterCommit, inputs: ReceiptInput[]): P
   const instanceDeltas = new Map<string, ReturnType<typeof emptyDeltas>['instance']>();
   const instanceTenant = new Map<string, string>();
   const campaignDeltas = new Map<string, CounterDeltas>();
+  const failures = new Map<string, string>();
   inputs.forEach((input, i) => {
     if (outcomes[i] !== undefined) return;
     const base = byKey.get(input.keyId) as ReceiptRecipient;
@@ -150,7 +158,10 @@ async function applyBatch(tx: Tx, after: AfterCommit, inputs: ReceiptInput[]): P
     state.set(base.id, afterChange(current, change));
     const before = combined.get(base.id);
     combined.set(base.id, { status: change.status, set: { ...before?.set, ...change.set }, events: [...(before?.events ?? []), ...change.events] });
-    const entries = changeLogs(current, change, input.status, input.keyId, 'webhook');
+    if (change.events.includes('failed')) {
+      failures.set(base.id, `WhatsApp reported ${input.word ?? input.status}${input.detail ? `: ${input.detail}` : ''}`);
+    }
+    const entries = changeLogs(current, change, input.status, input.keyId, 'webhook', input.word, input.detail);
     logs.push(...entries);
     const deltas = emptyDeltas();
     addChangeDeltas(deltas, change);
@@ -187,14 +198,15 @@ async function applyBatch(tx: Tx, after: AfterCommit, inputs: ReceiptInput[]): P
       played_at = COALESCE(r.played_at, v.played_at),
       failed_at = CASE WHEN v.status = 'FAILED' THEN COALESCE(v.failed_at, r.failed_at) END,
       error_code = CASE WHEN v.failed_at IS NOT NULL THEN 'PROVIDER_ERROR' ELSE r.error_code END,
-      error = CASE WHEN v.failed_at IS NOT NULL THEN 'WhatsApp reported ERROR' ELSE r.error END,
+      error = CASE WHEN v.failed_at IS NOT NULL THEN v.error ELSE r.error END,
       updated_at = now()
     FROM unnest(
       ${changed.map(([id]) => id)}::uuid[], ${changed.map(([, c]) => c.status)}::text[],
       ${changed.map(([, c]) => c.set.sentAt ?? null)}::timestamptz[], ${changed.map(([, c]) => c.set.deliveredAt ?? null)}::timestamptz[],
       ${changed.map(([, c]) => c.set.readAt ?? null)}::timestamptz[], ${changed.map(([, c]) => c.set.playedAt ?? null)}::timestamptz[],
-      ${changed.map(([, c]) => c.set.failedAt ?? null)}::timestamptz[]
-    ) AS v(id, status, sent_at, delivered_at, read_at, played_at, failed_at)
+      ${changed.map(([, c]) => c.set.failedAt ?? null)}::timestamptz[],
+      ${changed.map(([id]) => failures.get(id) ?? 'WhatsApp reported ERROR')}::text[]
+    ) AS v(id, status, sent_at, delivered_at, read_at, played_at, failed_at, error)
     WHERE r.id = v.id`;
 
   const instanceIds = [...instanceDeltas.keys()].sort();

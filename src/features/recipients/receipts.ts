@@ -109,7 +109,16 @@ const LOG_FOR: Record<string, { type: LogEntry['type']; severity: LogEntry['seve
 };
 
 /** Log entries for a change: one per delivery event it caused. */
-export function changeLogs(r: ReceiptRecipient, change: ReceiptChange, status: ProviderStatus, keyId: string, actor: string): LogEntry[] {
+export function changeLogs(
+  r: ReceiptRecipient,
+  change: ReceiptChange,
+  status: ProviderStatus,
+  keyId: string,
+  actor: string,
+  /** The status word the webhook carried, when it differs from ours (Meta's DELIVERED, FAILED). */
+  word?: string,
+  detail?: string | null,
+): LogEntry[] {
   return change.events
     .filter((e) => e in LOG_FOR)
     .map((e) => {
@@ -119,8 +128,8 @@ export function changeLogs(r: ReceiptRecipient, change: ReceiptChange, status: P
         campaignId: r.campaignId,
         type: l.type,
         severity: l.severity,
-        message: l.message,
-        details: { receipt: status, keyId },
+        message: e === 'failed' && (word || detail) ? `WhatsApp reported the message as failed (${word ?? status} receipt${detail ? `: ${detail}` : ''})` : l.message,
+        details: { receipt: status, ...(word && word !== status ? { status: word } : {}), ...(detail ? { error: detail } : {}), keyId },
         instanceId: r.instanceId,
         contactId: r.contactId,
         recipientId: r.id,

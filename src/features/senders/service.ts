@@ -9,6 +9,8 @@ import { decryptSecret, encryptSecret, randomToken } from '../../infra/lib/crypt
 import { requestCampaignPump } from '../../infra/queues/pump.js';
 import { publish } from '../../infra/realtime/pubsub.js';
 import { forgetWebhookSecret } from '../webhooks/secrets.js';
+import type { EvolutionIntegration } from '../../generated/prisma/client.js';
+import { forgetIntegration, integrationFromEvolution } from './integration.js';
 
 export function webhookUrl(secret: string): string {
   return `${config.publicUrl}/webhooks/evolution/${secret}`;
@@ -74,11 +76,36 @@ export interface InstanceInput {
   warmupEnabled?: boolean | null;
   warmupStartPerDay?: number | null;
   warmupIncrementPerDay?: number | null;
+  /** Evolution's integration for the instance; read from Evolution when not given. */
+  integration?: EvolutionIntegration | null;
 }
 
+function clientFor(server: { baseUrl: string; apiKeyEncrypted: string }, timeoutMs = Math.min(config.evolutionTimeoutMs, 10_000)) {
+  return new EvolutionClient({ baseUrl: server.baseUrl, apiKey: decryptSecret(server.apiKeyEncrypted), timeoutMs });
+}
+
+/**
+ * The instance's integration as its Evolution stores it (`fetchInstances`), or null when Evolution
+ * does not answer or does not know the instance yet. Never throws.
+ */
+async function integrationOnEvolution(server: { baseUrl: string; apiKeyEncrypted: string }, name: string): Promise<EvolutionIntegration | null> {
+  try {
+    const r = await clientFor(server, Math.min(config.evolutionTimeoutMs, 5000)).fetchInstance(name);
+    return r.ok && r.instance ? integrationFromEvolution(r.instance.integration) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Registers an instance. Its integration is the one given, else the one its Evolution reports; an
+ * instance Evolution does not know yet (created there after this) counts as WHATSAPP-BAILEYS until
+ * `checkInstanceConnection` reads it again.
+ */
 export async function registerInstance(tenantId: string, input: InstanceInput) {
-  const server = await prisma.evolutionServer.findFirst({ where: { id: input.serverId, tenantId }, select: { id: true } });
+  const server = await prisma.evolutionServer.findFirst({ where: { id: input.serverId, tenantId }, select: { id: true, baseUrl: true, apiKeyEncrypted: true } });
   if (!server) throw new NotFoundError('EvolutionServer', input.serverId);
+  const integration = input.integration ?? (await integrationOnEvolution(server, input.name)) ?? 'WHATSAPP_BAILEYS';
   const min = input.minDelayMs ?? 1000;
   const max = input.maxDelayMs ?? Math.max(min, 3000);
   if (max < min) throw ValidationError.field(['input', 'maxDelayMs'], 'must be at least minDelayMs');
@@ -89,6 +116,7 @@ export async function registerInstance(tenantId: string, input: InstanceInput) {
         serverId: server.id,
         name: input.name,
         phone: input.phone ?? null,
+        integration,
         webhookSecret: randomToken(24),
         jwtKeyEncrypted: input.jwtKey ? encryptSecret(input.jwtKey) : null,
         limitPerMinute: input.limitPerMinute ?? undefined,
@@ -147,6 +175,7 @@ export async function updateInstance(tenantId: string, id: string, input: Instan
   const data: Prisma.WhatsAppInstanceUpdateInput = {};
   if (input.name) data.name = input.name;
   if (input.phone !== undefined) data.phone = input.phone;
+  if (input.integration) data.integration = input.integration;
   for (const k of ['limitPerMinute', 'limitPerHour', 'limitPerDay', 'minDelayMs', 'maxDelayMs', 'warmupStartPerDay', 'warmupIncrementPerDay'] as const) {
     const v = input[k];
     if (v !== undefined && v !== null) (data as Record<string, unknown>)[k] = v;
@@ -159,6 +188,7 @@ export async function updateInstance(tenantId: string, id: string, input: Instan
   try {
     const updated = await prisma.whatsAppInstance.update({ where: { id }, data });
     forgetWebhookSecret(updated.webhookSecret);
+    forgetIntegration(id);
     await publish('instance:health', { tenantId, instanceId: id });
     return updated;
   } catch (err) {
@@ -250,20 +280,22 @@ export async function deleteInstance(tenantId: string, id: string) {
 
 const STATE_OF: Record<string, 'OPEN' | 'CONNECTING' | 'CLOSE'> = { open: 'OPEN', connecting: 'CONNECTING', close: 'CLOSE' };
 
-/** Asks Evolution for the instance's socket state (GET /instance/connectionState) and records it. */
+/**
+ * Asks Evolution for the instance's socket state (GET /instance/connectionState) and records it, with
+ * the integration Evolution reports for it (fetchInstances).
+ */
 export async function checkInstanceConnection(tenantId: string, id: string) {
   const instance = await prisma.whatsAppInstance.findFirst({ where: { id, tenantId }, include: { server: true } });
   if (!instance) throw new NotFoundError('WhatsAppInstance', id);
-  const client = new EvolutionClient({
-    baseUrl: instance.server.baseUrl,
-    apiKey: decryptSecret(instance.server.apiKeyEncrypted),
-    timeoutMs: Math.min(config.evolutionTimeoutMs, 10_000),
-  });
-  const result = await client.connectionState(instance.name);
+  const [result, integration] = await Promise.all([clientFor(instance.server).connectionState(instance.name), integrationOnEvolution(instance.server, instance.name)]);
   const checkedAt = new Date();
   if (!result.ok) return { instance, state: null, ok: false, httpStatus: result.httpStatus, message: result.message, checkedAt };
   const state = (result.state && STATE_OF[result.state]) || 'UNKNOWN';
-  const updated = await prisma.whatsAppInstance.update({ where: { id }, data: { connectionState: state, connectionStateAt: checkedAt } });
+  const updated = await prisma.whatsAppInstance.update({
+    where: { id },
+    data: { connectionState: state, connectionStateAt: checkedAt, ...(integration ? { integration } : {}) },
+  });
+  if (integration && integration !== instance.integration) forgetIntegration(id);
   if (updated.connectionState !== instance.connectionState) await publish('instance:health', { tenantId, instanceId: id });
   return { instance: updated, state, ok: true, httpStatus: 200, message: null, checkedAt };
 }

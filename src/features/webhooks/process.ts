@@ -2,7 +2,8 @@ import type { z } from 'zod';
 import { appendLog } from '../campaigns/logs.js';
 import { prisma } from '../../infra/db/client.js';
 import { inTransaction } from '../../infra/db/transaction.js';
-import { parseProviderStatus } from '../../domain/receipts.js';
+import { parseProviderStatus, receiptErrorDetail } from '../../domain/receipts.js';
+import { integrationOf } from '../senders/integration.js';
 import { phoneCandidates } from '../../domain/replies.js';
 import { jidUser } from '../../infra/evolution/wire.js';
 import type { ConnectionState } from '../../generated/prisma/client.js';
@@ -48,16 +49,30 @@ export async function processWebhook(job: WebhookJob, fx: WebhookEffects): Promi
 }
 
 /**
- * A delivery receipt. Matched on the key id only (receipts may carry a @lid instead of the phone).
- * If no recipient holds that key id yet, the send's HTTP response has not been stored: the receipt
- * is parked and applied when it is (src/features/recipients/record-sent.ts), under the same advisory lock. Receipts are
- * applied in batches (src/features/recipients/receipt-batch.ts).
+ * A delivery receipt. Matched on the key id only (receipts may carry a @lid instead of the phone, and
+ * WHATSAPP-BUSINESS receipts sometimes name another recipient's number). `fromMe` is no evidence of
+ * direction: WHATSAPP-BUSINESS receipts of our own sends say `fromMe: false` (evolution-api.md §12), so
+ * a receipt applies to whichever of our sends holds its key id. If none holds it yet, the send's HTTP
+ * response has not been stored: the receipt is parked and applied when it is
+ * (src/features/recipients/record-sent.ts), under the same advisory lock — except a `fromMe: false`
+ * receipt on a Baileys instance, where Baileys' flag is reliable: that one is the receipt of an
+ * incoming message and is not kept. Receipts are applied in batches (src/features/recipients/receipt-batch.ts).
  */
 async function messagesUpdate(job: WebhookJob, d: z.infer<typeof messagesUpdateSchema>): Promise<string> {
   const keyId = (d.keyId ?? d.id) as string;
   const status = parseProviderStatus(d.status);
   if (!status || status === 'PENDING') return `ignored status ${String(d.status)}`;
-  return applyDeliveryReceipt({ tenantId: job.tenantId, instanceId: job.instanceId, keyId, status, at: new Date(job.receivedAt) });
+  const park = d.fromMe !== false || (await integrationOf(job.instanceId)) === 'WHATSAPP_BUSINESS';
+  return applyDeliveryReceipt({
+    tenantId: job.tenantId,
+    instanceId: job.instanceId,
+    keyId,
+    status,
+    word: typeof d.status === 'string' ? d.status.trim().toUpperCase() : String(d.status),
+    detail: status === 'ERROR' ? receiptErrorDetail(d.errors, d.error) : null,
+    park,
+    at: new Date(job.receivedAt),
+  });
 }
 
 /**

@@ -28,6 +28,9 @@ export const messagesUpdateSchema = z
     status: statusValue,
     instanceId: z.string().nullish(),
     messageId: z.string().nullish(),
+    /** Why a send failed, when the integration forwards it (Meta's `errors[]`; Evolution 2.3.6 does not). */
+    errors: z.unknown().optional(),
+    error: z.unknown().optional(),
   })
   .refine((d) => d.keyId !== undefined || d.id !== undefined, { message: 'keyId (or id, Evolution 1.8) is required', path: ['keyId'] });
 

@@ -1,11 +1,15 @@
 import { errors as undiciErrors, Pool } from 'undici';
 import type {
   ConnectionStateBody,
+  FetchedInstance,
   FindMessagesBody,
   FindMessagesResponse,
   MessageRaw,
+  MetaErrorBody,
+  MetaTemplate,
   OnWhatsAppResult,
   SendMediaBody,
+  SendTemplateBody,
   SendTextBody,
   ServerInfoBody,
   StoredMessageRecord,
@@ -18,7 +22,8 @@ import type {
 export type SendOutcome =
   | { kind: 'sent'; httpStatus: number; keyId: string; remoteJid: string; response: MessageRaw; durationMs: number }
   | { kind: 'not_on_whatsapp'; httpStatus: 400; number: string; message: string; durationMs: number }
-  | { kind: 'rejected'; httpStatus: number; message: string; durationMs: number }
+  /** Refused, nothing sent. `providerCode`: Meta's error code when a WHATSAPP-BUSINESS send was refused by Meta. */
+  | { kind: 'rejected'; httpStatus: number; message: string; providerCode?: number; durationMs: number }
   | { kind: 'unauthorized'; httpStatus: 401; message: string; durationMs: number }
   | { kind: 'instance_not_found'; httpStatus: 404; message: string; durationMs: number }
   | { kind: 'unavailable'; httpStatus: number | null; message: string; durationMs: number }
@@ -84,6 +89,19 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Meta's error object, which Evolution's WHATSAPP-BUSINESS integration answers with a 201 when Meta
+ * refused the send (evolution-api.md §12): no `key`, a numeric `code` and a message.
+ */
+export function metaError(body: unknown): MetaErrorBody | null {
+  if (!body || typeof body !== 'object' || 'key' in body) return null;
+  const b = body as Partial<MetaErrorBody>;
+  return typeof b.code === 'number' && (typeof b.message === 'string' || b.error_data !== undefined) ? (b as MetaErrorBody) : null;
+}
+
+/** Meta's codes for sending too fast: throughput (130429), pair rate (131056), spam rate (131048), app rate (80007). */
+const META_THROTTLE_CODES = new Set([130429, 131056, 131048, 80007]);
+
 /** Flattens Evolution's `response.message` (string, array, nested arrays, objects) into text. */
 export function describeErrorMessage(message: unknown): string {
   if (typeof message === 'string') return message;
@@ -123,6 +141,35 @@ export class EvolutionClient {
 
   sendMedia(instance: string, body: SendMediaBody): Promise<SendOutcome> {
     return this.send(`/message/sendMedia/${encodeURIComponent(instance)}`, body);
+  }
+
+  /** A Meta message template (WHATSAPP-BUSINESS instances). */
+  sendTemplate(instance: string, body: SendTemplateBody): Promise<SendOutcome> {
+    return this.send(`/message/sendTemplate/${encodeURIComponent(instance)}`, body);
+  }
+
+  /** The instance's message templates as Meta has them (`GET /template/find/{instance}`). */
+  async findTemplates(instance: string): Promise<{ ok: true; templates: MetaTemplate[] } | { ok: false; httpStatus: number | null; message: string }> {
+    const r = await this.json<unknown>('GET', `/template/find/${encodeURIComponent(instance)}`);
+    if (!r.ok) return r;
+    // Evolution returns Meta's `data` array; an error from Meta comes back as its error object.
+    const list = Array.isArray(r.body) ? r.body : Array.isArray((r.body as { data?: unknown })?.data) ? (r.body as { data: unknown[] }).data : null;
+    if (!list) {
+      const err = metaError(r.body);
+      return { ok: false, httpStatus: r.httpStatus, message: err ? `Meta refused: ${err.message} (code ${err.code})` : `unexpected answer (HTTP ${r.httpStatus})` };
+    }
+    const templates = list.filter(
+      (t): t is MetaTemplate => !!t && typeof t === 'object' && typeof (t as MetaTemplate).name === 'string' && typeof (t as MetaTemplate).language === 'string',
+    );
+    return { ok: true, templates };
+  }
+
+  /** The instance as Evolution stores it (`GET /instance/fetchInstances?instanceName=`), or null when it does not know it. */
+  async fetchInstance(instance: string): Promise<{ ok: true; instance: FetchedInstance | null } | { ok: false; httpStatus: number | null; message: string }> {
+    const r = await this.json<FetchedInstance[]>('GET', `/instance/fetchInstances?instanceName=${encodeURIComponent(instance)}`);
+    if (!r.ok) return r.httpStatus === 404 ? { ok: true, instance: null } : r;
+    const found = Array.isArray(r.body) ? r.body.find((i) => i && i.name === instance) : undefined;
+    return { ok: true, instance: found ?? null };
   }
 
   /** The instance's socket state, or an error outcome. */
@@ -202,7 +249,7 @@ export class EvolutionClient {
     }
   }
 
-  private async send(path: string, body: SendTextBody | SendMediaBody): Promise<SendOutcome> {
+  private async send(path: string, body: SendTextBody | SendMediaBody | SendTemplateBody): Promise<SendOutcome> {
     const started = performance.now();
     // Evolution holds the request through the typing presence (`delay`) before it sends.
     const timeoutMs = this.options.timeoutMs + (body.delay ?? 0);
@@ -242,6 +289,13 @@ export class EvolutionClient {
       const keyId = raw?.key?.id;
       if (typeof keyId === 'string' && keyId.length > 0) {
         return { kind: 'sent', httpStatus: statusCode, keyId, remoteJid: raw?.key?.remoteJid ?? '', response: raw as MessageRaw, durationMs: ms() };
+      }
+      // WHATSAPP-BUSINESS: Meta refused it, and Evolution answers 201 with Meta's error: nothing was sent.
+      const meta = metaError(parsed);
+      if (meta) {
+        const text = `Meta refused the message: ${meta.message}${meta.error_data?.details ? ` (${meta.error_data.details})` : ''} [code ${meta.code}]`.slice(0, 500);
+        if (META_THROTTLE_CODES.has(meta.code)) return { kind: 'throttled', httpStatus: statusCode, message: text, retryAfterMs: null, durationMs: ms() };
+        return { kind: 'rejected', httpStatus: statusCode, message: text, providerCode: meta.code, durationMs: ms() };
       }
       // Accepted but no id to track it by: it was probably sent, so it must not be sent again.
       return { kind: 'unknown', httpStatus: statusCode, message: 'accepted without key.id', durationMs: ms() };

@@ -1,4 +1,4 @@
-import type { EvolutionMediaType, SendMediaBody, SendTextBody } from './wire.js';
+import type { EvolutionMediaType, SendMediaBody, SendTemplateBody, SendTextBody, TemplateSendComponent } from './wire.js';
 
 /** The requests a send makes to Evolution (campaign sends and follow-ups alike), and their log summary. */
 
@@ -20,12 +20,30 @@ export interface MediaColumns {
  * `typingDelayMs` > 0 becomes its `delay`: typing presence for that long before the message (the call
  * lasts as long).
  */
-export function requestFor(
-  claimed: MediaColumns,
-  text: string,
-  messageId: string | null = null,
+export type SendRequest =
+  | { endpoint: 'sendText'; body: SendTextBody }
+  | { endpoint: 'sendMedia'; body: SendMediaBody }
+  | { endpoint: 'sendTemplate'; body: SendTemplateBody };
+
+/** A Meta message template (WHATSAPP-BUSINESS instances), with the components rendered for the recipient. */
+export function templateRequest(
+  phone: string,
+  template: { name: string; language: string; components: TemplateSendComponent[] },
   typingDelayMs = 0,
-): { endpoint: 'sendText' | 'sendMedia'; body: SendTextBody | SendMediaBody } {
+): SendRequest {
+  return {
+    endpoint: 'sendTemplate',
+    body: {
+      number: phoneDigits(phone),
+      name: template.name,
+      language: template.language,
+      ...(template.components.length ? { components: template.components } : {}),
+      ...(typingDelayMs > 0 ? { delay: typingDelayMs } : {}),
+    },
+  };
+}
+
+export function requestFor(claimed: MediaColumns, text: string, messageId: string | null = null, typingDelayMs = 0): SendRequest {
   const number = phoneDigits(claimed.phone);
   const id = { ...(typingDelayMs > 0 ? { delay: typingDelayMs } : {}), ...(messageId ? { messageId } : {}) };
   if (claimed.media_type && claimed.media_url) {
@@ -45,9 +63,9 @@ export function requestFor(
   return { endpoint: 'sendText', body: { number, text, ...id } };
 }
 
-export function requestSummary(endpoint: string, body: SendTextBody | SendMediaBody) {
+export function requestSummary(endpoint: string, body: SendTextBody | SendMediaBody | SendTemplateBody) {
   const typing = body.delay ? { typingDelayMs: body.delay } : {};
-  return 'text' in body
-    ? { endpoint, number: body.number, textLength: body.text.length, ...typing }
-    : { endpoint, number: body.number, mediatype: body.mediatype, media: body.media.slice(0, 200), fileName: body.fileName ?? null, ...typing };
+  if ('text' in body) return { endpoint, number: body.number, textLength: body.text.length, ...typing };
+  if ('mediatype' in body) return { endpoint, number: body.number, mediatype: body.mediatype, media: body.media.slice(0, 200), fileName: body.fileName ?? null, ...typing };
+  return { endpoint, number: body.number, template: body.name, language: body.language, parameters: body.components?.reduce((n, c) => n + c.parameters.length, 0) ?? 0, ...typing };
 }

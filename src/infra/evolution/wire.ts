@@ -27,6 +27,68 @@ export interface SendMediaBody {
   messageId?: string;
 }
 
+/**
+ * `POST /message/sendTemplate/{instance}` (2.3.6 `templateMessageSchema`, `SendTemplateDto`): a Meta
+ * message template, sent by WHATSAPP-BUSINESS instances. Evolution forwards `{type: "template",
+ * template: {name, language: {code: language}, components}}` to Meta's Graph API.
+ */
+export interface SendTemplateBody {
+  number: string;
+  name: string;
+  /** Meta's language code, e.g. `pt_BR`. */
+  language: string;
+  /** Meta's send components: `[{type: "body", parameters: [{type: "text", text}]}, {type: "header", …}]`. */
+  components?: TemplateSendComponent[];
+  delay?: number;
+  webhookUrl?: string;
+}
+
+export interface TemplateSendComponent {
+  type: 'header' | 'body' | 'button';
+  sub_type?: string;
+  index?: string;
+  parameters: Array<{ type: 'text'; text: string }>;
+}
+
+/**
+ * One item of `GET /template/find/{instance}`: Meta's message_templates `data`, as Evolution returns it
+ * (2.3.6 `TemplateService.find`).
+ */
+export interface MetaTemplate {
+  id?: string;
+  name: string;
+  language: string;
+  status: string;
+  category?: string;
+  components?: Array<{ type: string; format?: string; text?: string; buttons?: unknown[]; example?: unknown }>;
+}
+
+/**
+ * What Evolution's WHATSAPP-BUSINESS integration answers (201!) when Meta refused a send: Meta's
+ * error object as the body, without `key` (2.3.6 `BusinessStartupService.post` returns
+ * `e.response.data.error`, and `sendMessageWithTyping` returns it).
+ */
+export interface MetaErrorBody {
+  message: string;
+  type?: string;
+  code: number;
+  error_subcode?: number;
+  error_data?: { messaging_product?: string; details?: string };
+  fbtrace_id?: string;
+}
+
+/** `GET /instance/fetchInstances[?instanceName=x]`: one stored instance (the fields we read). */
+export interface FetchedInstance {
+  id: string;
+  name: string;
+  connectionStatus?: string;
+  ownerJid?: string | null;
+  profileName?: string | null;
+  integration?: string;
+  number?: string | null;
+  businessId?: string | null;
+}
+
 export interface MessageKey {
   remoteJid: string;
   fromMe: boolean;
