@@ -20,7 +20,7 @@ import { HttpError } from './http.js';
 import { Lifecycle } from './lifecycle.js';
 import { MessageStore } from './message-store.js';
 import { planReceipts, receivedMessageRaw, sentMessageRaw } from './messages.js';
-import { randomKeyId, saltKeyId, seededRandom } from './random.js';
+import { randomCuid, randomKeyId, saltKeyId, seededRandom } from './random.js';
 import {
   DEFAULT_BEHAVIOUR,
   type SimCall,
@@ -537,7 +537,7 @@ export abstract class SimulatorCore {
     }
     const business = instance.integration === 'WHATSAPP-BUSINESS';
     record.statuses.forEach((status, i) => {
-      const messageId = `cm${randomKeyId(this.random, '').toLowerCase().slice(0, 23)}`;
+      const messageId = business ? randomCuid(this.random) : `cm${randomKeyId(this.random, '').toLowerCase().slice(0, 23)}`;
       let data: MessagesUpdateData;
       if (business) {
         // whatsapp.business.service.ts: fromMe false (recipient compared with the phone number id),
