@@ -205,8 +205,9 @@ describe('Evolution simulator speaks Evolution 2.3.x', () => {
     expect(events).toEqual(expect.arrayContaining(['status.instance', 'logout.instance', 'connection.update']));
     const update = hook.received.slice(before).find((m) => m.body.event === 'connection.update');
     expect(update?.body.data).toEqual({ instance: 'wire', state: 'close', statusReason: 401 });
+    // A Baileys instance that is not connected answers every send with a 500 (evolution-api.md §12).
     const closed = await call(sim, 'POST', '/message/sendText/wire', { number: '5511988884444', text: 'x' });
-    expect(closed.status).toBe(400);
+    expect(closed).toEqual({ status: 500, body: { status: 500, error: 'Internal Server Error', response: { message: 'Connection Closed' } } });
   });
 });
 

@@ -8,7 +8,7 @@ import { errorBody } from '../../src/infra/evolution/wire.js';
 import type { SimulatorCore } from './core.js';
 import { HttpError, readJson, requireApiKey, sendJson } from './http.js';
 import { randomKeyId } from './random.js';
-import type { SimInstance, SimWebhookConfig } from './types.js';
+import type { EvolutionIntegration, SimInstance, SimWebhookConfig } from './types.js';
 
 export async function handleEvolution(sim: SimulatorCore, req: IncomingMessage, res: ServerResponse, method: string, path: string, url: () => URL) {
   const generation = sim.lifecycle.generation;
@@ -28,7 +28,7 @@ export async function handleEvolution(sim: SimulatorCore, req: IncomingMessage, 
       whatsappWebVersion: '2.3000.1028419009',
     });
   }
-  const route = path.match(/^\/(message|instance|webhook|chat)\/([A-Za-z]+)(?:\/([^/]+))?\/?$/);
+  const route = path.match(/^\/(message|instance|webhook|chat|template)\/([A-Za-z]+)(?:\/([^/]+))?\/?$/);
   if (!route) throw new HttpError(404, errorBody(404, [`Cannot ${method} ${path}`]));
   const [, group, action, rawName] = route;
   const instanceName = rawName ? decodeURIComponent(rawName) : undefined;
@@ -50,7 +50,7 @@ export async function handleEvolution(sim: SimulatorCore, req: IncomingMessage, 
   // The global key (AUTHENTICATION_API_KEY) or the instance's own token.
   requireApiKey(req, sim.options.apiKey, instance.token);
 
-  if (group === 'message' && method === 'POST' && (action === 'sendText' || action === 'sendMedia')) {
+  if (group === 'message' && method === 'POST' && (action === 'sendText' || action === 'sendMedia' || action === 'sendTemplate')) {
     if (sim.behaviour.unauthorizedInstances.includes(instance.name)) throw new HttpError(401, errorBody(401, 'Unauthorized'));
     return await sendRoute(sim, req, res, instance, action);
   }
@@ -60,6 +60,21 @@ export async function handleEvolution(sim: SimulatorCore, req: IncomingMessage, 
   }
   if (group === 'instance' && action === 'connectionState' && method === 'GET') {
     return sendJson(res, 200, { instance: { instanceName: instance.name, state: instance.state } });
+  }
+  if (group === 'instance' && action === 'connect' && method === 'GET') {
+    if (instance.state === 'open') return sendJson(res, 200, { instance: { instanceName: instance.name, state: instance.state } });
+    // Baileys starts connecting (and, with no way to reach WhatsApp, retries for ever) and shows its QR.
+    sim.connect(instance.name);
+    return sendJson(res, 200, { pairingCode: null, code: `2@${randomKeyId(sim.random, '')}`, base64: 'data:image/png;base64,iVBORw0KGgo=', count: 1 });
+  }
+  if (group === 'template' && action === 'find' && method === 'GET') {
+    // TemplateService.find returns Meta's `data` as it is. For a non-business instance Meta's answer is
+    // an error object without `data`, so the route answers 200 with no body (inferred).
+    if (instance.integration !== 'WHATSAPP-BUSINESS') {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': 0 });
+      return void res.end();
+    }
+    return sendJson(res, 200, instance.templates);
   }
   if (group === 'instance' && action === 'logout' && method === 'DELETE') {
     sim.setConnectionState(instance.name, 'close', 401);
@@ -87,6 +102,7 @@ async function createRoute(sim: SimulatorCore, req: IncomingMessage, res: Server
     token?: string;
     number?: string;
     qrcode?: boolean;
+    businessId?: unknown;
     webhook?: Partial<SimWebhookConfig> & { url?: string };
   };
   if (typeof body?.instanceName !== 'string' || !body.instanceName) {
@@ -98,20 +114,31 @@ async function createRoute(sim: SimulatorCore, req: IncomingMessage, res: Server
   if (!['WHATSAPP-BAILEYS', 'WHATSAPP-BUSINESS', 'EVOLUTION'].includes(String(body.integration))) {
     throw new HttpError(400, errorBody(400, ['Invalid integration']));
   }
+  const integration = body.integration as EvolutionIntegration;
+  const business = integration === 'WHATSAPP-BUSINESS';
+  // ChannelController.init / createInstance: a business instance needs Meta's access token (its
+  // `token`, which then is also its hash) and its phone number id (`number`).
+  if (business && !body.token) throw new HttpError(400, errorBody(400, ['token is required']));
+  if (business && !body.number) throw new HttpError(400, errorBody(400, ['number is required']));
   const w = body.webhook;
   const instance = sim.createInstance(body.instanceName, {
     token: body.token,
     number: body.number,
+    integration,
+    businessId: typeof body.businessId === 'string' ? body.businessId : undefined,
+    // Baileys: connecting when asked for a QR code, otherwise it never tried (no socket).
     state: body.qrcode ? 'connecting' : 'close',
+    disconnect: body.qrcode ? 'connection-lost' : 'never-connected',
     webhook: w?.url ? { ...w, url: w.url } : undefined,
   });
+  const qrcode = body.qrcode && integration === 'WHATSAPP-BAILEYS';
   return sendJson(res, 201, {
     instance: {
       instanceName: instance.name,
       instanceId: instance.id,
-      integration: body.integration,
-      webhookWaBusiness: null,
-      accessTokenWaBusiness: '',
+      integration,
+      webhookWaBusiness: business ? `${sim.serverUrl}/webhook/meta` : null,
+      accessTokenWaBusiness: business ? 'evolution' : '',
       status: instance.state,
     },
     hash: instance.token,
@@ -135,20 +162,26 @@ async function createRoute(sim: SimulatorCore, req: IncomingMessage, res: Server
       syncFullHistory: false,
       wavoipToken: '',
     },
-    ...(body.qrcode ? { qrcode: { pairingCode: null, code: `2@${randomKeyId(sim.random, '')}`, base64: 'data:image/png;base64,iVBORw0KGgo=', count: 1 } } : {}),
+    ...(qrcode ? { qrcode: { pairingCode: null, code: `2@${randomKeyId(sim.random, '')}`, base64: 'data:image/png;base64,iVBORw0KGgo=', count: 1 } } : {}),
   });
 }
 
 /** Validates a send as Evolution does (400s before anything happens), then hands it to the simulator. */
-async function sendRoute(sim: SimulatorCore, req: IncomingMessage, res: ServerResponse, instance: SimInstance, action: 'sendText' | 'sendMedia') {
+async function sendRoute(sim: SimulatorCore, req: IncomingMessage, res: ServerResponse, instance: SimInstance, action: 'sendText' | 'sendMedia' | 'sendTemplate') {
   const body = (await readJson(req)) as Record<string, unknown>;
-  const required = action === 'sendText' ? ['number', 'text'] : ['number', 'mediatype'];
+  const required = action === 'sendText' ? ['number', 'text'] : action === 'sendMedia' ? ['number', 'mediatype'] : ['number', 'name', 'language'];
   const problems: string[] = [];
   for (const field of required) if (body?.[field] === undefined) problems.push(`instance requires property "${field}"`);
   if (body?.number !== undefined && typeof body.number !== 'string') problems.push('Invalid format');
   if (body?.delay !== undefined && !Number.isInteger(body.delay)) problems.push('Enter a value in milliseconds');
   if (action === 'sendMedia' && body?.mediatype !== undefined && !['image', 'document', 'video', 'audio'].includes(String(body.mediatype))) {
     problems.push('instance.mediatype is not one of enum values: image,document,video,audio');
+  }
+  if (action === 'sendTemplate') {
+    for (const field of ['name', 'language', 'webhookUrl'] as const) {
+      if (body?.[field] !== undefined && typeof body[field] !== 'string') problems.push(`instance.${field} is not of a type(s) string`);
+    }
+    if (body?.components !== undefined && !Array.isArray(body.components)) problems.push('instance.components is not of a type(s) array');
   }
   if (problems.length) throw new HttpError(400, errorBody(400, [problems]));
 
@@ -178,9 +211,9 @@ function instanceRow(sim: SimulatorCore, i: SimInstance) {
     ownerJid: i.wuid,
     profileName: i.profileName,
     profilePicUrl: null,
-    integration: 'WHATSAPP-BAILEYS',
+    integration: i.integration,
     number: i.number,
-    businessId: null,
+    businessId: i.businessId,
     token: i.token,
     clientName: 'evolution_simulator',
     disconnectionReasonCode: null,

@@ -12,6 +12,8 @@ export class Lifecycle {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Held (hanging) answers, released on close. */
   private readonly holds = new Set<() => void>();
+  /** Repeating work (a Baileys instance retrying its connection); not counted in `pending`. */
+  private readonly intervals = new Set<NodeJS.Timeout>();
 
   /** Timers still to fire. */
   get pending(): number {
@@ -25,6 +27,22 @@ export class Lifecycle {
       if (!this.closed) fn();
     }, ms);
     this.timers.add(t);
+  }
+
+  /**
+   * Runs `fn` every `ms` until the returned stop is called or the simulator crashes or closes. The
+   * timer never keeps the process alive.
+   */
+  every(ms: number, fn: () => void): () => void {
+    const t = setInterval(() => {
+      if (!this.closed) fn();
+    }, Math.max(1, ms));
+    t.unref();
+    this.intervals.add(t);
+    return () => {
+      clearInterval(t);
+      this.intervals.delete(t);
+    };
   }
 
   /** Waits `ms`, or less when the simulator closes or crashes (which release every hold). */
@@ -78,6 +96,8 @@ export class Lifecycle {
   private cancelTimers() {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const t of this.intervals) clearInterval(t);
+    this.intervals.clear();
   }
 
   private releaseHolds() {

@@ -32,6 +32,12 @@ const schema = z.object({
   SIM_WEBHOOK_RETRY_BASE_MS: num(5000),
   SIM_WEBHOOK_RETRY_ATTEMPTS: z.coerce.number().int().min(1).default(10),
   /** The Evolution version it reports at GET / (2.4.0 and later send under a caller-chosen messageId). */
+  /** WHATSAPP-BUSINESS: Meta's customer-service window (ms; default 24 h). */
+  SIM_SERVICE_WINDOW_MS: num(24 * 60 * 60 * 1000),
+  /** WHATSAPP-BUSINESS: share of receipts naming another recent recipient in remoteJid. */
+  SIM_BUSINESS_WRONG_JID_RATE: rate(0),
+  /** WHATSAPP-BAILEYS: a connecting connection.update this often while a lost connection is retried. */
+  SIM_CONNECTING_INTERVAL_MS: num(500),
   SIM_VERSION: z.string().regex(/^\d+\.\d+\.\d+(-[\w.]+)?$/, 'a version such as 2.3.6').default('2.3.6'),
 });
 
@@ -56,6 +62,9 @@ const sim = await startSimulator({
   hangRate: c.SIM_HANG_RATE,
   hangMs: c.SIM_HANG_MS,
   version: c.SIM_VERSION,
+  serviceWindowMs: c.SIM_SERVICE_WINDOW_MS,
+  businessWrongJidRate: c.SIM_BUSINESS_WRONG_JID_RATE,
+  connectingIntervalMs: c.SIM_CONNECTING_INTERVAL_MS,
   webhookRetry: { attempts: c.SIM_WEBHOOK_RETRY_ATTEMPTS, baseDelayMs: c.SIM_WEBHOOK_RETRY_BASE_MS, maxDelayMs: 300_000 },
   log: (line) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg: line, service: 'evolution-sim' })}\n`),
 });

@@ -70,17 +70,27 @@ export function sentMessageRaw(
 }
 
 /**
- * What becomes of a send: the statuses its receipts will report (SERVER_ACK, then DELIVERY_ACK or
- * ERROR, then READ unless it stays unread), its final status, and whether its receipts arrive shuffled.
+ * What becomes of a send: the statuses its receipts will report, its final status, and whether its
+ * receipts arrive shuffled. Baileys: SERVER_ACK, then DELIVERY_ACK or ERROR, then READ unless it stays
+ * unread. WHATSAPP-BUSINESS (Meta's words): SENT, DELIVERED, READ; a failure is a lone FAILED (as Meta
+ * reports 131026 or 131047). `fail` forces the failure.
  */
 export function planReceipts(
   behaviour: SimulatorBehaviour,
   random: () => number,
   failureRate: number,
+  opts: { business?: boolean; fail?: boolean } = {},
 ): { statuses: string[]; final: SimSend['final']; reorder: boolean } {
+  const failed = random() < failureRate || opts.fail === true;
+  if (opts.business) {
+    if (failed) return { statuses: ['FAILED'], final: 'FAILED', reorder: false };
+    const statuses: string[] = ['SENT', 'DELIVERED'];
+    if (random() >= behaviour.noReadRate) statuses.push('READ');
+    return { statuses, final: statuses.at(-1) as SimSend['final'], reorder: random() < behaviour.reorderRate };
+  }
   const statuses = ['SERVER_ACK'];
   let final: SimSend['final'];
-  if (random() < failureRate) {
+  if (failed) {
     statuses.push('ERROR');
     final = 'ERROR';
   } else {

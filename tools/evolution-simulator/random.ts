@@ -26,3 +26,10 @@ export function saltKeyId(id: string, salt: string): string {
   }
   return out;
 }
+
+/** A cuid (Evolution's row ids, `messageId` of a receipt): `c`, then 24 base-36 characters (`cm…` today). */
+export function randomCuid(random: () => number): string {
+  let id = 'cm';
+  while (id.length < 25) id += Math.floor(random() * 36).toString(36);
+  return id;
+}

@@ -4,10 +4,15 @@
  * over real HTTP, and decides what happens to every message with a seeded PRNG.
  *
  * Everything outside Evolution's API lives under `/__simulator/`: the record of accepted sends and the
- * knobs (rates, delays, connection state, incoming messages).
+ * knobs (rates, delays, connection state, incoming messages, templates, the customer-service window).
+ *
+ * Each instance speaks its integration's dialect (docs/evolution-integrations.md): WHATSAPP-BAILEYS
+ * (the default), WHATSAPP-BUSINESS (Meta's Cloud API behind Evolution: wamid ids, Meta's status
+ * words, templates, Meta errors as 201 bodies, the 24-hour window) and EVOLUTION (the generic channel).
  *
  * Files: this one serves it over HTTP and plays a killed or hung server; core.ts is the simulated
  * Evolution (instances, sends, receipts); evolution-routes.ts and control-routes.ts the routes;
+ * business.ts the business and EVOLUTION-channel shapes (templates, Meta errors, wamids);
  * webhooks.ts the webhook sender; message-store.ts the message store (`/chat/findMessages`);
  * lifecycle.ts the timers and holds a crash cuts short; messages.ts, random.ts, http.ts, types.ts helpers.
  */
@@ -20,7 +25,22 @@ import { handleEvolution } from './evolution-routes.js';
 import { HttpError, sendError, sendJson } from './http.js';
 import type { SimulatorOptions } from './types.js';
 
-export type { SimInstance, SimSend, SimThrottled, SimulatorBehaviour, SimulatorOptions, SimWebhookConfig, WebhookStats } from './types.js';
+export { DEFAULT_TEMPLATES } from './business.js';
+export type {
+  EvolutionIntegration,
+  MetaTemplate,
+  SimCall,
+  SimDisconnectMode,
+  SimInstance,
+  SimInstanceOptions,
+  SimSend,
+  SimSendEndpoint,
+  SimThrottled,
+  SimulatorBehaviour,
+  SimulatorOptions,
+  SimWebhookConfig,
+  WebhookStats,
+} from './types.js';
 
 export class EvolutionSimulator extends SimulatorCore {
   private server: Server | null = null;
@@ -56,6 +76,7 @@ export class EvolutionSimulator extends SimulatorCore {
    */
   async crash(): Promise<void> {
     this.lifecycle.crash();
+    this.stopAllReconnecting();
     const server = this.server;
     this.server = null;
     if (server) {
@@ -81,6 +102,7 @@ export class EvolutionSimulator extends SimulatorCore {
 
   async close(): Promise<void> {
     this.lifecycle.close();
+    this.stopAllReconnecting();
     await this.webhooks.settle();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeAllConnections?.();

@@ -1,4 +1,7 @@
 /** The simulator's shapes: its behaviour knobs (with their defaults), instances, the record of sends, options. */
+import type { EvolutionIntegration, MetaTemplate } from '../../src/infra/evolution/wire.js';
+
+export type { EvolutionIntegration, MetaTemplate };
 
 export interface SimulatorBehaviour {
   /** Milliseconds before a send answers (after any `delay` the caller asked for). */
@@ -56,6 +59,24 @@ export interface SimulatorBehaviour {
   storeMessages: boolean;
   /** DATABASE_SAVE_MESSAGE_UPDATE: status changes are stored (`MessageUpdate` of findMessages). */
   storeMessageUpdates: boolean;
+  /**
+   * WHATSAPP-BUSINESS: numbers (digits) → the Meta error code every send to them gets (201 with Meta's
+   * error object, nothing sent), e.g. 131026 undeliverable, 131047 re-engagement, 130429 rate limit,
+   * 131056 pair rate limit, 132000 / 132001 template errors.
+   */
+  metaErrors: Record<string, number>;
+  /**
+   * WHATSAPP-BUSINESS: share of receipts whose `remoteJid` (and `participant`) names another recent
+   * recipient of the instance instead of the message's (seen in 4 of 28 real receipts).
+   */
+  businessWrongJidRate: number;
+  /**
+   * WHATSAPP-BUSINESS: Meta's customer-service window. A free-form send (sendText/sendMedia) to a number
+   * that has not written to the instance within this many ms is accepted (201) and then FAILED (131047).
+   */
+  serviceWindowMs: number;
+  /** WHATSAPP-BAILEYS: while a lost connection is retried, a `connection.update` connecting this often. */
+  connectingIntervalMs: number;
 }
 
 export interface SimWebhookConfig {
@@ -68,14 +89,30 @@ export interface SimWebhookConfig {
   events: string[];
 }
 
+/**
+ * Why a Baileys instance that is not open cannot send (its 500 answer): never connected (no socket:
+ * "Cannot read properties of undefined (reading 'onWhatsApp')") or connection failed/lost ("Connection Closed").
+ */
+export type SimDisconnectMode = 'never-connected' | 'connection-lost';
+
 export interface SimInstance {
   id: string;
   name: string;
   token: string;
+  integration: EvolutionIntegration;
   state: 'open' | 'connecting' | 'close';
+  /** Meaningful while not open (Baileys): which 500 a send gets. */
+  disconnect: SimDisconnectMode;
   wuid: string | null;
   profileName: string | null;
+  /** Baileys: the phone (digits); WHATSAPP-BUSINESS: Meta's phone number id. */
   number: string | null;
+  /** WHATSAPP-BUSINESS: the WhatsApp Business Account id. */
+  businessId: string | null;
+  /** WHATSAPP-BUSINESS: the message templates Meta holds for the account (`GET /template/find`). */
+  templates: MetaTemplate[];
+  /** Digits → epoch ms of the number's last message to this instance (Meta's customer-service window). */
+  lastIncomingAt: Record<string, number>;
   webhook: (SimWebhookConfig & { id: string; createdAt: string; updatedAt: string }) | null;
   createdAt: string;
 }
@@ -89,17 +126,49 @@ export interface SimSend {
   /** When the message was handed to WhatsApp: after the typing presence (and the simulated latency). */
   sentAt: string;
   instance: string;
-  endpoint: 'sendText' | 'sendMedia';
+  integration: EvolutionIntegration;
+  endpoint: SimSendEndpoint;
   number: string;
   keyId: string;
   remoteJid: string;
   text: string | null;
   media: { mediatype: string; media: string; mimetype?: string; caption?: string; fileName?: string } | null;
-  /** The statuses the simulator will report, in the order it decided, and the final one. */
+  /** sendTemplate: what was asked and what the customer saw (the body with its {{n}} filled in; also in `text`). */
+  template: {
+    name: string;
+    language: string;
+    components: unknown[];
+    /** The body's parameters, in order. */
+    parameters: string[];
+    renderedBody: string;
+    renderedHeader: string | null;
+  } | null;
+  /**
+   * WHATSAPP-BUSINESS free-form send to a number outside Meta's 24-hour customer-service window: accepted
+   * (201, a wamid) and then FAILED (Meta's 131047, which Evolution does not forward).
+   */
+  outsideWindow: boolean;
+  /**
+   * The statuses the simulator will report, in the order it decided, and the final one. Baileys:
+   * SERVER_ACK, DELIVERY_ACK, READ, ERROR. WHATSAPP-BUSINESS: Meta's words SENT, DELIVERED, READ, FAILED.
+   * EVOLUTION: none (PENDING).
+   */
   statuses: string[];
-  final: 'SERVER_ACK' | 'DELIVERY_ACK' | 'READ' | 'ERROR';
+  final: 'SERVER_ACK' | 'DELIVERY_ACK' | 'READ' | 'ERROR' | 'SENT' | 'DELIVERED' | 'FAILED' | 'PENDING';
   /** The statuses whose `messages.update` webhook the receiver answered with a 2xx (it took them). */
   acked: string[];
+}
+
+export type SimSendEndpoint = 'sendText' | 'sendMedia' | 'sendTemplate';
+
+/** A send request that reached a route (accepted or not). */
+export interface SimCall {
+  at: string;
+  instance: string;
+  number: string;
+  endpoint: SimSendEndpoint;
+  /** WHATSAPP-BUSINESS: the Meta error code it was answered with (201, no key), if any. */
+  metaError?: number;
 }
 
 /** A send refused for going too fast (`throttledSends`): nothing was sent. */
@@ -117,8 +186,24 @@ export interface SimulatorOptions extends Partial<SimulatorBehaviour> {
   /** SERVER_URL, echoed in webhook envelopes. */
   serverUrl?: string;
   seed?: number;
-  instances?: Array<{ name: string; token?: string; number?: string; webhook?: Partial<SimWebhookConfig> & { url: string }; state?: SimInstance['state'] }>;
+  instances?: Array<SimInstanceOptions>;
   log?: (line: string) => void;
+}
+
+export interface SimInstanceOptions {
+  name: string;
+  token?: string;
+  /** Baileys: the phone; WHATSAPP-BUSINESS: Meta's phone number id. */
+  number?: string;
+  webhook?: Partial<SimWebhookConfig> & { url: string };
+  /** Baileys only (default open); WHATSAPP-BUSINESS and EVOLUTION instances are always open. */
+  state?: SimInstance['state'];
+  /** Baileys not open: which 500 its sends get (default connection-lost). */
+  disconnect?: SimDisconnectMode;
+  integration?: EvolutionIntegration;
+  businessId?: string;
+  /** WHATSAPP-BUSINESS: its templates (default: `DEFAULT_TEMPLATES`). */
+  templates?: MetaTemplate[];
 }
 
 export interface WebhookStats {
@@ -156,4 +241,8 @@ export const DEFAULT_BEHAVIOUR: SimulatorBehaviour = {
   version: '2.3.6',
   storeMessages: true,
   storeMessageUpdates: true,
+  metaErrors: {},
+  businessWrongJidRate: 0,
+  serviceWindowMs: 24 * 60 * 60 * 1000,
+  connectingIntervalMs: 500,
 };
