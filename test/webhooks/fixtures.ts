@@ -94,6 +94,8 @@ export async function seedCampaign(opts: {
   recipientStatus?: 'SENT' | 'SENDING' | 'QUEUED' | 'UNKNOWN';
   sentAt?: Date;
   phones?: string[];
+  /** The provider key id of the i-th SENT recipient (default: Baileys-shaped). */
+  keyOf?: (i: number) => string;
 }): Promise<SeededCampaign> {
   const status = opts.recipientStatus ?? 'SENT';
   const phones = opts.phones ?? uniquePhones(opts.n);
@@ -127,7 +129,7 @@ export async function seedCampaign(opts: {
     id: undefined as unknown as string,
     contactId: contactIds[i] as string,
     phone,
-    keyId: status === 'SENT' ? keyId() : null,
+    keyId: status === 'SENT' ? (opts.keyOf?.(i) ?? keyId()) : null,
   }));
   const created = await prisma.recipient.createManyAndReturn({
     data: recipients.map((r, i) => ({

@@ -149,8 +149,8 @@ export function checkTemplate(templates: MetaTemplate[], name: string, language:
   if (template.status !== 'APPROVED') return { ok: false, code: 132001, details: `template name (${name}) does not exist in ${language}` };
   const sent = Array.isArray(components) ? (components as Array<{ type?: string; parameters?: Array<{ type?: string; text?: string }> }>) : [];
   const paramsOf = (type: string) => (sent.find((c) => String(c?.type).toLowerCase() === type)?.parameters ?? []).map(paramText);
-  const body = template.components.find((c) => c.type === 'BODY');
-  const header = template.components.find((c) => c.type === 'HEADER' && (c.format ?? 'TEXT') === 'TEXT');
+  const body = (template.components ?? []).find((c) => c.type === 'BODY');
+  const header = (template.components ?? []).find((c) => c.type === 'HEADER' && (c.format ?? 'TEXT') === 'TEXT');
   const bodyParams = paramsOf('body');
   const headerParams = paramsOf('header');
   const expectedBody = placeholders(body?.text);

@@ -5,7 +5,6 @@ import type {
   FindMessagesBody,
   FindMessagesResponse,
   MessageRaw,
-  MetaErrorBody,
   MetaTemplate,
   OnWhatsAppResult,
   SendMediaBody,
@@ -14,6 +13,7 @@ import type {
   ServerInfoBody,
   StoredMessageRecord,
 } from './wire.js';
+import { isMetaErrorBody } from './wire.js';
 
 /**
  * What became of a send. Only `unavailable` is safe to retry: the request certainly did not reach
@@ -89,16 +89,6 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/**
- * Meta's error object, which Evolution's WHATSAPP-BUSINESS integration answers with a 201 when Meta
- * refused the send (evolution-api.md §12): no `key`, a numeric `code` and a message.
- */
-export function metaError(body: unknown): MetaErrorBody | null {
-  if (!body || typeof body !== 'object' || 'key' in body) return null;
-  const b = body as Partial<MetaErrorBody>;
-  return typeof b.code === 'number' && (typeof b.message === 'string' || b.error_data !== undefined) ? (b as MetaErrorBody) : null;
-}
-
 /** Meta's codes for sending too fast: throughput (130429), pair rate (131056), spam rate (131048), app rate (80007). */
 const META_THROTTLE_CODES = new Set([130429, 131056, 131048, 80007]);
 
@@ -155,7 +145,7 @@ export class EvolutionClient {
     // Evolution returns Meta's `data` array; an error from Meta comes back as its error object.
     const list = Array.isArray(r.body) ? r.body : Array.isArray((r.body as { data?: unknown })?.data) ? (r.body as { data: unknown[] }).data : null;
     if (!list) {
-      const err = metaError(r.body);
+      const err = isMetaErrorBody(r.body) ? r.body : null;
       return { ok: false, httpStatus: r.httpStatus, message: err ? `Meta refused: ${err.message} (code ${err.code})` : `unexpected answer (HTTP ${r.httpStatus})` };
     }
     const templates = list.filter(
@@ -291,8 +281,8 @@ export class EvolutionClient {
         return { kind: 'sent', httpStatus: statusCode, keyId, remoteJid: raw?.key?.remoteJid ?? '', response: raw as MessageRaw, durationMs: ms() };
       }
       // WHATSAPP-BUSINESS: Meta refused it, and Evolution answers 201 with Meta's error: nothing was sent.
-      const meta = metaError(parsed);
-      if (meta) {
+      if (isMetaErrorBody(parsed)) {
+        const meta = parsed;
         const text = `Meta refused the message: ${meta.message}${meta.error_data?.details ? ` (${meta.error_data.details})` : ''} [code ${meta.code}]`.slice(0, 500);
         if (META_THROTTLE_CODES.has(meta.code)) return { kind: 'throttled', httpStatus: statusCode, message: text, retryAfterMs: null, durationMs: ms() };
         return { kind: 'rejected', httpStatus: statusCode, message: text, providerCode: meta.code, durationMs: ms() };

@@ -238,48 +238,12 @@ export const MESSAGE_ID_SINCE = '2.4.0';
 /** `integration` of an Evolution instance (`/instance/create`, `fetchInstances`). */
 export type EvolutionIntegration = 'WHATSAPP-BAILEYS' | 'WHATSAPP-BUSINESS' | 'EVOLUTION';
 
-/**
- * `POST /message/sendTemplate/{instance}` (2.3.6 `templateMessageSchema`; WHATSAPP-BUSINESS only):
- * `name` and `language` (e.g. `pt_BR`) are required; `components` are Meta's send components, passed
- * on as they are (`[{type:"body", parameters:[{type:"text", text:"Maria"}]}]`).
- */
-export interface SendTemplateBody {
-  number: string;
-  name: string;
-  language: string;
-  components?: MetaTemplateSendComponent[];
-  delay?: number;
-  webhookUrl?: string;
-}
-
+/** A send component as a caller may give it (read leniently by the simulator). */
 export interface MetaTemplateSendComponent {
   type: string;
   sub_type?: string;
   index?: string | number;
   parameters?: Array<{ type: string; text?: string; [k: string]: unknown }>;
-}
-
-/** One item of `GET /template/find/{instance}`: Meta's `message_templates` `data`, passed on as it is. */
-export interface MetaTemplate {
-  name: string;
-  language: string;
-  status: 'APPROVED' | 'PENDING' | 'REJECTED' | 'PAUSED' | 'DISABLED' | string;
-  category: 'MARKETING' | 'UTILITY' | 'AUTHENTICATION' | string;
-  id: string;
-  components: Array<{ type: 'HEADER' | 'BODY' | 'FOOTER' | 'BUTTONS' | string; format?: string; text?: string; buttons?: unknown[]; example?: unknown }>;
-}
-
-/**
- * What a WHATSAPP-BUSINESS send answers (still **201**, no `key`) when Meta refused it: Meta's inner
- * `error` object, e.g. `{"message":"(#131026) Message undeliverable.","type":"OAuthException","code":131026,…}`.
- */
-export interface MetaErrorBody {
-  message: string;
-  type?: string;
-  code: number;
-  error_subcode?: number;
-  error_data?: { messaging_product?: string; details?: string };
-  fbtrace_id?: string;
 }
 
 /** Whether a send's 201 body is Meta's error object rather than a `messageRaw` (it has a numeric `code` and no `key`). */
