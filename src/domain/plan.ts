@@ -68,6 +68,12 @@ export interface PlanResult {
   expiresAt: Date | null;
   /** Recipients whose contact is at its frequency cap now (deferred until it frees, or skipped if that is after the expiry). */
   frequencyCapped: number;
+  /**
+   * Contacts outside the 24-hour service window of the campaign's WHATSAPP_BUSINESS numbers now (they
+   * wrote to none of them in the last 24 hours): they get the campaign's template variation instead of
+   * free text, or are skipped when it has none. Null when no free text goes through such a number.
+   */
+  serviceWindow: { outside: number; template: string | null } | null;
   warnings: string[];
 }
 
@@ -242,6 +248,7 @@ export function planCampaign(input: PlanInput): PlanResult {
     expectedFinish: total === 0 ? input.start : finish === null ? null : new Date(finish),
     expiresAt: expires,
     frequencyCapped: (cap?.deferred ?? 0) + (cap?.skipped ?? 0),
+    serviceWindow: null,
     fits: finished && !late && !expiresFirst && (total === 0 || usable.length > 0),
     days: perDayList.length,
     perDay: perDayList,

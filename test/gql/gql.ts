@@ -111,6 +111,11 @@ type Documents = {
     "\n  query SkippedByReason($id: ID!) {\n    node(id: $id) {\n      ... on Campaign {\n        counters { skipped remaining }\n        skippedByReason { reason count }\n        messages { usageCount }\n      }\n    }\n  }\n": typeof types.SkippedByReasonDocument,
     "\n  query DispatchThrottled($instance: ID!, $campaign: ID!) {\n    instance: node(id: $instance) {\n      __typename\n      ... on WhatsAppInstance {\n        throttledUntil\n        health { score consecutiveErrors }\n      }\n    }\n    campaign: node(id: $campaign) {\n      __typename\n      ... on Campaign {\n        throttledUntil\n      }\n    }\n  }\n": typeof types.DispatchThrottledDocument,
     "\n  subscription DispatchThrottledProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) {\n      status\n      throttledUntil\n      at\n      counters { sent failed remaining }\n    }\n  }\n": typeof types.DispatchThrottledProgressDocument,
+    "\n  mutation CreateBusinessCampaign($input: CreateCampaignInput!) {\n    createCampaign(input: $input) {\n      __typename\n      ... on CreateCampaignSuccess { data { id messages { text template { name language bodyParams } } } }\n      ... on ValidationError { issues { path message } }\n    }\n  }\n": typeof types.CreateBusinessCampaignDocument,
+    "\n  mutation StartBusinessCampaign($id: ID!) {\n    startCampaign(id: $id) {\n      __typename\n      ... on Error { message }\n    }\n  }\n": typeof types.StartBusinessCampaignDocument,
+    "\n  query BusinessCampaignPlan($id: ID!) {\n    campaignPlan(id: $id) {\n      __typename\n      ... on CampaignPlanSuccess { data { audience serviceWindow { outside template } warnings } }\n    }\n  }\n": typeof types.BusinessCampaignPlanDocument,
+    "\n  query BusinessCampaign($id: ID!) {\n    campaign(id: $id) {\n      status\n      counters { targeted sent delivered read failed skipped unknown remaining }\n      skippedByReason { reason count }\n    }\n  }\n": typeof types.BusinessCampaignDocument,
+    "\n  query BusinessInstanceTemplates($id: ID!) {\n    node(id: $id) {\n      ... on WhatsAppInstance { integration templates { ok message templates { name language status bodyParameters } } }\n    }\n  }\n": typeof types.BusinessInstanceTemplatesDocument,
     "\n  mutation CreateLoopCampaign($input: CreateCampaignInput!) {\n    createCampaign(input: $input) {\n      __typename\n      ... on CreateCampaignSuccess { data { id status } }\n      ... on ValidationError { issues { path message } }\n    }\n  }\n": typeof types.CreateLoopCampaignDocument,
     "\n  mutation StartLoopCampaign($id: ID!) {\n    startCampaign(id: $id) {\n      __typename\n      ... on StartCampaignSuccess { data { id status counters { targeted } } }\n      ... on Error { message }\n    }\n  }\n": typeof types.StartLoopCampaignDocument,
     "\n  query LoopCampaign($id: ID!) {\n    campaign(id: $id) {\n      status\n      counters { targeted sent delivered read failed skipped unknown remaining percentDone }\n    }\n  }\n": typeof types.LoopCampaignDocument,
@@ -237,6 +242,11 @@ const documents: Documents = {
     "\n  query SkippedByReason($id: ID!) {\n    node(id: $id) {\n      ... on Campaign {\n        counters { skipped remaining }\n        skippedByReason { reason count }\n        messages { usageCount }\n      }\n    }\n  }\n": types.SkippedByReasonDocument,
     "\n  query DispatchThrottled($instance: ID!, $campaign: ID!) {\n    instance: node(id: $instance) {\n      __typename\n      ... on WhatsAppInstance {\n        throttledUntil\n        health { score consecutiveErrors }\n      }\n    }\n    campaign: node(id: $campaign) {\n      __typename\n      ... on Campaign {\n        throttledUntil\n      }\n    }\n  }\n": types.DispatchThrottledDocument,
     "\n  subscription DispatchThrottledProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) {\n      status\n      throttledUntil\n      at\n      counters { sent failed remaining }\n    }\n  }\n": types.DispatchThrottledProgressDocument,
+    "\n  mutation CreateBusinessCampaign($input: CreateCampaignInput!) {\n    createCampaign(input: $input) {\n      __typename\n      ... on CreateCampaignSuccess { data { id messages { text template { name language bodyParams } } } }\n      ... on ValidationError { issues { path message } }\n    }\n  }\n": types.CreateBusinessCampaignDocument,
+    "\n  mutation StartBusinessCampaign($id: ID!) {\n    startCampaign(id: $id) {\n      __typename\n      ... on Error { message }\n    }\n  }\n": types.StartBusinessCampaignDocument,
+    "\n  query BusinessCampaignPlan($id: ID!) {\n    campaignPlan(id: $id) {\n      __typename\n      ... on CampaignPlanSuccess { data { audience serviceWindow { outside template } warnings } }\n    }\n  }\n": types.BusinessCampaignPlanDocument,
+    "\n  query BusinessCampaign($id: ID!) {\n    campaign(id: $id) {\n      status\n      counters { targeted sent delivered read failed skipped unknown remaining }\n      skippedByReason { reason count }\n    }\n  }\n": types.BusinessCampaignDocument,
+    "\n  query BusinessInstanceTemplates($id: ID!) {\n    node(id: $id) {\n      ... on WhatsAppInstance { integration templates { ok message templates { name language status bodyParameters } } }\n    }\n  }\n": types.BusinessInstanceTemplatesDocument,
     "\n  mutation CreateLoopCampaign($input: CreateCampaignInput!) {\n    createCampaign(input: $input) {\n      __typename\n      ... on CreateCampaignSuccess { data { id status } }\n      ... on ValidationError { issues { path message } }\n    }\n  }\n": types.CreateLoopCampaignDocument,
     "\n  mutation StartLoopCampaign($id: ID!) {\n    startCampaign(id: $id) {\n      __typename\n      ... on StartCampaignSuccess { data { id status counters { targeted } } }\n      ... on Error { message }\n    }\n  }\n": types.StartLoopCampaignDocument,
     "\n  query LoopCampaign($id: ID!) {\n    campaign(id: $id) {\n      status\n      counters { targeted sent delivered read failed skipped unknown remaining percentDone }\n    }\n  }\n": types.LoopCampaignDocument,
@@ -668,6 +678,26 @@ export function graphql(source: "\n  query DispatchThrottled($instance: ID!, $ca
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription DispatchThrottledProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) {\n      status\n      throttledUntil\n      at\n      counters { sent failed remaining }\n    }\n  }\n"): (typeof documents)["\n  subscription DispatchThrottledProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) {\n      status\n      throttledUntil\n      at\n      counters { sent failed remaining }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateBusinessCampaign($input: CreateCampaignInput!) {\n    createCampaign(input: $input) {\n      __typename\n      ... on CreateCampaignSuccess { data { id messages { text template { name language bodyParams } } } }\n      ... on ValidationError { issues { path message } }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateBusinessCampaign($input: CreateCampaignInput!) {\n    createCampaign(input: $input) {\n      __typename\n      ... on CreateCampaignSuccess { data { id messages { text template { name language bodyParams } } } }\n      ... on ValidationError { issues { path message } }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation StartBusinessCampaign($id: ID!) {\n    startCampaign(id: $id) {\n      __typename\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation StartBusinessCampaign($id: ID!) {\n    startCampaign(id: $id) {\n      __typename\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query BusinessCampaignPlan($id: ID!) {\n    campaignPlan(id: $id) {\n      __typename\n      ... on CampaignPlanSuccess { data { audience serviceWindow { outside template } warnings } }\n    }\n  }\n"): (typeof documents)["\n  query BusinessCampaignPlan($id: ID!) {\n    campaignPlan(id: $id) {\n      __typename\n      ... on CampaignPlanSuccess { data { audience serviceWindow { outside template } warnings } }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query BusinessCampaign($id: ID!) {\n    campaign(id: $id) {\n      status\n      counters { targeted sent delivered read failed skipped unknown remaining }\n      skippedByReason { reason count }\n    }\n  }\n"): (typeof documents)["\n  query BusinessCampaign($id: ID!) {\n    campaign(id: $id) {\n      status\n      counters { targeted sent delivered read failed skipped unknown remaining }\n      skippedByReason { reason count }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query BusinessInstanceTemplates($id: ID!) {\n    node(id: $id) {\n      ... on WhatsAppInstance { integration templates { ok message templates { name language status bodyParameters } } }\n    }\n  }\n"): (typeof documents)["\n  query BusinessInstanceTemplates($id: ID!) {\n    node(id: $id) {\n      ... on WhatsAppInstance { integration templates { ok message templates { name language status bodyParameters } } }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -36,6 +36,8 @@ export interface SenderOptions {
   minDelayMs?: number;
   maxDelayMs?: number;
   jwtKey?: string;
+  /** Evolution's integration for the instance (default WHATSAPP-BAILEYS), on the simulator and as registered. */
+  integration?: 'WHATSAPP-BAILEYS' | 'WHATSAPP-BUSINESS';
 }
 
 /**
@@ -58,6 +60,7 @@ export async function addSender(stack: Stack, key: string, opts: SenderOptions =
       minDelayMs: opts.minDelayMs ?? 0,
       maxDelayMs: opts.maxDelayMs ?? 0,
       jwtKey: opts.jwtKey,
+      ...(opts.integration ? { integration: opts.integration === 'WHATSAPP-BUSINESS' ? ('WHATSAPP_BUSINESS' as const) : ('WHATSAPP_BAILEYS' as const) } : {}),
     },
   });
   if (instance.registerInstance.__typename !== 'RegisterInstanceSuccess') throw new Error(JSON.stringify(instance));
@@ -67,7 +70,9 @@ export async function addSender(stack: Stack, key: string, opts: SenderOptions =
     headers: { apikey: SIM_API_KEY, 'content-type': 'application/json' },
     body: JSON.stringify({
       instanceName: name,
-      integration: 'WHATSAPP-BAILEYS',
+      integration: opts.integration ?? 'WHATSAPP-BAILEYS',
+      // A Cloud API instance is created with Meta's access token and phone number id.
+      ...(opts.integration === 'WHATSAPP-BUSINESS' ? { token: `EAAG${Math.random().toString(36).slice(2)}`, businessId: '102290129340398' } : {}),
       number: `55119${Math.floor(10_000_000 + Math.random() * 89_999_999)}`,
       webhook: {
         url: webhookUrl,

@@ -27,6 +27,16 @@ const PlanInstanceRef = builder.objectRef<PlanResult['instances'][number]>('Camp
   }),
 });
 
+const PlanServiceWindowRef = builder.objectRef<{ outside: number; template: string | null }>('PlanServiceWindow').implement({
+  fields: (t) => ({
+    outside: t.exposeInt('outside', { description: "Contacts who wrote to none of the campaign's WhatsApp Business numbers in the last 24 hours." }),
+    template: t.exposeString('template', {
+      nullable: true,
+      description: 'The template variation they get instead of free text ("name (language)"); null: they are skipped (OUTSIDE_SERVICE_WINDOW).',
+    }),
+  }),
+});
+
 const PlanRef = builder.objectRef<PlanResult>('CampaignPlan').implement({
   description:
     'Before (or during) a campaign: whether its audience fits its instances\' limits, sending window and holidays, when it should finish and how much goes out each day.',
@@ -42,6 +52,12 @@ const PlanRef = builder.objectRef<PlanResult>('CampaignPlan').implement({
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When the campaign expires (safety.expireAfterMinutes); fits is false when it would expire before sending everyone.' }),
     frequencyCapped: t.exposeInt('frequencyCapped', {
       description: 'Recipients whose contact is at its frequency cap now: sent once it frees (after the dates above), or skipped (FREQUENCY_CAP) if that is after the expiry.',
+    }),
+    serviceWindow: t.field({
+      type: PlanServiceWindowRef,
+      nullable: true,
+      description: "WhatsApp Business numbers send free text only within 24 hours of the contact's last message to them. Null when no free-text variation goes through such a number.",
+      resolve: (p) => p.serviceWindow,
     }),
     warnings: t.exposeStringList('warnings'),
   }),

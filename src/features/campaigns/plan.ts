@@ -8,7 +8,7 @@ import { campaignWindow } from '../../domain/window.js';
 import { NotFoundError } from '../../domain/errors.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { clock } from '../../infra/lib/clock.js';
-import { countsForCap } from '../recipients/claim.js';
+import { countsForCap, insideServiceWindow } from '../recipients/claim.js';
 
 /**
  * The pre-launch plan of one of the tenant's campaigns (see domain/plan.ts): the audience it would
@@ -45,6 +45,7 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
       audienceRules: true,
       audienceContactIds: true,
       audienceSegmentId: true,
+      messages: { select: { templateName: true, templateLanguage: true }, orderBy: [{ order: 'asc' }, { id: 'asc' }] },
       parent: { select: { scheduledAt: true, startedAt: true } },
       tenant: {
         select: {
@@ -66,6 +67,7 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
               pausedReason: true,
               autoPausedAt: true,
               connectionState: true,
+              integration: true,
               healthScore: true,
               sentToday: true,
               ...LIMIT_SETTINGS_SELECT,
@@ -130,8 +132,29 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
     expiresAt,
     frequencyCap,
   });
+  const business = c.instances.filter(({ instance: i }) => i.integration === 'WHATSAPP_BUSINESS').map(({ instance: i }) => i.id);
+  if (who && business.length > 0 && c.messages.some((m) => m.templateName === null)) {
+    const template = c.messages.find((m) => m.templateName !== null);
+    const outside = await outsideServiceWindow(who, business, now);
+    plan.serviceWindow = { outside, template: template ? `${template.templateName} (${template.templateLanguage})` : null };
+    if (outside > 0) {
+      plan.warnings.push(
+        template
+          ? `${outside} recipient(s) wrote to none of the campaign's WhatsApp Business numbers in the last 24 hours: Meta refuses free text to them, so they get the template ${plan.serviceWindow.template} instead`
+          : `${outside} recipient(s) wrote to none of the campaign's WhatsApp Business numbers in the last 24 hours: Meta refuses free text to them and the campaign has no template variation, so those sent through such a number will be skipped (OUTSIDE_SERVICE_WINDOW)`,
+      );
+    }
+  }
   if (c.status === 'PAUSED') plan.warnings.unshift('the campaign is paused: the plan assumes it resumes now');
   return plan;
+}
+
+/** Of `who`, those whose contact wrote to none of the `instances` within the service window at `now` (see claim.ts). */
+async function outsideServiceWindow(who: Prisma.Sql, instances: string[], now: Date): Promise<number> {
+  const inside = instances.map((id) => insideServiceWindow(Prisma.sql`w.contact_id`, id, now));
+  const [row] = await prisma.$queryRaw<Array<{ n: number }>>`
+    SELECT count(*)::int AS n FROM (${who}) w WHERE NOT (${Prisma.join(inside, ' OR ')})`;
+  return row?.n ?? 0;
 }
 
 /** Of `who`, those whose contact is at the frequency cap now, split by whether it frees before the expiry (see claim.ts). */
