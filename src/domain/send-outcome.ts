@@ -11,6 +11,8 @@ export type OutcomeFacts =
       httpStatus: number | null;
       /** What Evolution (or the connection) said. */
       message: string;
+      /** Meta's error code, when Meta refused a WHATSAPP-BUSINESS send (Evolution answers 201 with it). */
+      providerCode?: number;
     };
 
 export interface SendFacts {
@@ -21,6 +23,12 @@ export interface SendFacts {
   instanceName: string;
   nowMs: number;
 }
+
+/**
+ * Meta's error codes that say the business number itself cannot send (account locked or restricted,
+ * payment, certificate, policy block, business eligibility), as opposed to this message or recipient.
+ */
+const META_ACCOUNT_CODES = new Set([368, 131031, 131042, 131045, 131057, 133010, 190, 200, 10]);
 
 /** Health points an instance loses for a send WhatsApp or Evolution refused. */
 export const FAILED_SEND_HEALTH = -10;
@@ -101,6 +109,12 @@ export function decideSendOutcome(outcome: OutcomeFacts, f: SendFacts): SendDeci
       return { kind: 'fail', code: 'UNAVAILABLE', message, logMessage: message, suppressContact: false, instanceError: true, response: outcome.message };
     }
     case 'rejected': {
+      if (outcome.providerCode !== undefined) {
+        // Meta judged this message or this recipient (undeliverable, template, window); only its
+        // account-level refusals are the number's fault.
+        const message = outcome.message;
+        return { kind: 'fail', code: 'REJECTED', message, logMessage: message, suppressContact: false, instanceError: META_ACCOUNT_CODES.has(outcome.providerCode), response: outcome.message };
+      }
       const message = `Evolution refused the message (${outcome.httpStatus}): ${outcome.message}`;
       return { kind: 'fail', code: 'REJECTED', message, logMessage: message, suppressContact: false, instanceError: true, response: outcome.message };
     }

@@ -195,4 +195,46 @@ describe('a campaign on a WhatsApp Business (Cloud API) number', () => {
     const sends = stack.sim.sends.filter((s) => s.instance === sender.name);
     expect(sends.map((s) => s.number)).toEqual([digits(numbers[0] as string)]);
   });
+
+  it("treats Meta's refusal (a 201 whose body is Meta's error, no key) as a failed send, not a sent one, without blaming the number", async () => {
+    const { key } = await newTenant('Cloud refused');
+    const sender = await addSender(stack, key, { integration: 'WHATSAPP-BUSINESS' });
+    const numbers = phones(3, 25);
+    await addContacts(stack, key, numbers.map((phone) => ({ phone })));
+    for (const p of numbers) stack.sim.receiveMessage(sender.name, digits(p), 'Oi');
+    await waitFor(async () => (await prisma.reply.count({ where: { instanceId: uuidOf(sender.instanceId) } })) === 3, 30_000);
+    const refusedNumber = digits(numbers[1] as string);
+    stack.sim.configure({ metaErrors: { [refusedNumber]: 131026 } });
+    try {
+      const created = await gqlOk(stack.url, key, CreateCampaign, {
+        input: { name: 'Cloud refused', audience: { all: true }, instanceIds: [sender.instanceId], messages: [{ text: 'Oi!' }] },
+      });
+      if (created.createCampaign.__typename !== 'CreateCampaignSuccess') throw new Error(JSON.stringify(created));
+      const campaignId = created.createCampaign.data.id;
+      expect((await gqlOk(stack.url, key, StartCampaign, { id: campaignId })).startCampaign.__typename).toBe('StartCampaignSuccess');
+      const done = await waitFor(
+        async () => {
+          const c = (await gqlOk(stack.url, key, Campaign, { id: campaignId })).campaign;
+          return c?.status === 'COMPLETED' && c.counters.read === 2 ? c : null;
+        },
+        60_000,
+        200,
+      );
+      expect(done.counters).toMatchObject({ targeted: 3, sent: 2, failed: 1, unknown: 0 });
+      const failed = await prisma.recipient.findFirstOrThrow({ where: { campaignId: uuidOf(campaignId), status: 'FAILED' } });
+      expect(failed.phone).toBe(numbers[1]);
+      expect(failed.sentAt).toBeNull();
+      expect(failed.providerMessageId).toBeNull();
+      expect(failed.errorCode).toBe('REJECTED');
+      expect(failed.error).toMatch(/^Meta refused the message: .*\[code 131026\]$/);
+      // Called once, never sent; the number is not blamed for the recipient's problem.
+      expect(stack.sim.calls.filter((c) => c.number === refusedNumber)).toHaveLength(1);
+      expect(stack.sim.sends.filter((x) => x.number === refusedNumber)).toEqual([]);
+      const instance = await prisma.whatsAppInstance.findUniqueOrThrow({ where: { id: uuidOf(sender.instanceId) } });
+      expect(instance.consecutiveErrors).toBe(0);
+      expect(instance.healthScore).toBeGreaterThanOrEqual(100);
+    } finally {
+      stack.sim.configure({ metaErrors: {} });
+    }
+  });
 });
