@@ -49,22 +49,33 @@ const server = await gql(apiUrl, key, `mutation($i: RegisterEvolutionServerInput
 });
 const serverId = server.registerEvolutionServer.data.id;
 
+// Two numbers, one of each kind of Evolution integration: a WhatsApp Web number (Baileys, QR-connected)
+// and an official WhatsApp Business number (Meta's Cloud API behind Evolution: templates, 24-hour window).
+// As on a real Evolution: create the instance there, register it here (its integration is read from
+// Evolution), then point the instance's webhook at the URL we give.
 const instanceIds: string[] = [];
-for (const n of [1, 2]) {
+const numbers = [
+  { n: 1, integration: 'WHATSAPP-BAILEYS', extra: {} },
+  { n: 2, integration: 'WHATSAPP-BUSINESS', extra: { token: 'EAAGdemo-meta-access-token', businessId: '102290129340398' } },
+] as const;
+const names: string[] = [];
+for (const { n, integration, extra } of numbers) {
   const name = `demo-${tenant.id.slice(0, 8)}-${n}`;
-  const r = await gql(apiUrl, key, `mutation($i: RegisterInstanceInput!) { registerInstance(input: $i) { ... on RegisterInstanceSuccess { data { id webhookUrl } } ... on Error { message } } }`, {
-    i: { serverId, name, limitPerMinute: 60, limitPerHour: 1000, minDelayMs: 400, maxDelayMs: 900 },
-  });
+  names.push(name);
+  await sim('POST', '/instance/create', { instanceName: name, integration, number: `551190000000${n}`, qrcode: integration === 'WHATSAPP-BAILEYS', ...extra });
+  const r = await gql(
+    apiUrl,
+    key,
+    `mutation($i: RegisterInstanceInput!) { registerInstance(input: $i) { ... on RegisterInstanceSuccess { data { id webhookUrl integration } } ... on Error { message } } }`,
+    { i: { serverId, name, limitPerMinute: 60, limitPerHour: 1000, minDelayMs: 400, maxDelayMs: 900 } },
+  );
   const { id, webhookUrl } = r.registerInstance.data;
   instanceIds.push(id);
-  // Exactly what you would do on a real Evolution server: create the instance with our webhook URL.
-  await sim('POST', '/instance/create', {
-    instanceName: name,
-    integration: 'WHATSAPP-BAILEYS',
-    number: `551190000000${n}`,
-    webhook: { url: webhookUrl, byEvents: false, base64: false, events: ['MESSAGES_UPDATE', 'SEND_MESSAGE', 'MESSAGES_UPSERT', 'CONNECTION_UPDATE', 'QRCODE_UPDATED'] },
+  await sim('POST', `/webhook/set/${name}`, {
+    webhook: { enabled: true, url: webhookUrl, byEvents: false, base64: false, events: ['MESSAGES_UPDATE', 'SEND_MESSAGE', 'MESSAGES_UPSERT', 'CONNECTION_UPDATE', 'QRCODE_UPDATED'] },
   });
-  await sim('POST', `/__simulator/instances/${name}/connection`, { state: 'open' });
+  if (integration === 'WHATSAPP-BAILEYS') await sim('POST', `/__simulator/instances/${name}/connection`, { state: 'open' });
+  line(`instance ${name}: ${r.registerInstance.data.integration}`);
 }
 
 const contacts = Array.from({ length: CONTACTS }, (_, i) => ({
@@ -74,6 +85,12 @@ const contacts = Array.from({ length: CONTACTS }, (_, i) => ({
   customFields: { cidade: i % 2 ? 'São Paulo' : 'Campinas' },
 }));
 const added = await gql(apiUrl, key, `mutation($c: [ContactInput!]!) { addContacts(contacts: $c) { ... on AddContactsSuccess { data { created failed } } ... on Error { message } } }`, { c: contacts });
+
+// A third of the contacts wrote to the business number today: its 24-hour service window is open for
+// them (free text allowed); the others get the approved template instead.
+for (const [i, c] of contacts.entries()) {
+  if (i % 3 === 1) await sim('POST', `/__simulator/instances/${names[1]}/incoming`, { from: c.phone.replace(/\D/g, ''), text: 'Oi! Quero saber das ofertas' });
+}
 
 const created = await gql(
   apiUrl,
@@ -87,12 +104,15 @@ const created = await gql(
       messages: [
         { text: '{{saudacao}}, {{primeiro_nome}}! A Black Friday chegou em {{cidade}}: 30% em tudo até domingo.' },
         { text: 'Oi {{primeiro_nome}}, {{dia_semana}} é dia de oferta: 30% em tudo na Black Friday!' },
+        // Approved by Meta: what the business number sends to contacts outside the 24-hour window.
+        { template: { name: 'promo_semana', language: 'pt_BR', bodyParams: ['{{primeiro_nome}}'] } },
       ],
       audience: { all: true },
       instanceIds,
     },
   },
 );
+if (!created.createCampaign.data) throw new Error(`the demo campaign was refused: ${JSON.stringify(created.createCampaign)}`);
 const campaignId: string = created.createCampaign.data.id;
 
 const subscription = `subscription { campaignProgress(campaignId: "${campaignId}") { status percentDone counters { targeted sent delivered read failed skipped unknown remaining deliveryRate readRate } } }`;
@@ -101,7 +121,7 @@ line('────────────────────────�
 line(` GraphiQL:      ${apiUrl}/graphql`);
 line(` API key:       ${key}`);
 line(`               (in GraphiQL, Headers: {"Authorization": "Bearer ${key}"})`);
-line(` Tenant:        ${tenant.name} (${added.addContacts.data.created} contacts, 2 instances on the simulator)`);
+line(` Tenant:        ${tenant.name} (${added.addContacts.data.created} contacts, 2 instances on the simulator: Baileys and WhatsApp Business)`);
 line(' Subscription to paste:');
 line(`   ${subscription}`);
 line('──────────────────────────────────────────────────────────────────────────────');
