@@ -382,7 +382,7 @@ export type ImportStatus =
 export type InstanceFilter = {
   /** Any of these states. */
   connectionState?: Array<ConnectionState> | null | undefined;
-  /** Paused (by an operator or the health rules) or not. */
+  /** Paused (by an operator or the health rules, or disconnected) or not. */
   paused?: boolean | null | undefined;
   /** Part of the name or phone. */
   search?: string | null | undefined;

@@ -213,7 +213,7 @@ export abstract class SimulatorCore {
       if (scripted > 0) this.behaviour.serverErrors[number] = scripted - 1;
       throw new HttpError(500, errorBody(500, `Cannot read properties of undefined (reading '${action === 'sendText' ? 'textMessage' : 'mediaMessage'}')`));
     }
-    if (instance.state !== 'open') throw new HttpError(400, errorBody(400, ['Error: Connection Closed']));
+    if (instance.state !== 'open') throw new HttpError(500, errorBody(500, 'Connection Closed'));
     if (this.behaviour.notOnWhatsapp.includes(number)) {
       throw new HttpError(400, errorBody(400, [{ jid: `${number}@s.whatsapp.net`, exists: false, number }]));
     }

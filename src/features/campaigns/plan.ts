@@ -66,6 +66,7 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
               pausedReason: true,
               autoPausedAt: true,
               connectionState: true,
+              disconnectedSince: true,
               healthScore: true,
               sentToday: true,
               ...LIMIT_SETTINGS_SELECT,

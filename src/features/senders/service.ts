@@ -9,6 +9,7 @@ import { decryptSecret, encryptSecret, randomToken } from '../../infra/lib/crypt
 import { requestCampaignPump } from '../../infra/queues/pump.js';
 import { publish } from '../../infra/realtime/pubsub.js';
 import { forgetWebhookSecret } from '../webhooks/secrets.js';
+import { markConnected, markDisconnected } from './connection.js';
 
 export function webhookUrl(secret: string): string {
   return `${config.publicUrl}/webhooks/evolution/${secret}`;
@@ -263,7 +264,17 @@ export async function checkInstanceConnection(tenantId: string, id: string) {
   const checkedAt = new Date();
   if (!result.ok) return { instance, state: null, ok: false, httpStatus: result.httpStatus, message: result.message, checkedAt };
   const state = (result.state && STATE_OF[result.state]) || 'UNKNOWN';
-  const updated = await prisma.whatsAppInstance.update({ where: { id }, data: { connectionState: state, connectionStateAt: checkedAt } });
-  if (updated.connectionState !== instance.connectionState) await publish('instance:health', { tenantId, instanceId: id });
+  // Open re-admits a disconnected instance, close marks it disconnected (src/features/senders/connection.ts).
+  if (state === 'OPEN') {
+    const r = await markConnected({ tenantId, instanceId: id, actor: 'api', how: 'checkInstanceConnection answered open', at: checkedAt });
+    for (const c of r.campaigns) await requestCampaignPump(tenantId, c);
+  } else if (state === 'CLOSE') {
+    const r = await markDisconnected({ tenantId, instanceId: id, state, reason: 'connectionState answered close', actor: 'api', at: checkedAt });
+    for (const c of r.campaigns) await requestCampaignPump(tenantId, c);
+  } else {
+    const updated = await prisma.whatsAppInstance.update({ where: { id }, data: { connectionState: state, connectionStateAt: checkedAt } });
+    if (updated.connectionState !== instance.connectionState) await publish('instance:health', { tenantId, instanceId: id });
+  }
+  const updated = await prisma.whatsAppInstance.findUniqueOrThrow({ where: { id } });
   return { instance: updated, state, ok: true, httpStatus: 200, message: null, checkedAt };
 }
