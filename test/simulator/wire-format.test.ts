@@ -206,7 +206,9 @@ describe('Evolution simulator speaks Evolution 2.3.x', () => {
     const update = hook.received.slice(before).find((m) => m.body.event === 'connection.update');
     expect(update?.body.data).toEqual({ instance: 'wire', state: 'close', statusReason: 401 });
     const closed = await call(sim, 'POST', '/message/sendText/wire', { number: '5511988884444', text: 'x' });
-    expect(closed.status).toBe(400);
+    // A real Evolution 2.3.6 answers a send through a Baileys instance whose connection closed with a 500.
+    expect(closed.status).toBe(500);
+    expect(closed.body).toEqual({ status: 500, error: 'Internal Server Error', response: { message: 'Connection Closed' } });
   });
 });
 
