@@ -46,6 +46,7 @@ export interface RestingInstance {
   healthScore: number;
   connectionState: string;
   manuallyPaused: boolean;
+  disconnectedSince?: Date | null;
 }
 
 /**
@@ -55,7 +56,7 @@ export interface RestingInstance {
  */
 export function readmissionDue(i: RestingInstance, policy: { cooldownMinutes: number; threshold: number }, now: Date): boolean {
   if (i.manuallyPaused) return false;
-  if (i.connectionState === 'CLOSE' || i.connectionState === 'REFUSED') return false;
+  if (i.disconnectedSince || i.connectionState === 'CLOSE' || i.connectionState === 'REFUSED') return false;
   if (now.getTime() - i.autoPausedAt.getTime() < policy.cooldownMinutes * 60_000) return false;
   return i.healthScore >= policy.threshold;
 }

@@ -7,23 +7,36 @@ export interface InstanceState {
   pausedReason?: string | null;
   autoPausedAt: Date | null;
   connectionState: string;
+  /** Not connected to WhatsApp since then (a send refused for it, or Evolution said close); until `open`. */
+  disconnectedSince?: Date | null;
 }
 
-/** Evolution reported the socket closed for good (logged out, refused): sends would fail. */
-export function isDisconnected(state: string): boolean {
-  return state === 'CLOSE' || state === 'REFUSED';
+/**
+ * Not connected to WhatsApp: a send was refused for it or Evolution reported the socket closed or
+ * refused; only `open` ends it (src/features/senders/connection.ts). Sends would fail.
+ */
+export function isDisconnected(i: Pick<InstanceState, 'connectionState' | 'disconnectedSince'>): boolean {
+  return (i.disconnectedSince ?? null) !== null || i.connectionState === 'CLOSE' || i.connectionState === 'REFUSED';
 }
 
 /** Paused by hand or by the health rules, or disconnected. UNKNOWN (never reported) counts as usable. */
 export function usableForStart(i: InstanceState): boolean {
-  return !i.manuallyPaused && !i.autoPausedAt && !isDisconnected(i.connectionState);
+  return !i.manuallyPaused && !i.autoPausedAt && !isDisconnected(i);
 }
 
 export function unusableReason(i: InstanceState): string | null {
   if (i.manuallyPaused) return i.pausedReason ? `paused: ${i.pausedReason}` : 'paused by an operator';
   if (i.autoPausedAt) return 'paused by the health rules';
-  if (isDisconnected(i.connectionState)) return `disconnected (${i.connectionState.toLowerCase()})`;
+  if (isDisconnected(i)) return `disconnected (${i.connectionState.toLowerCase()})`;
   return null;
+}
+
+/**
+ * Unusable only because it is disconnected: it comes back by itself when its number reconnects, so
+ * a campaign left with only such instances waits (RUNNING, its recipients queued) instead of pausing.
+ */
+export function waitsForReconnect(i: InstanceState): boolean {
+  return !i.manuallyPaused && !i.autoPausedAt && isDisconnected(i);
 }
 
 export interface LimitSettings {

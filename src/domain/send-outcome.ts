@@ -5,6 +5,7 @@
 export type OutcomeFacts =
   | { kind: 'sent' }
   | { kind: 'throttled'; httpStatus: number; message: string; retryAfterMs: number | null }
+  | { kind: 'disconnected'; httpStatus: number; message: string; state: string | null }
   | {
       kind: 'not_on_whatsapp' | 'rejected' | 'unauthorized' | 'instance_not_found' | 'unavailable' | 'unknown';
       /** null: no HTTP answer at all (connection refused, reset, timed out). */
@@ -59,6 +60,12 @@ export type SendDecision =
    * recipient waits without using an attempt; no error, no health lost, the campaign's errors unchanged.
    */
   | { kind: 'throttle'; reason: string; retryAfterMs: number | null }
+  /**
+   * The number is not connected to WhatsApp (nothing sent): the recipient goes back to the queue as if
+   * never claimed, the instance is paused until it connects again; no error, no health lost, the
+   * campaign's errors unchanged. `state`: Evolution's connectionState when known.
+   */
+  | { kind: 'disconnected'; reason: string; state: string | null }
   /** Evolution did not answer: the recipient waits for the server without using an attempt. */
   | { kind: 'wait-for-server'; reason: string }
   /** May have left: never sent again blindly; resolved against Evolution's message store. */
@@ -85,6 +92,8 @@ export function decideSendOutcome(outcome: OutcomeFacts, f: SendFacts): SendDeci
       return { kind: 'sent' };
     case 'throttled':
       return { kind: 'throttle', reason: `throttled (${outcome.httpStatus}): ${outcome.message}`, retryAfterMs: outcome.retryAfterMs };
+    case 'disconnected':
+      return { kind: 'disconnected', reason: `not connected (${outcome.httpStatus}${outcome.state ? `, state ${outcome.state}` : ''}): ${outcome.message}`, state: outcome.state };
     case 'not_on_whatsapp':
       return {
         kind: 'fail',

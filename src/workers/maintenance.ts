@@ -14,6 +14,7 @@ import { purgeFailedInbox } from '../features/webhooks/inbox.js';
 import { requestPump } from './deps.js';
 import { purgeDeadWorkers } from '../features/health/worker-heartbeat.js';
 import { restoreLostJobs } from './recovery.js';
+import { checkDisconnected } from '../features/senders/connection.js';
 
 /** A SENDING recipient older than this lost its worker (the send call itself times out well before). */
 const SENDING_STALE_MS = () => config.evolutionTimeoutMs + 120_000;
@@ -56,6 +57,10 @@ export function maintenanceProcessor(deps: FollowUpDeps) {
       }
       case 'maintenance:ab-evaluate':
         return evaluateAbTests(logger);
+      case 'maintenance:connections': {
+        const r = await checkDisconnected((t, c) => requestPump(t, c), logger);
+        return `disconnected instances checked ${r.checked}, re-admitted ${r.readmitted}`;
+      }
       case 'maintenance:reconcile':
         return reconcileDue({ log: logger, requestPump, requestFollowUps: (ms) => deps.requestFollowUps(ms) });
       default: {

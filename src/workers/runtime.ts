@@ -32,6 +32,8 @@ const SCHEDULES = [
   ['ab-evaluate', 30_000, 'maintenance:ab-evaluate'],
   ['purge-receipts', 3_600_000, 'maintenance:purge-receipts'],
   ['reconcile', 5000, 'maintenance:reconcile'],
+  // Each disconnected instance is asked on its own backoff (5 s doubling to 5 min); this pass finds the due ones.
+  ['connections', 5000, 'maintenance:connections'],
 ] as const;
 /** How often a worker checks that every recurring job still exists in Redis. */
 const SCHEDULE_CHECK_MS = 15_000;

@@ -117,6 +117,31 @@ describe('consent', () => {
     if (both.updateTenant.__typename === 'ValidationError') expect(both.updateTenant.issues[0]?.path).toEqual(['input', 'optInKeywords']);
   });
 
+  it('a confirmation to a keyword received while the number is disconnected waits for it and is sent once it connects', async () => {
+    const { tenantId, key } = await newTenant('consent while disconnected');
+    const sender = await addSender(stack, key);
+    const phone = '+5511970003456';
+    const contact = await prisma.contact.create({ data: { tenantId, phone } });
+    await gqlOk(stack.url, key, UpdateTenant, { input: { optOutReply: 'Descadastrado.' } });
+    // Lost its connection (Evolution answers sends with 500 Connection Closed, posts no close).
+    const simInstance = stack.sim.instances.get(sender.name);
+    if (!simInstance) throw new Error('no simulator instance');
+    simInstance.state = 'close';
+
+    stack.sim.receiveMessage(sender.name, digits(phone), 'SAIR');
+    await waitFor(async () => (await prisma.contact.findUniqueOrThrow({ where: { id: contact.id } })).optedOut, 20_000);
+    const down = await waitFor(async () => (await prisma.whatsAppInstance.findFirstOrThrow({ where: { tenantId } })).disconnectedSince, 20_000);
+    expect(down).toBeInstanceOf(Date);
+    expect(stack.sim.sends.filter((x) => x.number === digits(phone))).toEqual([]);
+
+    stack.sim.setConnectionState(sender.name, 'open');
+    await waitFor(async () => stack.sim.sends.some((x) => x.number === digits(phone) && x.text === 'Descadastrado.'), 40_000);
+    await waitFor(async () => (await prisma.campaignLog.findMany({ where: { tenantId, type: 'OPT_OUT', message: { contains: 'confirmation' } } })).length > 0, 20_000);
+    expect(stack.sim.sends.filter((x) => x.number === digits(phone)).map((x) => x.text)).toEqual(['Descadastrado.']);
+    const logs = await prisma.campaignLog.findMany({ where: { tenantId, type: 'OPT_OUT', message: { contains: 'confirmation' } } });
+    expect(logs.map((l) => l.message)).toEqual([expect.stringMatching(/confirmation to .*: sent$/)]);
+  });
+
   it('the API and an import column record opt-ins with their source; another tenant sees none of it', async () => {
     const { tenantId, key } = await newTenant('consent by API and import');
     const [a] = await Promise.all([prisma.contact.create({ data: { tenantId, phone: '+5511970002001' } })]);

@@ -219,7 +219,7 @@ describe('messages.upsert: replies', () => {
     await webhooksIdle();
     const logs = await prisma.campaignLog.findMany({ where: { campaignId: c.campaignId, type: { in: ['INSTANCE_PAUSED', 'INSTANCE_RESUMED'] } }, orderBy: { id: 'asc' } });
     expect(logs.map((l) => l.type)).toEqual(['INSTANCE_PAUSED', 'INSTANCE_RESUMED']);
-    expect(logs[0]?.details).toMatchObject({ cause: 'connection', state: 'close', statusReason: 401 });
+    expect(logs[0]?.details).toMatchObject({ cause: 'disconnected', state: 'CLOSE', statusReason: 401 });
     const instance = await prisma.whatsAppInstance.findUniqueOrThrow({ where: { id: inst.instanceId } });
     expect(instance.phone).toBe('+5511988887777');
   });

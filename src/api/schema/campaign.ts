@@ -260,6 +260,13 @@ export const CampaignRef = builder.prismaNode('Campaign', {
       nullable: true,
       description: 'Since when the campaign has messages due and no worker process is alive to send them; null when not stalled.',
     }),
+    waitingForReconnectSince: t.field({
+      type: 'DateTime',
+      nullable: true,
+      select: { reconnectWaitSince: true, status: true },
+      description: 'While every instance it can send through is disconnected from WhatsApp: since when it waits (RUNNING, its recipients stay queued and none fails; it sends again when a number reconnects); null otherwise.',
+      resolve: (c) => (c.status === 'RUNNING' ? c.reconnectWaitSince : null),
+    }),
     messages: t.relation('messages', { query: { orderBy: [{ order: 'asc' }, { createdAt: 'asc' }] } }),
     instances: t.field({
       type: [WhatsAppInstanceRef],

@@ -38,6 +38,12 @@ export const ProgressRef = builder.objectRef<LiveProgress>('CampaignProgress').i
       nullable: true,
       description: 'Since when the campaign has messages due and no worker process is alive to send them; null when not stalled.',
     }),
+    waitingForReconnectSince: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'While every instance it can send through is disconnected from WhatsApp: since when it waits (RUNNING, its recipients stay queued and none fails; it sends again when a number reconnects); null otherwise.',
+      resolve: (p) => (p.status === 'RUNNING' ? (p.reconnectWaitSince ?? null) : null),
+    }),
     throttledUntil: t.field({
       type: 'DateTime',
       nullable: true,

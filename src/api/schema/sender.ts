@@ -28,6 +28,16 @@ export const EvolutionIntegrationEnum = builder.enumType(EvolutionIntegration, {
     "The Evolution integration behind an instance: WHATSAPP_BAILEYS (WhatsApp Web, QR-connected), WHATSAPP_BUSINESS (Meta's Cloud API: message templates and the 24-hour service window), EVOLUTION (Evolution's own channel, treated as Baileys).",
 });
 export const HealthStatusEnum = builder.enumType('HealthStatus', { values: ['EXCELLENT', 'GOOD', 'WARNING', 'CRITICAL'] as const });
+export const InstancePauseReasonEnum = builder.enumType('InstancePauseReason', {
+  description: 'Why an instance does not send.',
+  values: {
+    MANUAL: { description: 'Paused by an operator, or because Evolution refused the key or does not know the instance (see pausedReason).' },
+    HEALTH: { description: 'Paused by the health rules; re-admitted after its cool-down.' },
+    DISCONNECTED: {
+      description: 'Not connected to WhatsApp (a send was refused for it, or Evolution said close): its sends wait, none fails; it sends again when Evolution says open.',
+    },
+  } as const,
+});
 
 export const EvolutionServerRef = builder.prismaNode('EvolutionServer', {
   id: { field: 'id' },
@@ -153,7 +163,23 @@ export const WhatsAppInstanceRef = builder.prismaNode('WhatsAppInstance', {
     limitPerDay: t.exposeInt('limitPerDay'),
     minDelayMs: t.exposeInt('minDelayMs'),
     maxDelayMs: t.exposeInt('maxDelayMs'),
-    paused: t.boolean({ select: { manuallyPaused: true, autoPausedAt: true }, resolve: (i) => i.manuallyPaused || i.autoPausedAt !== null }),
+    paused: t.boolean({
+      description: 'It does not send now: paused by an operator or the health rules, or disconnected (see pauseReason).',
+      select: { manuallyPaused: true, autoPausedAt: true, disconnectedSince: true },
+      resolve: (i) => i.manuallyPaused || i.autoPausedAt !== null || i.disconnectedSince !== null,
+    }),
+    pauseReason: t.field({
+      type: InstancePauseReasonEnum,
+      nullable: true,
+      description: 'Why it does not send (an operator pause first, then health, then disconnection); null while it may send.',
+      select: { manuallyPaused: true, autoPausedAt: true, disconnectedSince: true },
+      resolve: (i) => (i.manuallyPaused ? 'MANUAL' : i.autoPausedAt ? 'HEALTH' : i.disconnectedSince ? 'DISCONNECTED' : null),
+    }),
+    disconnectedSince: t.expose('disconnectedSince', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'Since when it is not connected to WhatsApp (its sends wait until Evolution says open); null when connected.',
+    }),
     manuallyPaused: t.exposeBoolean('manuallyPaused', { description: 'Paused by an operator (or because Evolution refused the key or the instance).' }),
     pausedReason: t.exposeString('pausedReason', { nullable: true }),
     pausedAt: t.expose('pausedAt', { type: 'DateTime', nullable: true }),
@@ -209,7 +235,7 @@ const InstanceFilterInput = builder.inputType('InstanceFilter', {
   fields: (t) => ({
     serverId: t.globalID({ for: EvolutionServerRef }),
     connectionState: t.field({ type: [ConnectionStateEnum], description: 'Any of these states.' }),
-    paused: t.boolean({ description: 'Paused (by an operator or the health rules) or not.' }),
+    paused: t.boolean({ description: 'Paused (by an operator or the health rules, or disconnected) or not.' }),
     search: t.string({ description: 'Part of the name or phone.' }),
   }),
 });
@@ -222,8 +248,8 @@ function instanceWhere(tenantId: string, f: typeof InstanceFilterInput.$inferInp
     tenantId,
     ...(f?.serverId ? { serverId: f.serverId.id } : {}),
     ...(f?.connectionState?.length ? { connectionState: { in: f.connectionState } } : {}),
-    ...(f?.paused === true ? { OR: [{ manuallyPaused: true }, { autoPausedAt: { not: null } }] } : {}),
-    ...(f?.paused === false ? { manuallyPaused: false, autoPausedAt: null } : {}),
+    ...(f?.paused === true ? { OR: [{ manuallyPaused: true }, { autoPausedAt: { not: null } }, { disconnectedSince: { not: null } }] } : {}),
+    ...(f?.paused === false ? { manuallyPaused: false, autoPausedAt: null, disconnectedSince: null } : {}),
     ...(search ? { AND: [{ OR: [{ name: { contains: search, mode: 'insensitive' } }, { phone: { contains: search } }] }] } : {}),
   };
 }

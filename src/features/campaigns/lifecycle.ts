@@ -94,7 +94,7 @@ export async function startCampaign(tenantId: string, campaignId: string, actor:
 
       const links = await tx.campaignInstance.findMany({
         where: { campaignId, tenantId },
-        select: { instance: { select: { id: true, manuallyPaused: true, autoPausedAt: true, connectionState: true } } },
+        select: { instance: { select: { id: true, manuallyPaused: true, autoPausedAt: true, connectionState: true, disconnectedSince: true } } },
       });
       if (!links.some((l) => usableForStart(l.instance))) {
         throw new CampaignNotReadyError(

@@ -68,6 +68,7 @@ export async function campaignPlan(tenantId: string, campaignId: string, now: Da
               autoPausedAt: true,
               connectionState: true,
               integration: true,
+              disconnectedSince: true,
               healthScore: true,
               sentToday: true,
               ...LIMIT_SETTINGS_SELECT,

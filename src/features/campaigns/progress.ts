@@ -8,7 +8,7 @@ import { counterColumns } from './counter-sql.js';
 export type CounterDeltas = Partial<Counts>;
 
 /** What every counter update returns: enough to publish progress without another read. */
-export const PROGRESS_COLUMNS = Prisma.sql`id, tenant_id, status, version, resumes_at, stalled_since, throttled_until, started_at, completed_at, ${counterColumns(COUNTER_KEYS)}`;
+export const PROGRESS_COLUMNS = Prisma.sql`id, tenant_id, status, version, resumes_at, stalled_since, reconnect_wait_since, throttled_until, started_at, completed_at, ${counterColumns(COUNTER_KEYS)}`;
 
 interface ProgressRow extends CounterColumns {
   id: string;
@@ -18,6 +18,7 @@ interface ProgressRow extends CounterColumns {
   version: bigint | string;
   resumes_at: Date | null;
   stalled_since: Date | null;
+  reconnect_wait_since: Date | null;
   throttled_until: Date | null;
   started_at: Date | null;
   completed_at: Date | null;
@@ -31,6 +32,7 @@ export function toProgressEvent(row: ProgressRow): CampaignProgressEvent {
     version: row.version.toString(),
     resumesAt: row.resumes_at?.toISOString() ?? null,
     stalledSince: row.stalled_since?.toISOString() ?? null,
+    reconnectWaitSince: row.reconnect_wait_since?.toISOString() ?? null,
     throttledUntil: row.throttled_until?.toISOString() ?? null,
     startedAt: row.started_at?.toISOString() ?? null,
     completedAt: row.completed_at?.toISOString() ?? null,

@@ -24,6 +24,8 @@ export type PumpInstance = LimitSettings & {
   deliveredToday: number;
   /** Deferred after a throttled send until then (src/features/dispatch/throttle.ts). */
   throttledUntil: Date | null;
+  /** Not connected to WhatsApp since then (src/features/senders/connection.ts). */
+  disconnectedSince: Date | null;
 };
 
 /** Records that the campaign waits for its window (once per closing) and when it resumes. */
@@ -58,6 +60,53 @@ export async function windowOpened(tenantId: string, campaignId: string) {
       type: 'WINDOW_OPENED',
       message: 'the sending window opened: sending resumes',
       details: { plannedAt: row.resumes_at.toISOString() },
+      progress: progress ? { ...progress } : undefined,
+      actor: 'worker',
+    });
+  });
+}
+
+/**
+ * Every instance the campaign could send through is disconnected: it waits (RUNNING, recipients
+ * queued) and shows it (`reconnect_wait_since` on its row and progress, one STALLED entry, cause
+ * 'disconnected', per wait).
+ */
+export async function reconnectWaitStarted(tenantId: string, campaignId: string, down: PumpInstance[]) {
+  await inTransaction(async (tx, after) => {
+    const [row] = await tx.$queryRaw<Array<{ status: string; since: Date | null }>>`
+      SELECT status, reconnect_wait_since AS since FROM campaign WHERE id = ${campaignId}::uuid FOR NO KEY UPDATE`;
+    if (!row || row.status !== 'RUNNING' || row.since) return;
+    const progress = await bumpCampaign(tx, after, campaignId, {}, [Prisma.sql`reconnect_wait_since = now()`]);
+    await appendLog(tx, after, {
+      tenantId,
+      campaignId,
+      type: 'STALLED',
+      severity: 'WARNING',
+      message: `waiting for a disconnected number: ${down.map((i) => i.name).join(', ')} ${down.length === 1 ? 'is' : 'are'} not connected to WhatsApp; the recipients stay queued (none fails) and go out when a number reconnects`,
+      details: {
+        cause: 'disconnected',
+        instances: down.map((i) => ({ id: i.id, name: i.name, disconnectedSince: i.disconnectedSince?.toISOString() ?? null, state: i.connectionState })),
+      },
+      progress: progress ? { ...progress } : undefined,
+      actor: 'worker',
+    });
+  });
+}
+
+/** An instance of a campaign that waited for a reconnect can send again: the wait ends (STALL_ENDED, cause 'disconnected'). */
+export async function reconnectWaitEnded(tenantId: string, campaignId: string, usable: PumpInstance[]) {
+  await inTransaction(async (tx, after) => {
+    const [row] = await tx.$queryRaw<Array<{ since: Date | null }>>`
+      SELECT reconnect_wait_since AS since FROM campaign WHERE id = ${campaignId}::uuid FOR NO KEY UPDATE`;
+    if (!row?.since) return;
+    const progress = await bumpCampaign(tx, after, campaignId, {}, [Prisma.sql`reconnect_wait_since = NULL`]);
+    await appendLog(tx, after, {
+      tenantId,
+      campaignId,
+      type: 'STALL_ENDED',
+      severity: 'INFO',
+      message: `a number is connected again (${usable.map((i) => i.name).join(', ')}): sending resumes (waited ${Math.round((Date.now() - row.since.getTime()) / 1000)} s)`,
+      details: { cause: 'disconnected', waitedSince: row.since.toISOString() },
       progress: progress ? { ...progress } : undefined,
       actor: 'worker',
     });

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { autoPauseCampaign, completeIfDone, expireCampaign } from '../campaigns/lifecycle.js';
 import { sqlExecute, sqlRows } from '../../infra/db/sql.js';
-import { effectiveLimits, unusableReason } from '../../domain/instances.js';
+import { effectiveLimits, unusableReason, waitsForReconnect } from '../../domain/instances.js';
 import { campaignCaps, campaignLimits, countPicks, MAX_PRIORITY, nextPumpDelayMs, sendsToSchedule, shortfallShare } from '../../domain/pacing.js';
 import { planRotation, type RotationMode } from '../../domain/rotation.js';
 import { nextOpening, zoneOr } from '../../domain/window.js';
@@ -12,7 +12,7 @@ import { randomToken } from '../../infra/lib/crypto.js';
 import { localDay } from '../../infra/lib/local-time.js';
 import { jobId } from '../../infra/queues/definitions.js';
 import { redisKey } from '../../infra/redis.js';
-import { noteCampaignDailyCap, noteDailyLimits, noteRotation, type PumpInstance, windowClosed, windowOpened } from './pump-notes.js';
+import { noteCampaignDailyCap, noteDailyLimits, noteRotation, type PumpInstance, reconnectWaitEnded, reconnectWaitStarted, windowClosed, windowOpened } from './pump-notes.js';
 import { batchSlots, type ReservedSlot } from './batches.js';
 import { openZones, type SendCampaign, sendCampaign } from './context.js';
 import { type DispatchDeps, outstandingKey, tenantOutstandingKey } from './send.js';
@@ -49,6 +49,7 @@ export type PumpResult =
   | 'waiting'
   | 'window-closed'
   | 'no-usable-instance'
+  | 'waiting-for-reconnect'
   | 'limits-reached'
   | { scheduled: number };
 
@@ -95,6 +96,7 @@ type PumpRow = {
   campaignPerHour: number | null;
   campaignPerDay: number | null;
   campaignTypingDelayMs: number;
+  reconnectWaitSince: Date | null;
 } & (PumpInstance | { [K in keyof PumpInstance]: null });
 
 /**
@@ -107,7 +109,8 @@ async function loadForPump(tenantId: string, campaignId: string) {
     SELECT c.status::text AS status, c.rotation_mode::text AS "rotationMode", c.rotation_cursor AS "rotationCursor",
       c.rotation_snapshot AS "rotationSnapshot", c.resumes_at AS "resumesAt", c.expires_at AS "expiresAt", c.min_delay_ms AS "campaignMinDelayMs",
       c.max_delay_ms AS "campaignMaxDelayMs", c.priority, c.limit_per_minute AS "campaignPerMinute", c.limit_per_hour AS "campaignPerHour",
-      c.limit_per_day AS "campaignPerDay", c.typing_delay_ms AS "campaignTypingDelayMs", i.throttled_until AS "throttledUntil",
+      c.limit_per_day AS "campaignPerDay", c.typing_delay_ms AS "campaignTypingDelayMs", c.reconnect_wait_since AS "reconnectWaitSince",
+      i.throttled_until AS "throttledUntil", i.disconnected_since AS "disconnectedSince",
       i.id, i.name, i.manually_paused AS "manuallyPaused", i.paused_reason AS "pausedReason", i.auto_paused_at AS "autoPausedAt",
       i.connection_state::text AS "connectionState", i.health_score AS "healthScore", i.sent_today AS "sentToday",
       i.delivered_today AS "deliveredToday", i.limit_per_minute AS "limitPerMinute", i.limit_per_hour AS "limitPerHour",
@@ -134,6 +137,7 @@ async function loadForPump(tenantId: string, campaignId: string) {
     priority: first.priority,
     caps: campaignCaps({ id: campaignId, limitPerMinute: first.campaignPerMinute, limitPerHour: first.campaignPerHour, limitPerDay: first.campaignPerDay }),
     typingDelayMs: first.campaignTypingDelayMs,
+    reconnectWaitSince: first.reconnectWaitSince,
     instances,
   };
 }
@@ -196,11 +200,19 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   const all = campaign.instances;
   const usable = all.filter((i) => unusableReason(i) === null);
   if (usable.length === 0) {
+    const down = all.filter(waitsForReconnect);
+    if (down.length > 0) {
+      // Its numbers are disconnected: it waits for one to reconnect (an `open` pumps it), visibly.
+      await reconnectWaitStarted(tenantId, campaignId, down);
+      await deps.requestPump(tenantId, campaignId, MAX_IDLE_WAIT_MS);
+      return 'waiting-for-reconnect';
+    }
     await autoPauseCampaign(tenantId, campaignId, 'no instance of the campaign can send', {
       instances: all.map((i) => ({ id: i.id, name: i.name, reason: unusableReason(i) })),
     });
     return 'no-usable-instance';
   }
+  if (campaign.reconnectWaitSince) await reconnectWaitEnded(tenantId, campaignId, usable);
   await noteRotation(tenantId, campaignId, campaign.rotationMode as RotationMode, campaign.rotationSnapshot, all, usable);
 
   // Not now: instances deferred after a throttled send, and those a higher-priority campaign of the

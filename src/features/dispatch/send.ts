@@ -24,6 +24,7 @@ import { openZones, type SendCampaign, type SendInstance, sendCampaign, sendInst
 import type { InstanceLimiter } from './limiter.js';
 import { markUnreachable } from './outage.js';
 import { markThrottled } from './throttle.js';
+import { CONNECTION_STATE, markDisconnected } from '../senders/connection.js';
 import { GATE_MAX_WAIT_MS, type Pace, passedGate, waitAtGate } from './pace.js';
 import { config } from '../../infra/config/index.js';
 import type { SendPermits } from './permits.js';
@@ -505,6 +506,8 @@ async function recordOutcome(
       return;
     case 'throttle':
       return deferThrottled(deps, campaign, instance, claimed, base, decision.reason, decision.retryAfterMs);
+    case 'disconnected':
+      return pauseDisconnected(deps, campaign, instance, claimed, base, decision.reason, decision.state);
     case 'wait-for-server':
       return waitForServer(deps, campaign, instance, claimed, base, decision.reason);
     case 'unknown':
@@ -531,6 +534,26 @@ async function pauseInstance(instance: SendInstance, reason: string, base: SendL
     });
     after.publish('instance:health', { tenantId: instance.tenantId, instanceId: instance.id });
   });
+}
+
+/**
+ * The number is not connected to WhatsApp (nothing was sent): the recipient goes back to the queue as
+ * if never claimed (no attempt used, no error, no health lost, the campaign's errors unchanged), the
+ * instance is paused until Evolution says `open` (src/features/senders/connection.ts: one log entry per
+ * running campaign, not one per recipient), and its campaigns are pumped so that their share moves to
+ * their other instances.
+ */
+async function pauseDisconnected(deps: DispatchDeps, campaign: SendCampaign, instance: SendInstance, claimed: ClaimedRow, base: SendLogBase, reason: string, state: string | null) {
+  await unclaim([claimed.id], null);
+  const { campaigns } = await markDisconnected({
+    tenantId: instance.tenantId,
+    instanceId: instance.id,
+    state: state ? (CONNECTION_STATE[state] ?? null) : null,
+    reason,
+    actor: 'worker',
+    log: { recipientId: claimed.id, contactId: claimed.contact_id, httpStatus: base.httpStatus, durationMs: base.durationMs },
+  });
+  for (const c of new Set([campaign.id, ...campaigns])) await deps.requestPump(campaign.tenantId, c);
 }
 
 /**

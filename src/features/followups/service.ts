@@ -20,6 +20,7 @@ import { renderTemplate } from '../../domain/template.js';
 import { isOpen, zoneOr } from '../../domain/window.js';
 import type { SendOutcome } from '../../infra/evolution/client.js';
 import { markThrottled } from '../dispatch/throttle.js';
+import { CONNECTION_STATE, markDisconnected } from '../senders/connection.js';
 import type { SendMediaBody, SendTextBody } from '../../infra/evolution/wire.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { clock } from '../../infra/lib/clock.js';
@@ -127,7 +128,7 @@ export async function pumpFollowUps(deps: FollowUpDeps, now: Date = clock.now())
     if (!usable) {
       const rows = await prisma.whatsAppInstance.findMany({
         where: { tenantId: f.tenant_id, campaigns: { some: { campaignId: f.campaign_id } } },
-        select: { id: true, manuallyPaused: true, pausedReason: true, autoPausedAt: true, connectionState: true },
+        select: { id: true, manuallyPaused: true, pausedReason: true, autoPausedAt: true, connectionState: true, disconnectedSince: true },
         orderBy: { id: 'asc' },
       });
       usable = rows.filter((i) => unusableReason(i) === null).map((i) => i.id);
@@ -249,6 +250,17 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
       );
       // Throttled: the instance waits (no claim until then), the follow-up is tried again later.
       if (outcome.kind === 'throttled') await markThrottled(instanceId, outcome.retryAfterMs);
+      // Not connected: the instance is paused until it connects again, the follow-up waits (not failed).
+      if (outcome.kind === 'disconnected') {
+        const r = await markDisconnected({
+          tenantId,
+          instanceId,
+          state: outcome.state ? (CONNECTION_STATE[outcome.state] ?? null) : null,
+          reason: `not connected (${outcome.httpStatus}): ${outcome.message}`,
+          actor: 'worker',
+        });
+        for (const c of r.campaigns) await deps.requestPump(tenantId, c);
+      }
       await recordFollowUp(tenantId, instanceId, instance.name, job.id, claimed, text, requestSummary(endpoint, body), outcome);
       return outcome.kind;
     } finally {
@@ -300,7 +312,7 @@ async function claimFollowUp(followUpId: string, instanceId: string, token: stri
       SELECT id FROM campaign WHERE id = (SELECT campaign_id FROM f) AND status IN ('RUNNING', 'COMPLETED') FOR KEY SHARE
     ), i AS (
       SELECT id FROM whatsapp_instance
-      WHERE id = ${instanceId}::uuid AND NOT manually_paused AND auto_paused_at IS NULL AND connection_state NOT IN ('CLOSE', 'REFUSED')
+      WHERE id = ${instanceId}::uuid AND NOT manually_paused AND auto_paused_at IS NULL AND connection_state NOT IN ('CLOSE', 'REFUSED') AND disconnected_since IS NULL
         AND (throttled_until IS NULL OR throttled_until <= now())
     )
     UPDATE follow_up fu
@@ -357,6 +369,7 @@ async function recordFollowUp(
       }
       case 'unavailable':
       case 'throttled':
+      case 'disconnected':
         // Certainly not sent: a later pass tries again.
         await tx.$executeRaw`
           UPDATE follow_up SET status = 'PENDING', claim_token = NULL, claimed_at = NULL, error = ${`not sent: ${outcome.message}`},

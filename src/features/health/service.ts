@@ -97,6 +97,7 @@ interface RestingRow {
   auto_paused_at: Date;
   last_health_update_at: Date | null;
   connection_state: string;
+  disconnected_since: Date | null;
   manually_paused: boolean;
   threshold: number;
   cooldown: number;
@@ -118,7 +119,7 @@ export async function healthMaintenance(pump: PumpRequest, now: Date = clock.now
   for (const i of unhealthy) if (await checkInstanceHealth(i.id, pump, now)) paused++;
 
   const resting = await prisma.$queryRaw<RestingRow[]>`
-    SELECT i.id, i.tenant_id, i.name, i.health_score, i.auto_paused_at, i.last_health_update_at, i.connection_state::text,
+    SELECT i.id, i.tenant_id, i.name, i.health_score, i.auto_paused_at, i.last_health_update_at, i.connection_state::text, i.disconnected_since,
            i.manually_paused, t.health_pause_threshold AS threshold, t.health_cooldown_minutes AS cooldown,
            t.health_recovery_per_hour AS recovery
     FROM whatsapp_instance i JOIN tenant t ON t.id = i.tenant_id
@@ -129,7 +130,7 @@ export async function healthMaintenance(pump: PumpRequest, now: Date = clock.now
     const since = Math.max(r.auto_paused_at.getTime(), r.last_health_update_at?.getTime() ?? 0);
     const score = recoveredScore(r.health_score, r.recovery, now.getTime() - since);
     const due = readmissionDue(
-      { autoPausedAt: r.auto_paused_at, healthScore: score, connectionState: r.connection_state, manuallyPaused: r.manually_paused },
+      { autoPausedAt: r.auto_paused_at, healthScore: score, connectionState: r.connection_state, manuallyPaused: r.manually_paused, disconnectedSince: r.disconnected_since },
       { cooldownMinutes: r.cooldown, threshold: r.threshold },
       now,
     );

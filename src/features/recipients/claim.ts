@@ -166,7 +166,7 @@ async function claimGroups(groups: readonly ClaimGroup[]): Promise<Array<GroupRe
       ), i AS (
         SELECT id, integration = 'WHATSAPP-BUSINESS' AS business FROM whatsapp_instance
         WHERE id = ${instanceId}::uuid AND NOT manually_paused AND auto_paused_at IS NULL
-          AND connection_state NOT IN ('CLOSE', 'REFUSED') AND (unreachable_until IS NULL OR unreachable_until <= now())
+          AND connection_state NOT IN ('CLOSE', 'REFUSED') AND disconnected_since IS NULL AND (unreachable_until IS NULL OR unreachable_until <= now())
           AND (throttled_until IS NULL OR throttled_until <= now())
       ), picked AS (
         SELECT r.id, r.seq, r.contact_id, r.message_id FROM recipient r

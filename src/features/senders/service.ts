@@ -11,6 +11,7 @@ import { publish } from '../../infra/realtime/pubsub.js';
 import { forgetWebhookSecret } from '../webhooks/secrets.js';
 import type { EvolutionIntegration } from '../../generated/prisma/client.js';
 import { forgetIntegration, integrationFromEvolution } from './integration.js';
+import { markConnected, markDisconnected } from './connection.js';
 
 export function webhookUrl(secret: string): string {
   return `${config.publicUrl}/webhooks/evolution/${secret}`;
@@ -291,11 +292,21 @@ export async function checkInstanceConnection(tenantId: string, id: string) {
   const checkedAt = new Date();
   if (!result.ok) return { instance, state: null, ok: false, httpStatus: result.httpStatus, message: result.message, checkedAt };
   const state = (result.state && STATE_OF[result.state]) || 'UNKNOWN';
-  const updated = await prisma.whatsAppInstance.update({
-    where: { id },
-    data: { connectionState: state, connectionStateAt: checkedAt, ...(integration ? { integration } : {}) },
-  });
-  if (integration && integration !== instance.integration) forgetIntegration(id);
-  if (updated.connectionState !== instance.connectionState) await publish('instance:health', { tenantId, instanceId: id });
+  // Open re-admits a disconnected instance, close marks it disconnected (src/features/senders/connection.ts).
+  if (state === 'OPEN') {
+    const r = await markConnected({ tenantId, instanceId: id, actor: 'api', how: 'checkInstanceConnection answered open', at: checkedAt });
+    for (const c of r.campaigns) await requestCampaignPump(tenantId, c);
+  } else if (state === 'CLOSE') {
+    const r = await markDisconnected({ tenantId, instanceId: id, state, reason: 'connectionState answered close', actor: 'api', at: checkedAt });
+    for (const c of r.campaigns) await requestCampaignPump(tenantId, c);
+  } else {
+    const updated = await prisma.whatsAppInstance.update({ where: { id }, data: { connectionState: state, connectionStateAt: checkedAt } });
+    if (updated.connectionState !== instance.connectionState) await publish('instance:health', { tenantId, instanceId: id });
+  }
+  if (integration && integration !== instance.integration) {
+    await prisma.whatsAppInstance.update({ where: { id }, data: { integration } });
+    forgetIntegration(id);
+  }
+  const updated = await prisma.whatsAppInstance.findUniqueOrThrow({ where: { id } });
   return { instance: updated, state, ok: true, httpStatus: 200, message: null, checkedAt };
 }

@@ -1,5 +1,4 @@
 import type { z } from 'zod';
-import { appendLog } from '../campaigns/logs.js';
 import { prisma } from '../../infra/db/client.js';
 import { inTransaction } from '../../infra/db/transaction.js';
 import { parseProviderStatus, receiptErrorDetail } from '../../domain/receipts.js';
@@ -13,6 +12,7 @@ import { confirmSentByWebhook } from '../recipients/outcomes.js';
 import { applyDeliveryReceipt } from '../recipients/receipt-batch.js';
 import { findRecipientByKey, lockProviderMessage } from '../recipients/receipts.js';
 import { processIncomingMessage } from '../replies/process.js';
+import { CONNECTION_STATE, markConnected, markDisconnected, recordConnectionState } from '../senders/connection.js';
 import type { connectionUpdateSchema, HandledEventData, messageRawSchema, messagesUpdateSchema, qrcodeUpdatedSchema } from './schemas.js';
 
 /** One event to apply, its data parsed by its event's schema (see parseEventData). */
@@ -94,58 +94,43 @@ async function sendMessage(job: WebhookJob, d: z.infer<typeof messageRawSchema>)
   });
 }
 
-const STATE: Record<string, ConnectionState> = { open: 'OPEN', connecting: 'CONNECTING', close: 'CLOSE', refused: 'REFUSED' };
-
 /**
- * The instance's connection. `close` (Evolution will not reconnect) or `refused` stops its sends: the
- * claim refuses disconnected instances, and each running campaign that uses it gets a log entry.
- * `open` re-admits it: campaigns whose last connection entry for it says paused get a resumed entry
- * (Evolution usually goes close → connecting → open, so the previous state alone does not tell),
- * and every running campaign that uses it is pumped.
+ * The instance's connection (src/features/senders/connection.ts owns what it means). `close` (Evolution
+ * will not reconnect) or `refused` marks it disconnected: the claims refuse it and each running
+ * campaign that uses it gets one INSTANCE_PAUSED entry. Only `open` re-admits it: campaigns paused by
+ * it get INSTANCE_RESUMED, and every running campaign that uses it is pumped. `connecting`, which
+ * Evolution posts about twice a second while it retries without network, is recorded and nothing more.
  */
 async function connectionUpdate(job: WebhookJob, d: z.infer<typeof connectionUpdateSchema>, fx: WebhookEffects): Promise<string> {
-  const state = STATE[d.state] as ConnectionState;
-  const campaigns = await inTransaction(async (tx, after) => {
-    const rows = await tx.$queryRaw<Array<{ previous: ConnectionState; name: string }>>`
-      WITH old AS (SELECT id, connection_state FROM whatsapp_instance WHERE id = ${job.instanceId}::uuid FOR UPDATE)
-      UPDATE whatsapp_instance i SET connection_state = ${state}::"ConnectionState", connection_state_at = ${new Date(job.receivedAt)},
-        phone = COALESCE(${d.wuid ? `+${jidUser(d.wuid)}` : null}, i.phone),
-        profile_name = COALESCE(${d.profileName ?? null}, i.profile_name),
-        qr_code = CASE WHEN ${state}::"ConnectionState" = 'OPEN' THEN NULL ELSE i.qr_code END, updated_at = now()
-      FROM old WHERE i.id = old.id
-      RETURNING old.connection_state AS previous, i.name`;
-    const row = rows[0];
-    if (!row || row.previous === state) return [];
-    after.publish('instance:health', { tenantId: job.tenantId, instanceId: job.instanceId });
-    const running = await tx.$queryRaw<Array<{ id: string; paused_by_connection: boolean }>>`
-      SELECT c.id, COALESCE((
-        SELECT l.type = 'INSTANCE_PAUSED' FROM campaign_log l
-        WHERE l.campaign_id = c.id AND l.instance_id = ${job.instanceId}::uuid
-          AND l.type IN ('INSTANCE_PAUSED', 'INSTANCE_RESUMED') AND l.details->>'cause' = 'connection'
-        ORDER BY l.id DESC LIMIT 1), false) AS paused_by_connection
-      FROM campaign c JOIN campaign_instance ci ON ci.campaign_id = c.id
-      WHERE ci.instance_id = ${job.instanceId}::uuid AND c.status = 'RUNNING'
-      ORDER BY c.id`;
-    const closed = state === 'CLOSE' || state === 'REFUSED';
-    const opened = state === 'OPEN';
-    for (const c of running) {
-      if (closed ? c.paused_by_connection : !(opened && c.paused_by_connection)) continue;
-      await appendLog(tx, after, {
-        tenantId: job.tenantId,
-        campaignId: c.id,
-        instanceId: job.instanceId,
-        type: closed ? 'INSTANCE_PAUSED' : 'INSTANCE_RESUMED',
-        severity: closed ? 'WARNING' : 'INFO',
-        message: closed
-          ? `instance ${row.name} disconnected (${d.state}, reason ${d.statusReason ?? 'unknown'}): its share moves to the other instances`
-          : `instance ${row.name} connected again: it sends again`,
-        details: { cause: 'connection', state: d.state, statusReason: d.statusReason ?? null },
-        actor: 'webhook',
-      });
-    }
-    return opened ? running : [];
-  });
-  for (const c of campaigns) await fx.pump(job.tenantId, c.id);
+  const state = CONNECTION_STATE[d.state] as ConnectionState;
+  const at = new Date(job.receivedAt);
+  if (d.wuid || d.profileName) {
+    await prisma.$executeRaw`
+      UPDATE whatsapp_instance SET phone = COALESCE(${d.wuid ? `+${jidUser(d.wuid)}` : null}, phone),
+        profile_name = COALESCE(${d.profileName ?? null}, profile_name), updated_at = now()
+      WHERE id = ${job.instanceId}::uuid AND tenant_id = ${job.tenantId}::uuid`;
+  }
+  if (state === 'OPEN') {
+    const r = await markConnected({ tenantId: job.tenantId, instanceId: job.instanceId, actor: 'webhook', how: 'connection.update open', at });
+    for (const c of r.campaigns) await fx.pump(job.tenantId, c);
+    return r.readmitted ? 'state OPEN: re-admitted' : 'state OPEN';
+  }
+  if (state === 'CLOSE' || state === 'REFUSED') {
+    const r = await markDisconnected({
+      tenantId: job.tenantId,
+      instanceId: job.instanceId,
+      state,
+      reason: `Evolution reported ${d.state}, reason ${d.statusReason ?? 'unknown'}`,
+      statusReason: d.statusReason ?? null,
+      actor: 'webhook',
+      at,
+    });
+    for (const c of r.campaigns) await fx.pump(job.tenantId, c);
+    return `state ${state}`;
+  }
+  if (await recordConnectionState(job.tenantId, job.instanceId, state, at)) {
+    await publish('instance:health', { tenantId: job.tenantId, instanceId: job.instanceId }).catch((err) => fx.log.warn({ err }, 'publish failed'));
+  }
   return `state ${state}`;
 }
 

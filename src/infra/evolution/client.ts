@@ -32,6 +32,12 @@ export type SendOutcome =
    * Retry-After) or WhatsApp's `rate-overlimit` relayed by Baileys.
    */
   | { kind: 'throttled'; httpStatus: number; message: string; retryAfterMs: number | null; durationMs: number }
+  /**
+   * Refused because the instance is not connected to WhatsApp (nothing was sent): Baileys' socket is
+   * closed, reconnecting or never opened. `state`: what `connectionState` answered when asked (null:
+   * it could not be asked, or gave no state).
+   */
+  | { kind: 'disconnected'; httpStatus: number; message: string; state: string | null; durationMs: number }
   | { kind: 'unknown'; httpStatus: number | null; message: string; durationMs: number };
 
 export interface EvolutionClientOptions {
@@ -69,6 +75,13 @@ function poolFor(origin: string): Pool {
 
 /** WhatsApp's own limit, as Baileys names it; Evolution relays it in a 400 (or 500) error body. */
 const RATE_OVERLIMIT = /rate-overlimit/i;
+
+/**
+ * What a Baileys instance that is not connected answers a send with (at 400 or 500): the socket closed
+ * (`Connection Closed`, `Connection Lost`, `Connection Terminated`), a send before any connection
+ * (`reading 'onWhatsApp'` of the missing socket), Baileys' `SessionError`, or a "not connected" text.
+ */
+const NOT_CONNECTED = /Connection (Closed|Lost|Terminated)|reading 'onWhatsApp'|SessionError|not connected|socket (is )?closed/i;
 
 /** A Retry-After header (seconds, or an HTTP date) in ms from now; null when absent or unreadable. */
 export function retryAfterMs(value: string | string[] | undefined, nowMs = Date.now()): number | null {
@@ -126,16 +139,16 @@ export class EvolutionClient {
   }
 
   sendText(instance: string, body: SendTextBody): Promise<SendOutcome> {
-    return this.send(`/message/sendText/${encodeURIComponent(instance)}`, body);
+    return this.send(instance, 'sendText', body);
   }
 
   sendMedia(instance: string, body: SendMediaBody): Promise<SendOutcome> {
-    return this.send(`/message/sendMedia/${encodeURIComponent(instance)}`, body);
+    return this.send(instance, 'sendMedia', body);
   }
 
   /** A Meta message template (WHATSAPP-BUSINESS instances). */
   sendTemplate(instance: string, body: SendTemplateBody): Promise<SendOutcome> {
-    return this.send(`/message/sendTemplate/${encodeURIComponent(instance)}`, body);
+    return this.send(instance, 'sendTemplate', body);
   }
 
   /** The instance's message templates as Meta has them (`GET /template/find/{instance}`). */
@@ -239,7 +252,8 @@ export class EvolutionClient {
     }
   }
 
-  private async send(path: string, body: SendTextBody | SendMediaBody | SendTemplateBody): Promise<SendOutcome> {
+  private async send(instance: string, action: 'sendText' | 'sendMedia' | 'sendTemplate', body: SendTextBody | SendMediaBody | SendTemplateBody): Promise<SendOutcome> {
+    const path = `/message/${action}/${encodeURIComponent(instance)}`;
     const started = performance.now();
     // Evolution holds the request through the typing presence (`delay`) before it sends.
     const timeoutMs = this.options.timeoutMs + (body.delay ?? 0);
@@ -295,6 +309,18 @@ export class EvolutionClient {
     const text = describeErrorMessage(message ?? parsed);
     if (statusCode === 429 || RATE_OVERLIMIT.test(text)) {
       return { kind: 'throttled', httpStatus: statusCode, message: (text || `HTTP ${statusCode}`).slice(0, 500), retryAfterMs: retryAfterMs(retryAfter), durationMs: ms() };
+    }
+    const notConnected = (statusCode === 400 || statusCode >= 500) && NOT_CONNECTED.test(text);
+    if (notConnected || statusCode >= 500) {
+      // A refusal that names the connection is one unless the socket says it is open (a reconnect
+      // raced the send; Baileys' SessionError may also be about the recipient's sessions). Any other
+      // 5xx is one only when the socket says it is not open; otherwise it stays what it was.
+      const asked = await this.connectionState(instance);
+      const state = asked.ok ? asked.state : null;
+      const notOpen = asked.ok && state !== null && state !== 'open';
+      if ((notConnected && state !== 'open') || notOpen) {
+        return { kind: 'disconnected', httpStatus: statusCode, message: (text || `HTTP ${statusCode}`).slice(0, 500), state, durationMs: ms() };
+      }
     }
     if (statusCode === 400) {
       const notOnWa = findNotOnWhatsapp(message);

@@ -33,7 +33,15 @@ export const JOBS = {
     ),
     'dispatch:follow-up': z.object({ tenantId: uuid, followUpId: uuid, instanceId: uuid, slot: z.string(), day: z.string() }),
     /** The tenant's confirmation of a keyword opt-in or opt-out, to the contact who sent it. */
-    'consent:reply': z.object({ tenantId: uuid, instanceId: uuid, contactId: uuid, kind: z.enum(['OPT_IN', 'OPT_OUT']), replyId: uuid }),
+    'consent:reply': z.object({
+      tenantId: uuid,
+      instanceId: uuid,
+      contactId: uuid,
+      kind: z.enum(['OPT_IN', 'OPT_OUT']),
+      replyId: uuid,
+      /** How many times it waited already for its disconnected instance (src/features/replies/confirm.ts). */
+      waits: z.number().int().min(0).optional(),
+    }),
   },
   webhooks: {
     'webhook:evolution': z.object({
@@ -64,6 +72,8 @@ export const JOBS = {
     'maintenance:ab-evaluate': z.object({}),
     /** Resolves unknown send outcomes against Evolution (sent, not sent, or undecidable). */
     'maintenance:reconcile': z.object({}),
+    /** Asks Evolution about disconnected instances whose check is due (backoff 5 s to 5 min) and re-admits the open ones. */
+    'maintenance:connections': z.object({}),
   },
 } as const;
 

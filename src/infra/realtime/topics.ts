@@ -16,6 +16,8 @@ export interface CampaignProgressEvent extends Counts {
   resumesAt: string | null;
   /** Work is due and no worker process is alive (see src/features/campaigns/stalls.ts). */
   stalledSince: string | null;
+  /** Every instance it could send through is disconnected: it waits since then (src/features/dispatch/pump-notes.ts). */
+  reconnectWaitSince?: string | null;
   /** The latest deferral of one of its instances after a throttled send (src/features/dispatch/throttle.ts). */
   throttledUntil?: string | null;
   startedAt: string | null;
