@@ -30,21 +30,16 @@ const Disconnected = graphql(`
 `);
 
 /**
- * What a real Evolution 2.3.6 does when a connected Baileys number loses its connection: sends answer
+ * A Baileys number that loses its connection, as the simulator plays a real Evolution 2.3.6: sends answer
  * 500 "Connection Closed", connectionState says close, no `close` webhook, and a `connecting` webhook
- * about twice a second while it retries. `webhooks: false`: it posts nothing at all.
+ * about twice a second while it retries. `webhooks: false`: an instance Evolution never connected (500
+ * "reading 'onWhatsApp'"), which posts nothing at all.
  */
 function loseConnection(stack: Stack, name: string, opts: { webhooks: boolean } = { webhooks: true }) {
-  const instance = stack.sim.instances.get(name);
-  if (!instance) throw new Error(`no simulator instance ${name}`);
-  instance.state = 'close';
-  const timer = opts.webhooks
-    ? setInterval(() => stack.sim.webhooks.emit(instance, 'connection.update', { instance: name, state: 'connecting', statusReason: 200 }), 400)
-    : null;
+  const instance = stack.sim.disconnect(name, opts.webhooks ? 'connection-lost' : 'never-connected');
   return {
     /** Connected again: `open` through the webhook, or silently (only connectionState says so). */
     reconnect(how: 'webhook' | 'silent') {
-      if (timer) clearInterval(timer);
       if (how === 'webhook') stack.sim.setConnectionState(name, 'open');
       else instance.state = 'open';
     },
