@@ -4,7 +4,7 @@ import { graphql } from '../gql/index.js';
 import { addContacts, addSender, newTenant, phones } from '../helpers/factories.js';
 import { gqlOk } from '../helpers/graphql.js';
 import { uuidOf } from '../helpers/ids.js';
-import { type Stack, startStack, waitFor } from '../helpers/stack.js';
+import { SIM_API_KEY, type Stack, startStack, waitFor } from '../helpers/stack.js';
 
 // A WHATSAPP-BUSINESS number (Meta's Cloud API behind Evolution), end to end on the simulator's
 // business dialect: receipts with fromMe false and Meta's words, templates, and the 24-hour window
@@ -52,6 +52,25 @@ const Templates = graphql(`
   query BusinessInstanceTemplates($id: ID!) {
     node(id: $id) {
       ... on WhatsAppInstance { integration templates { ok message templates { name language status bodyParameters } } }
+    }
+  }
+`);
+
+const RegisterServer = graphql(`
+  mutation DetectServer($input: RegisterEvolutionServerInput!) {
+    registerEvolutionServer(input: $input) {
+      __typename
+      ... on RegisterEvolutionServerSuccess { data { id } }
+    }
+  }
+`);
+
+const Register = graphql(`
+  mutation DetectInstance($input: RegisterInstanceInput!) {
+    registerInstance(input: $input) {
+      __typename
+      ... on RegisterInstanceSuccess { data { id integration } }
+      ... on Error { message }
     }
   }
 `);
@@ -236,5 +255,31 @@ describe('a campaign on a WhatsApp Business (Cloud API) number', () => {
     } finally {
       stack.sim.configure({ metaErrors: {} });
     }
+  });
+
+  it("reads an instance's integration from Evolution when it is registered without one (fetchInstances), and lists no templates for a Baileys number", async () => {
+    const { key } = await newTenant('Cloud detect');
+    const server = await gqlOk(stack.url, key, RegisterServer, { input: { name: 'evo-detect', baseUrl: stack.sim.url, apiKey: SIM_API_KEY } });
+    if (server.registerEvolutionServer.__typename !== 'RegisterEvolutionServerSuccess') throw new Error(JSON.stringify(server));
+    const serverId = server.registerEvolutionServer.data.id;
+    const integrations: Record<string, string> = {};
+    for (const [name, integration] of [
+      ['detect-cloud', 'WHATSAPP-BUSINESS'],
+      ['detect-web', 'WHATSAPP-BAILEYS'],
+    ] as const) {
+      const res = await fetch(`${stack.sim.url}/instance/create`, {
+        method: 'POST',
+        headers: { apikey: SIM_API_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({ instanceName: name, integration, number: '5511900001111', ...(integration === 'WHATSAPP-BUSINESS' ? { token: 'EAAGx', businessId: '1022' } : {}) }),
+      });
+      expect(res.status).toBe(201);
+      const r = await gqlOk(stack.url, key, Register, { input: { serverId, name } });
+      if (r.registerInstance.__typename !== 'RegisterInstanceSuccess') throw new Error(JSON.stringify(r));
+      integrations[name] = r.registerInstance.data.integration;
+      const listed = await gqlOk(stack.url, key, Templates, { id: r.registerInstance.data.id });
+      const node = listed.node as { templates: { ok: boolean; message: string | null } };
+      expect(node.templates.ok).toBe(integration === 'WHATSAPP-BUSINESS');
+    }
+    expect(integrations).toEqual({ 'detect-cloud': 'WHATSAPP_BUSINESS', 'detect-web': 'WHATSAPP_BAILEYS' });
   });
 });

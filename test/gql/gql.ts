@@ -117,6 +117,8 @@ type Documents = {
     "\n  query BusinessCampaignPlan($id: ID!) {\n    campaignPlan(id: $id) {\n      __typename\n      ... on CampaignPlanSuccess { data { audience serviceWindow { outside template } warnings } }\n    }\n  }\n": typeof types.BusinessCampaignPlanDocument,
     "\n  query BusinessCampaign($id: ID!) {\n    campaign(id: $id) {\n      status\n      counters { targeted sent delivered read failed skipped unknown remaining }\n      skippedByReason { reason count }\n    }\n  }\n": typeof types.BusinessCampaignDocument,
     "\n  query BusinessInstanceTemplates($id: ID!) {\n    node(id: $id) {\n      ... on WhatsAppInstance { integration templates { ok message templates { name language status bodyParameters } } }\n    }\n  }\n": typeof types.BusinessInstanceTemplatesDocument,
+    "\n  mutation DetectServer($input: RegisterEvolutionServerInput!) {\n    registerEvolutionServer(input: $input) {\n      __typename\n      ... on RegisterEvolutionServerSuccess { data { id } }\n    }\n  }\n": typeof types.DetectServerDocument,
+    "\n  mutation DetectInstance($input: RegisterInstanceInput!) {\n    registerInstance(input: $input) {\n      __typename\n      ... on RegisterInstanceSuccess { data { id integration } }\n      ... on Error { message }\n    }\n  }\n": typeof types.DetectInstanceDocument,
     "\n  mutation CreateLoopCampaign($input: CreateCampaignInput!) {\n    createCampaign(input: $input) {\n      __typename\n      ... on CreateCampaignSuccess { data { id status } }\n      ... on ValidationError { issues { path message } }\n    }\n  }\n": typeof types.CreateLoopCampaignDocument,
     "\n  mutation StartLoopCampaign($id: ID!) {\n    startCampaign(id: $id) {\n      __typename\n      ... on StartCampaignSuccess { data { id status counters { targeted } } }\n      ... on Error { message }\n    }\n  }\n": typeof types.StartLoopCampaignDocument,
     "\n  query LoopCampaign($id: ID!) {\n    campaign(id: $id) {\n      status\n      counters { targeted sent delivered read failed skipped unknown remaining percentDone }\n    }\n  }\n": typeof types.LoopCampaignDocument,
@@ -249,6 +251,8 @@ const documents: Documents = {
     "\n  query BusinessCampaignPlan($id: ID!) {\n    campaignPlan(id: $id) {\n      __typename\n      ... on CampaignPlanSuccess { data { audience serviceWindow { outside template } warnings } }\n    }\n  }\n": types.BusinessCampaignPlanDocument,
     "\n  query BusinessCampaign($id: ID!) {\n    campaign(id: $id) {\n      status\n      counters { targeted sent delivered read failed skipped unknown remaining }\n      skippedByReason { reason count }\n    }\n  }\n": types.BusinessCampaignDocument,
     "\n  query BusinessInstanceTemplates($id: ID!) {\n    node(id: $id) {\n      ... on WhatsAppInstance { integration templates { ok message templates { name language status bodyParameters } } }\n    }\n  }\n": types.BusinessInstanceTemplatesDocument,
+    "\n  mutation DetectServer($input: RegisterEvolutionServerInput!) {\n    registerEvolutionServer(input: $input) {\n      __typename\n      ... on RegisterEvolutionServerSuccess { data { id } }\n    }\n  }\n": types.DetectServerDocument,
+    "\n  mutation DetectInstance($input: RegisterInstanceInput!) {\n    registerInstance(input: $input) {\n      __typename\n      ... on RegisterInstanceSuccess { data { id integration } }\n      ... on Error { message }\n    }\n  }\n": types.DetectInstanceDocument,
     "\n  mutation CreateLoopCampaign($input: CreateCampaignInput!) {\n    createCampaign(input: $input) {\n      __typename\n      ... on CreateCampaignSuccess { data { id status } }\n      ... on ValidationError { issues { path message } }\n    }\n  }\n": types.CreateLoopCampaignDocument,
     "\n  mutation StartLoopCampaign($id: ID!) {\n    startCampaign(id: $id) {\n      __typename\n      ... on StartCampaignSuccess { data { id status counters { targeted } } }\n      ... on Error { message }\n    }\n  }\n": types.StartLoopCampaignDocument,
     "\n  query LoopCampaign($id: ID!) {\n    campaign(id: $id) {\n      status\n      counters { targeted sent delivered read failed skipped unknown remaining percentDone }\n    }\n  }\n": types.LoopCampaignDocument,
@@ -704,6 +708,14 @@ export function graphql(source: "\n  query BusinessCampaign($id: ID!) {\n    cam
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query BusinessInstanceTemplates($id: ID!) {\n    node(id: $id) {\n      ... on WhatsAppInstance { integration templates { ok message templates { name language status bodyParameters } } }\n    }\n  }\n"): (typeof documents)["\n  query BusinessInstanceTemplates($id: ID!) {\n    node(id: $id) {\n      ... on WhatsAppInstance { integration templates { ok message templates { name language status bodyParameters } } }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DetectServer($input: RegisterEvolutionServerInput!) {\n    registerEvolutionServer(input: $input) {\n      __typename\n      ... on RegisterEvolutionServerSuccess { data { id } }\n    }\n  }\n"): (typeof documents)["\n  mutation DetectServer($input: RegisterEvolutionServerInput!) {\n    registerEvolutionServer(input: $input) {\n      __typename\n      ... on RegisterEvolutionServerSuccess { data { id } }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DetectInstance($input: RegisterInstanceInput!) {\n    registerInstance(input: $input) {\n      __typename\n      ... on RegisterInstanceSuccess { data { id integration } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation DetectInstance($input: RegisterInstanceInput!) {\n    registerInstance(input: $input) {\n      __typename\n      ... on RegisterInstanceSuccess { data { id integration } }\n      ... on Error { message }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
