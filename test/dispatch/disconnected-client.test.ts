@@ -5,7 +5,7 @@ import { decideSendOutcome } from '../../src/domain/send-outcome.js';
 import { EvolutionClient, type SendOutcome } from '../../src/infra/evolution/client.js';
 
 // The bodies a real Evolution 2.3.6 answered for a Baileys instance that is not connected
-// (/work/shared/evolution-api.md §12), served by a tiny HTTP server with the connectionState answer
+// (docs/evolution-api.md §12), served by a tiny HTTP server with the connectionState answer
 // each case needs.
 const BODIES = {
   neverConnected: { status: 500, error: 'Internal Server Error', response: { message: "Cannot read properties of undefined (reading 'onWhatsApp')" } },
