@@ -240,7 +240,7 @@ const sendsInCall = new WeakMap<object, SendInCall[]>();
 
 /** What pause and cancel add to their result, next to `data` (the campaign). */
 const SENDS_IN_CALL =
-  'Empty when no send of the campaign can reach Evolution any more (the usual case). Otherwise the sends whose call to Evolution was still in progress when the mutation gave up waiting: they were not stopped and each ends SENT or UNKNOWN (FAILED if Evolution refused it); none is sent twice.';
+  'Empty when no send of the campaign can reach Evolution any more (the usual case). Otherwise the sends whose call to Evolution was still in progress when the mutation gave up waiting, or was given up without an answer meanwhile (a slow Evolution may still act on such a request): they were not stopped and each ends SENT or UNKNOWN (FAILED if Evolution refused it); none is sent twice.';
 
 const RetryFailedResultRef = builder.objectRef<{ requeued: number; campaignId: string }>('RetryFailedPayload').implement({
   fields: (t) => ({

@@ -229,24 +229,41 @@ export interface SendInCall {
  * passed the pace gate calls Evolution (it puts its recipient back instead, dispatch/pace.ts), then
  * waits for the campaign's SENDING recipients and follow-ups: the calls already granted, and the
  * senders on their way to the gate. Returns those still SENDING after as long as a call can last
- * (the Evolution timeout, the typing presence, 5 s to record): an empty list means no send of the
- * campaign can still reach Evolution.
+ * (the Evolution timeout, the typing presence, 5 s to record), and those whose call was given up
+ * without an answer meanwhile (UNKNOWN: the request may still be acted on): an empty list means no
+ * send of the campaign can still reach Evolution.
  */
 async function stopAndWait(campaignId: string): Promise<SendInCall[]> {
+  const began = Date.now();
   // Should Redis not answer, a sender cannot pass the gate either; the wait below still covers the
   // calls in flight.
   await stopSends(publisherConnection(), campaignId).catch(() => undefined);
   const campaign = await prisma.campaign.findUnique({ where: { id: campaignId }, select: { typingDelayMs: true } });
-  const deadline = Date.now() + config.evolutionTimeoutMs + (campaign?.typingDelayMs ?? 0) + 5000;
+  const callMs = config.evolutionTimeoutMs + (campaign?.typingDelayMs ?? 0);
+  const deadline = Date.now() + callMs + 5000;
   for (;;) {
     const rows = await prisma.$queryRaw<SendInCall[]>`
       SELECT id::text AS "recipientId", phone, NULL AS "followUpId" FROM recipient WHERE campaign_id = ${campaignId}::uuid AND status = 'SENDING'
       UNION ALL
       SELECT f.recipient_id::text, r.phone, f.id::text FROM follow_up f JOIN recipient r ON r.id = f.recipient_id
       WHERE f.campaign_id = ${campaignId}::uuid AND f.status = 'SENDING'`;
-    if (rows.length === 0 || Date.now() >= deadline) return rows;
+    if (rows.length === 0 || Date.now() >= deadline) return [...rows, ...(await abandonedCalls(campaignId, new Date(began - callMs)))];
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Sends of the campaign whose call was given up without an answer (UNKNOWN) since `since`: the request
+ * was on its way, and a slow Evolution may still act on it after the pause returned (the outcome is
+ * then settled by send.message or the reconciler, never by a second send).
+ */
+async function abandonedCalls(campaignId: string, since: Date): Promise<SendInCall[]> {
+  return prisma.$queryRaw<SendInCall[]>`
+    SELECT id::text AS "recipientId", phone, NULL AS "followUpId" FROM recipient
+    WHERE campaign_id = ${campaignId}::uuid AND status = 'UNKNOWN' AND updated_at >= ${since}
+    UNION ALL
+    SELECT f.recipient_id::text, r.phone, f.id::text FROM follow_up f JOIN recipient r ON r.id = f.recipient_id
+    WHERE f.campaign_id = ${campaignId}::uuid AND f.status = 'UNKNOWN' AND f.claimed_at >= ${since}`;
 }
 
 /** The campaign row's assignments for PAUSED, by an operator or automatically. */
