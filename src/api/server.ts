@@ -24,7 +24,10 @@ import { handleEvolutionWebhook } from './routes/evolution-webhook.js';
 import { handleLinkClick } from './routes/link-click.js';
 import { handleCampaignExport } from './routes/export.js';
 import { handleContactImport } from './routes/contact-import.js';
-import { createMetrics } from './metrics.js';
+import { apiMetricsRegistry } from './metrics.js';
+import { graphqlMetricsPlugin, subscriptionField, trackSubscription } from './graphql-metrics.js';
+import { serveMetrics } from '../infra/metrics/http.js';
+import { webhooksReceivedTotal } from '../infra/metrics/registry.js';
 import { QUEUE_NAMES } from '../infra/queues/definitions.js';
 import { getQueue } from '../infra/queues/index.js';
 import { inboxStats } from '../features/webhooks/inbox.js';
@@ -171,7 +174,8 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /** The API server: GraphQL over HTTP and WebSocket on /graphql, the Evolution webhook route, health. */
-export function createApp(opts: { responseCacheTtlMs?: number } = {}): App {
+export function createApp(opts: { responseCacheTtlMs?: number; /** Default: METRICS_TOKEN. */ metricsToken?: string | null } = {}): App {
+  const metricsToken = opts.metricsToken === undefined ? config.metricsToken : opts.metricsToken;
   const cacheTtlMs = opts.responseCacheTtlMs ?? config.responseCacheTtlMs;
   const responseCache = cacheTtlMs > 0 ? createResponseCache({ schema, ttlMs: cacheTtlMs, log: logger.child({ component: 'response-cache' }) }) : null;
   const yoga = createYoga<Record<string, unknown>, Context>({
@@ -184,6 +188,7 @@ export function createApp(opts: { responseCacheTtlMs?: number } = {}): App {
     landingPage: false,
     maskedErrors: { maskError },
     plugins: [
+      graphqlMetricsPlugin(),
       armorPlugin(),
       announceMutations(logger, responseCache ? (tenantId) => responseCache.invalidateTenant(tenantId) : undefined),
       ...(responseCache ? [responseCache.plugin] : []),
@@ -238,16 +243,8 @@ export function createApp(opts: { responseCacheTtlMs?: number } = {}): App {
     }
     if (path === '/health') return send(res, 200, { status: 'ok' });
     if (path === '/metrics') {
-      metrics ??= createMetrics();
-      const registry = metrics;
-      void withTimeout(registry.metrics(), 5000).then(
-        (text) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(text);
-        },
-        (err) => send(res, 503, { error: { code: 'UNAVAILABLE', message: `metrics could not be read: ${(err as Error).message}` } }),
-      );
-      return;
+      metrics ??= apiMetricsRegistry();
+      return serveMetrics(req, res, metrics, metricsToken);
     }
     if (path === '/health/workers') {
       void workersReport().then(
@@ -272,7 +269,10 @@ export function createApp(opts: { responseCacheTtlMs?: number } = {}): App {
       });
       return;
     }
-    if (path.startsWith('/webhooks/')) return send(res, 401, { error: { code: 'UNKNOWN_WEBHOOK', message: 'no instance has this webhook URL' } });
+    if (path.startsWith('/webhooks/')) {
+      webhooksReceivedTotal.inc({ event: 'unknown', result: 'rejected' });
+      return send(res, 401, { error: { code: 'UNKNOWN_WEBHOOK', message: 'no instance has this webhook URL' } });
+    }
     const notFound = () => send(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` } });
     // Short links and reports answer an unknown id exactly like an unknown route: they reveal nothing.
     if (path.startsWith('/l/')) return void handleLinkClick(req, res, path.slice(3), notFound, logger.child({ route: 'link' }));
@@ -320,9 +320,11 @@ export function createApp(opts: { responseCacheTtlMs?: number } = {}): App {
         }
       },
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
-      subscribe: (args) => {
+      subscribe: async (args) => {
         const root = args.rootValue as { subscribe: (a: ExecutionArgs) => never; shareKey: string | null };
-        return (root.shareKey ? subscribeShared(root.shareKey, () => root.subscribe(args)) : root.subscribe(args)) as never;
+        // Counted here, per client, not by the GraphQL plugin: a shared stream serves many of them.
+        const result = await (root.shareKey ? subscribeShared(root.shareKey, () => root.subscribe(args)) : root.subscribe(args));
+        return trackSubscription(subscriptionField(args.document, args.operationName), result) as never;
       },
     },
     wss,

@@ -3,6 +3,7 @@ import type { Logger } from '../infra/lib/logger.js';
 import { parseJob } from '../infra/queues/definitions.js';
 import { processWebhook } from '../features/webhooks/process.js';
 import { parseEventData } from '../features/webhooks/schemas.js';
+import { countApplied } from '../features/webhooks/inbox.js';
 import { requestPump } from './deps.js';
 
 /**
@@ -15,9 +16,11 @@ export function webhooksProcessor(log: Logger) {
     const parsed = parseEventData(data.event, data.data);
     // Data that can never parse would fail the same way on every attempt.
     if (!parsed.ok) throw new UnrecoverableError(parsed.error);
-    return processWebhook(
+    const outcome = await processWebhook(
       { tenantId: data.tenantId, instanceId: data.instanceId, receivedAt: data.receivedAt, ...parsed.value },
       { pump: (tenantId, campaignId) => requestPump(tenantId, campaignId), log },
     );
+    countApplied(data.event, 'applied', Date.now() - new Date(data.receivedAt).getTime());
+    return outcome;
   };
 }

@@ -126,6 +126,8 @@ type Documents = {
     "\n  mutation RegisterServer($input: RegisterEvolutionServerInput!) {\n    registerEvolutionServer(input: $input) {\n      __typename\n      ... on RegisterEvolutionServerSuccess { data { id } }\n      ... on Error { message }\n    }\n  }\n": typeof types.RegisterServerDocument,
     "\n  mutation RegisterInstance($input: RegisterInstanceInput!) {\n    registerInstance(input: $input) {\n      __typename\n      ... on RegisterInstanceSuccess { data { id name webhookUrl } }\n      ... on Error { message }\n    }\n  }\n": typeof types.RegisterInstanceDocument,
     "\n  mutation AddContacts($contacts: [ContactInput!]!) {\n    addContacts(contacts: $contacts) {\n      __typename\n      ... on AddContactsSuccess { data { created updated skipped failed } }\n      ... on Error { message }\n    }\n  }\n": typeof types.AddContactsDocument,
+    "\n  query MetricsCampaign($id: ID!) {\n    campaign(id: $id) { status counters { sent } }\n  }\n": typeof types.MetricsCampaignDocument,
+    "\n  subscription MetricsProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) { status percentDone }\n  }\n": typeof types.MetricsProgressDocument,
     "\n  query CampaignLogPage(\n    $id: ID!\n    $first: Int\n    $after: String\n    $last: Int\n    $before: String\n    $types: [LogType!]\n    $severities: [LogSeverity!]\n    $minSeverity: LogSeverity\n    $instanceId: ID\n    $since: DateTime\n    $until: DateTime\n    $order: OrderDirection\n  ) {\n    campaign(id: $id) {\n      logs(\n        first: $first\n        after: $after\n        last: $last\n        before: $before\n        types: $types\n        severities: $severities\n        minSeverity: $minSeverity\n        instanceId: $instanceId\n        since: $since\n        until: $until\n        order: $order\n      ) {\n        edges { cursor node { id type severity message instanceId instance { name } recipientId details createdAt } }\n        pageInfo { hasNextPage hasPreviousPage endCursor startCursor }\n      }\n    }\n  }\n": typeof types.CampaignLogPageDocument,
     "\n  query CampaignLogNode($id: ID!) {\n    node(id: $id) { __typename ... on CampaignLog { message severity } }\n  }\n": typeof types.CampaignLogNodeDocument,
     "\n  query RootMutationFields { __schema { mutationType { fields { name } } } }\n": typeof types.RootMutationFieldsDocument,
@@ -260,6 +262,8 @@ const documents: Documents = {
     "\n  mutation RegisterServer($input: RegisterEvolutionServerInput!) {\n    registerEvolutionServer(input: $input) {\n      __typename\n      ... on RegisterEvolutionServerSuccess { data { id } }\n      ... on Error { message }\n    }\n  }\n": types.RegisterServerDocument,
     "\n  mutation RegisterInstance($input: RegisterInstanceInput!) {\n    registerInstance(input: $input) {\n      __typename\n      ... on RegisterInstanceSuccess { data { id name webhookUrl } }\n      ... on Error { message }\n    }\n  }\n": types.RegisterInstanceDocument,
     "\n  mutation AddContacts($contacts: [ContactInput!]!) {\n    addContacts(contacts: $contacts) {\n      __typename\n      ... on AddContactsSuccess { data { created updated skipped failed } }\n      ... on Error { message }\n    }\n  }\n": types.AddContactsDocument,
+    "\n  query MetricsCampaign($id: ID!) {\n    campaign(id: $id) { status counters { sent } }\n  }\n": types.MetricsCampaignDocument,
+    "\n  subscription MetricsProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) { status percentDone }\n  }\n": types.MetricsProgressDocument,
     "\n  query CampaignLogPage(\n    $id: ID!\n    $first: Int\n    $after: String\n    $last: Int\n    $before: String\n    $types: [LogType!]\n    $severities: [LogSeverity!]\n    $minSeverity: LogSeverity\n    $instanceId: ID\n    $since: DateTime\n    $until: DateTime\n    $order: OrderDirection\n  ) {\n    campaign(id: $id) {\n      logs(\n        first: $first\n        after: $after\n        last: $last\n        before: $before\n        types: $types\n        severities: $severities\n        minSeverity: $minSeverity\n        instanceId: $instanceId\n        since: $since\n        until: $until\n        order: $order\n      ) {\n        edges { cursor node { id type severity message instanceId instance { name } recipientId details createdAt } }\n        pageInfo { hasNextPage hasPreviousPage endCursor startCursor }\n      }\n    }\n  }\n": types.CampaignLogPageDocument,
     "\n  query CampaignLogNode($id: ID!) {\n    node(id: $id) { __typename ... on CampaignLog { message severity } }\n  }\n": types.CampaignLogNodeDocument,
     "\n  query RootMutationFields { __schema { mutationType { fields { name } } } }\n": types.RootMutationFieldsDocument,
@@ -744,6 +748,14 @@ export function graphql(source: "\n  mutation RegisterInstance($input: RegisterI
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation AddContacts($contacts: [ContactInput!]!) {\n    addContacts(contacts: $contacts) {\n      __typename\n      ... on AddContactsSuccess { data { created updated skipped failed } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation AddContacts($contacts: [ContactInput!]!) {\n    addContacts(contacts: $contacts) {\n      __typename\n      ... on AddContactsSuccess { data { created updated skipped failed } }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query MetricsCampaign($id: ID!) {\n    campaign(id: $id) { status counters { sent } }\n  }\n"): (typeof documents)["\n  query MetricsCampaign($id: ID!) {\n    campaign(id: $id) { status counters { sent } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription MetricsProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) { status percentDone }\n  }\n"): (typeof documents)["\n  subscription MetricsProgress($campaignId: ID!) {\n    campaignProgress(campaignId: $campaignId) { status percentDone }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

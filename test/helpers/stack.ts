@@ -21,7 +21,9 @@ export interface Stack {
  * The real parts of the product, in this test's process: the API server on its port, the BullMQ
  * workers, and the Evolution simulator on its own port. Only the simulator stands in for anything.
  */
-export async function startStack(opts: { sim?: Partial<SimulatorOptions>; workers?: boolean; responseCacheTtlMs?: number } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { sim?: Partial<SimulatorOptions>; workers?: boolean; responseCacheTtlMs?: number; metricsToken?: string | null } = {},
+): Promise<Stack> {
   const sim = await startSimulator({
     apiKey: SIM_API_KEY,
     seed: 7,
@@ -31,7 +33,7 @@ export async function startStack(opts: { sim?: Partial<SimulatorOptions>; worker
     webhookRetry: { attempts: 5, baseDelayMs: 200, maxDelayMs: 2000 },
     ...opts.sim,
   });
-  const app = createApp({ responseCacheTtlMs: opts.responseCacheTtlMs });
+  const app = createApp({ responseCacheTtlMs: opts.responseCacheTtlMs, metricsToken: opts.metricsToken });
   const url = await app.listen(config.port, '127.0.0.1');
   await app.responseCache?.ready();
   const workers = opts.workers === false ? null : await startWorkers();

@@ -8,10 +8,10 @@ export interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
-/** A worker process (`src/workers/main.ts`) with this test file's database and Redis prefix. */
-export function startWorker(): WorkerProcess {
+/** A worker process (`src/workers/main.ts`) with this test file's database and Redis prefix (and `env`). */
+export function startWorker(env: Record<string, string> = {}): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/workers/main.ts'], {
-    env: { ...process.env, LOG_LEVEL: 'debug' },
+    env: { ...process.env, LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -23,6 +23,13 @@ describe('configuration', () => {
     expect(loadAppConfig({ ...valid, DISPATCH_LOOKAHEAD: '100' })).toMatchObject({ dispatchLookahead: 100 });
   });
 
+  it('leaves /metrics open and the worker without a metrics port unless told; a metrics token must be long', () => {
+    expect(loadAppConfig(valid)).toMatchObject({ metricsToken: null, workerMetricsPort: 0 });
+    expect(loadAppConfig({ ...valid, METRICS_TOKEN: '', WORKER_METRICS_PORT: '' })).toMatchObject({ metricsToken: null, workerMetricsPort: 0 });
+    expect(loadAppConfig({ ...valid, METRICS_TOKEN: 'a'.repeat(32), WORKER_METRICS_PORT: '9464' })).toMatchObject({ metricsToken: 'a'.repeat(32), workerMetricsPort: 9464 });
+    expect(() => loadAppConfig({ ...valid, METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN is invalid: at least 16 characters/);
+  });
+
   it('names every missing or bad variable', () => {
     let error: unknown;
     try {

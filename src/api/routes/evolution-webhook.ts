@@ -11,6 +11,7 @@ import type { Logger } from '../../infra/lib/logger.js';
 import { acceptWebhook } from '../../features/webhooks/inbox.js';
 import { canonicalEvent, envelopeSchema, HANDLED_EVENTS, isHandledEvent, type messageRawSchema, type messagesUpdateSchema } from '../../features/webhooks/schemas.js';
 import { instanceBySecret } from '../../features/webhooks/secrets.js';
+import { webhooksReceivedTotal } from '../../infra/metrics/registry.js';
 
 /**
  * POST /webhooks/evolution/<secret>[/<event-suffix>]
@@ -83,6 +84,9 @@ export async function handleEvolutionWebhook(
   params: { secret: string; suffix: string | null },
   log: Logger,
 ): Promise<void> {
+  // The metric's event label: a handled event's name, `other` for the rest, `unknown` before the body is read.
+  let eventLabel = 'unknown';
+  const count = (result: 'accepted' | 'ignored' | 'rejected' | 'unavailable' | 'error') => webhooksReceivedTotal.inc({ event: eventLabel, result });
   try {
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
@@ -114,6 +118,7 @@ export async function handleEvolutionWebhook(
     if (!envelope.success) throw new WebhookError(400, 'INVALID_ENVELOPE', 'the body is not an Evolution webhook envelope', issuesOf(envelope.error));
     const { instance: instanceName, data } = envelope.data;
     const event = canonicalEvent(envelope.data.event);
+    eventLabel = isHandledEvent(event) ? event : 'other';
     if (params.suffix && params.suffix !== eventSuffix(event)) {
       throw new WebhookError(400, 'EVENT_MISMATCH', `URL suffix "${params.suffix}" does not match event "${event}"`);
     }
@@ -121,6 +126,7 @@ export async function handleEvolutionWebhook(
       throw new WebhookError(400, 'INSTANCE_MISMATCH', `envelope instance "${instanceName}" is not the instance of this URL`);
     }
     if (!isHandledEvent(event)) {
+      count('ignored');
       reply(res, 200, { ok: true, ignored: `event ${event} is not used` });
       return;
     }
@@ -128,6 +134,7 @@ export async function handleEvolutionWebhook(
     if (!parsed.success) throw new WebhookError(400, 'INVALID_DATA', `invalid data for ${event}`, issuesOf(parsed.error));
     const ignored = nothingToDo(event, parsed.data);
     if (ignored) {
+      count('ignored');
       reply(res, 200, { ok: true, ignored });
       return;
     }
@@ -139,11 +146,13 @@ export async function handleEvolutionWebhook(
       // Our failure: 503 so that Evolution delivers it again.
       throw new WebhookError(503, 'UNAVAILABLE', 'could not accept the event now; retry');
     }
+    count('accepted');
     reply(res, 200, { ok: true });
   } catch (err) {
     // A body refused before it was read (an unknown secret, a wrong content type) is read and dropped
     // by Node once the answer is sent, so the connection stays usable.
     if (err instanceof WebhookError) {
+      count(err.status >= 500 ? 'unavailable' : 'rejected');
       if (err.status >= 500) log.warn({ code: err.code }, 'webhook refused');
       else log.info({ code: err.code, status: err.status }, 'webhook rejected');
       reply(res, err.status, { error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) } });
@@ -152,10 +161,12 @@ export async function handleEvolutionWebhook(
     if (isDatabaseUnavailable(err)) {
       // The database is away (restarting): Evolution delivers the event again later.
       log.warn({ err: (err as Error).message }, 'webhook refused: the database is unavailable');
+      count('unavailable');
       reply(res, 503, { error: { code: 'UNAVAILABLE', message: 'could not accept the event now; retry' } });
       return;
     }
     log.error({ err }, 'webhook handler failed');
+    count('error');
     reply(res, 500, { error: { code: 'INTERNAL', message: 'internal error; retry' } });
   }
 }

@@ -7,6 +7,7 @@ import { type CampaignCaps, campaignCaps } from '../../domain/pacing.js';
 import { campaignWindow, isAlwaysOpen, isOpen, type WindowRules, zoneOr } from '../../domain/window.js';
 import { decryptSecret } from '../../infra/lib/crypto.js';
 import { TtlCache } from '../../infra/lib/ttl-cache.js';
+import type { EvolutionIntegration } from '../../generated/prisma/client.js';
 
 /**
  * Short-lived per-process caches of what every send needs and rarely changes. Correctness never
@@ -23,6 +24,7 @@ export interface SendInstance {
   limits: LimitSettings;
   /** Its Evolution (2.4.0+) sends under a key id we choose: the claim chooses one per send. */
   sendsUnderMessageId: boolean;
+  integration: EvolutionIntegration;
 }
 
 export interface SendCampaign {
@@ -75,7 +77,7 @@ export function sendInstance(tenantId: string, instanceId: string): Promise<Send
     const { id, tenantId: t, name, serverId, server, integration, ...limits } = row;
     // Meta assigns a Cloud API message's id (wamid): only Baileys sends go under one we choose.
     const sendsUnderMessageId = integration !== 'WHATSAPP_BUSINESS' && server.version !== null && versionAtLeast(server.version, MESSAGE_ID_SINCE);
-    return { id, tenantId: t, name, serverId, client, limits, sendsUnderMessageId };
+    return { id, tenantId: t, name, serverId, client, limits, sendsUnderMessageId, integration };
   });
 }
 

@@ -29,6 +29,7 @@ import { GATE_MAX_WAIT_MS, type Pace, passedGate, waitAtGate } from './pace.js';
 import { config } from '../../infra/config/index.js';
 import type { SendPermits } from './permits.js';
 import { giveBackPhones, type PhoneHold, takePhones } from './phone-locks.js';
+import { countDeferral, sendsTotal } from '../../infra/metrics/registry.js';
 
 export interface SendJob {
   id: string;
@@ -61,11 +62,16 @@ export function tenantOutstandingKey(tenantId: string) {
   return redisKey('scheduled-tenant', tenantId);
 }
 
-/** How a job's slots went, for its log line: `sent` once, or e.g. `sent 18, nothing-to-send 2`. */
+/**
+ * How a job's slots went, for its log line: `sent` once, or e.g. `sent 18, nothing-to-send 2`. The
+ * deferrals among them (rate-wait, window-closed, …) are counted in wc_dispatch_deferrals_total here.
+ */
 class Tally {
   private readonly counts = new Map<string, number>();
   add(what: string, n = 1) {
-    if (n > 0) this.counts.set(what, (this.counts.get(what) ?? 0) + n);
+    if (n <= 0) return;
+    this.counts.set(what, (this.counts.get(what) ?? 0) + n);
+    countDeferral('campaign', what, n);
   }
   toString() {
     const entries = [...this.counts];
@@ -383,6 +389,8 @@ async function callAndRecord(
       notCalled ??= { error: prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected')?.reason };
     }
     const calls = await Promise.allSettled(callsMade);
+    // What Evolution answered, counted once per call whether or not recording it succeeds below.
+    for (const r of done) sendsTotal.inc({ source: 'campaign', outcome: r.outcome.kind, integration: instance.integration });
     // A send counts against the limits from when Evolution may have handled it: for a slow answer,
     // up to when it came (a hung Evolution handles what it held all at once when it wakes up).
     if (late.length) await deps.limiter.restamp(instance.id, late, campaign.caps).catch(() => undefined);

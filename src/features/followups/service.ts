@@ -33,6 +33,7 @@ import { config } from '../../infra/config/index.js';
 import { type DispatchDeps, paceFor } from '../dispatch/send.js';
 import { requestFor, requestSummary } from '../../infra/evolution/requests.js';
 import { applyInstanceDeltas, noInstanceDeltas } from '../recipients/effects.js';
+import { countDeferral, sendsTotal } from '../../infra/metrics/registry.js';
 import { insideServiceWindow } from '../recipients/claim.js';
 
 const HORIZON_MS = 5000;
@@ -199,6 +200,13 @@ interface ClaimedFollowUp {
 
 /** One follow-up send: claim, render, call Evolution, record. Never sends a follow-up twice. */
 export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Promise<string> {
+  const result = await sendFollowUp(deps, job);
+  // The job's answer says why it did not send now: rate-wait, window-closed, phone-busy, throttled, …
+  countDeferral('follow_up', result);
+  return result;
+}
+
+async function sendFollowUp(deps: DispatchDeps, job: FollowUpJob): Promise<string> {
   const { tenantId, followUpId, instanceId, slot, day } = job.data;
   let sending = false;
   try {
@@ -248,6 +256,7 @@ export async function processFollowUp(deps: DispatchDeps, job: FollowUpJob): Pro
       const outcome = await (endpoint === 'sendText' ? instance.client.sendText(instance.name, body as SendTextBody) : instance.client.sendMedia(instance.name, body as SendMediaBody)).finally(() =>
         passedGate(deps.redis, gate.ticket).catch(() => undefined),
       );
+      sendsTotal.inc({ source: 'follow_up', outcome: outcome.kind, integration: instance.integration });
       // Throttled: the instance waits (no claim until then), the follow-up is tried again later.
       if (outcome.kind === 'throttled') await markThrottled(instanceId, outcome.retryAfterMs);
       // Not connected: the instance is paused until it connects again, the follow-up waits (not failed).

@@ -5,6 +5,7 @@ import type { SendTextBody } from '../../infra/evolution/wire.js';
 import { jobId } from '../../infra/queues/definitions.js';
 import { enqueue } from '../../infra/queues/index.js';
 import { sendInstance } from '../dispatch/context.js';
+import { sendsTotal } from '../../infra/metrics/registry.js';
 import { CONNECTION_STATE, disconnectCheckDelayMs, markDisconnected } from '../senders/connection.js';
 
 export interface ConsentReplyJob {
@@ -50,6 +51,7 @@ export async function sendConsentReply(job: ConsentReplyJob): Promise<string> {
   const down = await prisma.whatsAppInstance.findUnique({ where: { id: job.instanceId }, select: { disconnectedSince: true } });
   if (down?.disconnectedSince && (await waitForInstance(job))) return 'waiting for the instance to reconnect';
   const outcome = await instance.client.sendText(instance.name, body as SendTextBody);
+  sendsTotal.inc({ source: 'consent_reply', outcome: outcome.kind, integration: instance.integration });
   if (outcome.kind === 'disconnected') {
     await markDisconnected({
       tenantId: job.tenantId,

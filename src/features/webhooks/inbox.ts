@@ -5,8 +5,9 @@ import { Prisma } from '../../generated/prisma/client.js';
 import { type GroupResult, KeyedBatcher } from '../../infra/lib/keyed-batcher.js';
 import type { Logger } from '../../infra/lib/logger.js';
 import { poolConfigFromUrl } from '../../infra/db/pg-client.js';
-import { parseEventData } from './schemas.js';
+import { isHandledEvent, parseEventData } from './schemas.js';
 import { processWebhook, type WebhookEffects, type WebhookJob } from './process.js';
+import { webhookApplyLagSeconds, webhooksAppliedTotal } from '../../infra/metrics/registry.js';
 
 /**
  * The webhook inbox (table `webhook_inbox`): an Evolution event is acknowledged only once it is a row
@@ -213,20 +214,20 @@ export class InboxConsumer {
       WHERE w.id = c.id
       RETURNING w.id, w.tenant_id, w.instance_id, w.event, w.data, w.received_at, w.attempts`);
     if (rows.length === 0) return 0;
-    const done: string[] = [];
-    const failed: Array<{ id: string; attempts: number; error: string; permanent: boolean }> = [];
+    const done: InboxRow[] = [];
+    const failed: Array<{ id: string; event: string; attempts: number; error: string; permanent: boolean }> = [];
     const apply = async (row: InboxRow) => {
       const parsed = parseInboxRow(row);
       if (!parsed.ok) {
-        failed.push({ id: row.id, attempts: row.attempts, error: parsed.error, permanent: true });
+        failed.push({ id: row.id, event: row.event, attempts: row.attempts, error: parsed.error, permanent: true });
         return;
       }
       try {
         const outcome = await processWebhook(parsed.job, this.options.effects);
         this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
-        done.push(row.id);
+        done.push(row);
       } catch (err) {
-        failed.push({ id: row.id, attempts: row.attempts, error: (err as Error).message ?? String(err), permanent: false });
+        failed.push({ id: row.id, event: row.event, attempts: row.attempts, error: (err as Error).message ?? String(err), permanent: false });
       }
     };
     // Receipts all at once: they are applied in batches by the receipt batcher. Other events a few at a time.
@@ -238,9 +239,15 @@ export class InboxConsumer {
     };
     await Promise.all([...receipts.map(apply), ...Array.from({ length: Math.min(this.options.concurrency, others.length) }, lane)]);
 
-    if (done.length > 0) await sqlExecute(Prisma.sql`DELETE FROM webhook_inbox WHERE id = ANY(${done}::bigint[])`);
+    if (done.length > 0) {
+      await sqlExecute(Prisma.sql`DELETE FROM webhook_inbox WHERE id = ANY(${done.map((r) => r.id)}::bigint[])`);
+      // Counted once gone from the inbox: a row applied but not deleted (the database left) is applied again.
+      const now = Date.now();
+      for (const r of done) countApplied(r.event, 'applied', now - r.received_at.getTime());
+    }
     for (const f of failed) {
       const final = f.permanent || f.attempts >= INBOX_MAX_ATTEMPTS;
+      countApplied(f.event, final ? 'failed' : 'retry');
       this.options.log[final ? 'error' : 'warn']({ inboxId: f.id, attempt: f.attempts, err: f.error }, final ? 'webhook event failed for good; kept in the inbox' : 'webhook event failed; trying again');
       await sqlExecute(Prisma.sql`
         UPDATE webhook_inbox SET last_error = ${f.error.slice(0, 2000)},
@@ -250,6 +257,16 @@ export class InboxConsumer {
     }
     return rows.length;
   }
+}
+
+/**
+ * wc_webhooks_applied_total (and, for an applied event, wc_webhook_apply_lag_seconds: received by the
+ * route → applied). Rows hold only events the route handles; anything else is `other`.
+ */
+export function countApplied(event: string, result: 'applied' | 'retry' | 'failed', lagMs?: number) {
+  const label = isHandledEvent(event) ? event : 'other';
+  webhooksAppliedTotal.inc({ event: label, result });
+  if (lagMs !== undefined) webhookApplyLagSeconds.observe({ event: label }, Math.max(0, lagMs) / 1000);
 }
 
 /** An inbox row as the job the processor takes, its data checked again by its event's schema. */

@@ -50,6 +50,10 @@ export const appSchema = z.object({
   GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
   /** The largest contact file POST /imports/contacts takes (bytes). */
   IMPORT_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024).default(50 * 1024 * 1024),
+  /** When set, GET /metrics (API server and worker) answers only `Authorization: Bearer <this>`; empty: open. */
+  METRICS_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, 'at least 16 characters (openssl rand -hex 32)').optional()),
+  /** The worker process serves GET /metrics on this port (on HOST); 0: it serves nothing. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
 });
 
 export type AppConfig = ReturnType<typeof toAppConfig>;
@@ -84,6 +88,8 @@ function toAppConfig(c: z.infer<typeof appSchema>) {
     responseCacheTtlMs: c.RESPONSE_CACHE_TTL_MS,
     graphqlMaxBodyBytes: c.GRAPHQL_MAX_BODY_BYTES,
     importMaxBodyBytes: c.IMPORT_MAX_BODY_BYTES,
+    metricsToken: c.METRICS_TOKEN ?? null,
+    workerMetricsPort: c.WORKER_METRICS_PORT,
   };
 }
 

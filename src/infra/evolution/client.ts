@@ -14,6 +14,7 @@ import type {
   StoredMessageRecord,
 } from './wire.js';
 import { isMetaErrorBody } from './wire.js';
+import { evolutionRequestSeconds } from '../metrics/registry.js';
 
 /**
  * What became of a send. Only `unavailable` is safe to retry: the request certainly did not reach
@@ -252,7 +253,14 @@ export class EvolutionClient {
     }
   }
 
+  /** Every send call, timed by endpoint and outcome in wc_evolution_request_duration_seconds. */
   private async send(instance: string, action: 'sendText' | 'sendMedia' | 'sendTemplate', body: SendTextBody | SendMediaBody | SendTemplateBody): Promise<SendOutcome> {
+    const outcome = await this.post(instance, action, body);
+    evolutionRequestSeconds.observe({ endpoint: action, outcome: outcome.kind }, outcome.durationMs / 1000);
+    return outcome;
+  }
+
+  private async post(instance: string, action: 'sendText' | 'sendMedia' | 'sendTemplate', body: SendTextBody | SendMediaBody | SendTemplateBody): Promise<SendOutcome> {
     const path = `/message/${action}/${encodeURIComponent(instance)}`;
     const started = performance.now();
     // Evolution holds the request through the typing presence (`delay`) before it sends.
