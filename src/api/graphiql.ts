@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { GraphiQLOptions } from 'graphql-yoga';
+import { logger } from '../infra/lib/logger.js';
 
 // GraphiQL served from our own routes. yoga's default page loads GraphiQL, its styles and Monaco's
 // workers from unpkg.com: no GraphiQL offline, behind a proxy or a strict firewall. The same bundle
@@ -102,7 +103,8 @@ export async function serveGraphiQLAsset(req: IncomingMessage, res: ServerRespon
     headers['content-length'] = body.length;
     res.writeHead(200, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
-  } catch {
+  } catch (err) {
+    logger.error({ err, asset: name }, 'a GraphiQL file could not be served');
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('GraphiQL is unavailable');
   }
