@@ -32,6 +32,8 @@ import { QUEUE_NAMES } from '../infra/queues/definitions.js';
 import { getQueue } from '../infra/queues/index.js';
 import { inboxStats } from '../features/webhooks/inbox.js';
 import { liveWorkers } from '../features/health/worker-heartbeat.js';
+import { accessOf, logWsOperation, operationLogPlugin, startAccess } from './access-log.js';
+import { GRAPHIQL_ASSETS_PATH, renderLocalGraphiQL, serveGraphiQLAsset } from './graphiql.js';
 
 /** A webhook event waiting longer than this in the inbox means its consumers are stuck or gone. */
 const INBOX_STALL_MS = 60_000;
@@ -185,10 +187,13 @@ export function createApp(opts: { responseCacheTtlMs?: number; /** Default: METR
     // parsed. Large contact files go to POST /imports/contacts.
     maxRequestBodySize: config.graphqlMaxBodyBytes,
     graphiql: config.graphiql ? { subscriptionsProtocol: 'WS', title: 'WhatsApp campaigns' } : false,
+    // GraphiQL's scripts and styles come from our own routes (node_modules), not from a CDN.
+    renderGraphiQL: renderLocalGraphiQL,
     landingPage: false,
     maskedErrors: { maskError },
     plugins: [
       graphqlMetricsPlugin(),
+      operationLogPlugin(logger),
       armorPlugin(),
       announceMutations(logger, responseCache ? (tenantId) => responseCache.invalidateTenant(tenantId) : undefined),
       ...(responseCache ? [responseCache.plugin] : []),
@@ -201,18 +206,24 @@ export function createApp(opts: { responseCacheTtlMs?: number; /** Default: METR
     },
     context: async (initial) => {
       const request = initial.request as Request | undefined;
-      const requestId = request?.headers.get('x-request-id') ?? randomUUID();
+      const access = accessOf(initial.req);
+      const requestId = access?.requestId ?? randomUUID();
       const params = initial.connectionParams as Record<string, unknown> | undefined;
       const authorization = params ? String(params.authorization ?? params.Authorization ?? params.apiKey ?? '') : (request as Request).headers.get('authorization');
-      return contextFor(authorization, requestId, !params && request ? responseCache?.authenticated(request) : undefined);
+      const context = await contextFor(authorization, requestId, !params && request ? responseCache?.authenticated(request) : undefined);
+      if (access) access.tenantId = context.viewer.tenantId;
+      return context;
     },
   });
 
   let readyRedis: Redis | null = null;
   let metrics: Registry | null = null;
+  const accessLog = logger.child({ component: 'access' });
   const server = createServer((req, res) => {
+    const access = startAccess(req, res, accessLog);
     const path = (req.url ?? '/').split('?')[0] as string;
     if (path === '/graphql' || path.startsWith('/graphql/')) {
+      access.route = '/graphql';
       // Only JSON is executed: a form or text POST (what a browser sends cross-site without asking)
       // could otherwise run a mutation with whatever credentials the page carries.
       if (req.method !== 'POST') return void yoga(req, res);
@@ -235,12 +246,22 @@ export function createApp(opts: { responseCacheTtlMs?: number; /** Default: METR
       );
       return;
     }
-    if (path === '/imports/contacts') return void handleContactImport(req, res, logger.child({ route: 'import' }));
+    if (config.graphiql && path.startsWith(`${GRAPHIQL_ASSETS_PATH}/`)) {
+      access.route = `${GRAPHIQL_ASSETS_PATH}/:asset`;
+      return void serveGraphiQLAsset(req, res, path.slice(GRAPHIQL_ASSETS_PATH.length + 1));
+    }
+    if (path === '/imports/contacts') {
+      access.route = path;
+      return void handleContactImport(req, res, logger.child({ route: 'import', requestId: access.requestId }), access);
+    }
     const webhook = path.match(/^\/webhooks\/evolution\/([A-Za-z0-9_-]{16,})(?:\/+([a-z-]+))?\/?$/);
     if (webhook) {
-      const log = logger.child({ requestId: (req.headers['x-request-id'] as string | undefined) ?? randomUUID(), route: 'webhook' });
-      return void handleEvolutionWebhook(req, res, { secret: webhook[1] as string, suffix: webhook[2] ?? null }, log);
+      // The secret is in the path: the route names it, never shows it.
+      access.route = webhook[2] ? '/webhooks/evolution/:secret/:event' : '/webhooks/evolution/:secret';
+      const log = logger.child({ requestId: access.requestId, route: 'webhook' });
+      return void handleEvolutionWebhook(req, res, { secret: webhook[1] as string, suffix: webhook[2] ?? null }, log, access);
     }
+    if (path === '/health' || path === '/metrics' || path === '/health/workers' || path === '/ready') access.route = path;
     if (path === '/health') return send(res, 200, { status: 'ok' });
     if (path === '/metrics') {
       metrics ??= apiMetricsRegistry();
@@ -271,17 +292,38 @@ export function createApp(opts: { responseCacheTtlMs?: number; /** Default: METR
     }
     if (path.startsWith('/webhooks/')) {
       webhooksReceivedTotal.inc({ event: 'unknown', result: 'rejected' });
+      access.route = '/webhooks/:unknown';
       return send(res, 401, { error: { code: 'UNKNOWN_WEBHOOK', message: 'no instance has this webhook URL' } });
     }
     const notFound = () => send(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` } });
     // Short links and reports answer an unknown id exactly like an unknown route: they reveal nothing.
-    if (path.startsWith('/l/')) return void handleLinkClick(req, res, path.slice(3), notFound, logger.child({ route: 'link' }));
+    if (path.startsWith('/l/')) {
+      access.route = '/l/:code';
+      return void handleLinkClick(req, res, path.slice(3), notFound, logger.child({ route: 'link', requestId: access.requestId }));
+    }
     const report = path.match(/^\/exports\/campaigns\/([^/]+)\/report\.csv$/);
-    if (report) return void handleCampaignExport(req, res, report[1] as string, notFound, logger.child({ route: 'export' }));
+    if (report) {
+      // The report link's token is in the query string, which no log line carries.
+      access.route = '/exports/campaigns/:id/report.csv';
+      return void handleCampaignExport(req, res, report[1] as string, notFound, logger.child({ route: 'export', requestId: access.requestId }), access);
+    }
     notFound();
   });
 
   const wss = new WebSocketServer({ server, path: '/graphql' });
+  // When each WebSocket operation started, per connection, for its access line.
+  const wsOperationStarts = new WeakMap<object, Map<string, number>>();
+  const wsStarts = (ctx: object) => {
+    let m = wsOperationStarts.get(ctx);
+    if (!m) wsOperationStarts.set(ctx, (m = new Map()));
+    return m;
+  };
+  const wsStart = (ctx: object, id: string) => {
+    const m = wsStarts(ctx);
+    const t = m.get(id) ?? performance.now();
+    m.delete(id);
+    return t;
+  };
   const ws = useServer<Record<string, unknown>, { request: IncomingMessage }>(
     {
       onConnect: async (ctx) => {
@@ -297,7 +339,8 @@ export function createApp(opts: { responseCacheTtlMs?: number; /** Default: METR
         (ctx.extra as { request: unknown }).request = UPGRADE_DONE;
         return true;
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
+        wsStarts(ctx).set(id, performance.now());
         const enveloped = yoga.getEnveloped({ ...ctx, socket: ctx.extra.socket, params: payload });
         try {
           // Parse and validation errors (the abuse limits throw from there) and authentication
@@ -318,6 +361,13 @@ export function createApp(opts: { responseCacheTtlMs?: number; /** Default: METR
           if (err instanceof GraphQLError) return [err];
           throw err;
         }
+      },
+      onOperation: (ctx, id, payload, args, result) => {
+        const errors = Symbol.asyncIterator in (result as object) ? undefined : (result as { errors?: readonly GraphQLError[] }).errors;
+        logWsOperation(accessLog, payload, args.document, args.contextValue as Partial<Context>, wsStart(ctx, id), errors);
+      },
+      onError: (ctx, id, payload, errors) => {
+        logWsOperation(accessLog, payload, null, null, wsStart(ctx, id), errors);
       },
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: async (args) => {

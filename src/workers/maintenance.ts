@@ -1,4 +1,6 @@
 import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { logCampaignProgress } from '../features/campaigns/progress-log.js';
 import { evaluateAbTests } from '../features/ab/evaluate.js';
 import { config } from '../infra/config/index.js';
 import { prisma } from '../infra/db/client.js';
@@ -19,7 +21,7 @@ import { checkDisconnected } from '../features/senders/connection.js';
 /** A SENDING recipient older than this lost its worker (the send call itself times out well before). */
 const SENDING_STALE_MS = () => config.evolutionTimeoutMs + 120_000;
 
-export function maintenanceProcessor(deps: FollowUpDeps) {
+export function maintenanceProcessor(deps: FollowUpDeps & { redis: Redis }) {
   return async (job: Job) => {
     const { name } = parseJob('maintenance', job.name, job.data);
     switch (name) {
@@ -61,6 +63,8 @@ export function maintenanceProcessor(deps: FollowUpDeps) {
         const r = await checkDisconnected((t, c) => requestPump(t, c), logger);
         return `disconnected instances checked ${r.checked}, re-admitted ${r.readmitted}`;
       }
+      case 'maintenance:campaign-summary':
+        return `campaigns summarized ${await logCampaignProgress(deps.redis, logger.child({ component: 'campaign-summary' }))}`;
       case 'maintenance:reconcile':
         return reconcileDue({ log: logger, requestPump, requestFollowUps: (ms) => deps.requestFollowUps(ms) });
       default: {

@@ -34,6 +34,7 @@ const SCHEDULES = [
   ['reconcile', 5000, 'maintenance:reconcile'],
   // Each disconnected instance is asked on its own backoff (5 s doubling to 5 min); this pass finds the due ones.
   ['connections', 5000, 'maintenance:connections'],
+  ['campaign-summary', 60_000, 'maintenance:campaign-summary'],
 ] as const;
 /** How often a worker checks that every recurring job still exists in Redis. */
 const SCHEDULE_CHECK_MS = 15_000;

@@ -83,7 +83,7 @@ function formatFromContentType(value: string | undefined): 'CSV' | 'JSON' | null
   return null;
 }
 
-export async function handleContactImport(req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> {
+export async function handleContactImport(req: IncomingMessage, res: ServerResponse, log: Logger, access?: { tenantId?: string }): Promise<void> {
   try {
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
@@ -91,6 +91,7 @@ export async function handleContactImport(req: IncomingMessage, res: ServerRespo
     }
     const auth = await authenticateApiKey(bearerToken(req.headers.authorization));
     if (!auth.ok) return refuse(res, 401, 'UNAUTHENTICATED', AUTH_MESSAGES[auth.reason]);
+    if (access) access.tenantId = auth.viewer.tenantId;
     if (auth.viewer.role === 'VIEWER') return refuse(res, 403, 'FORBIDDEN', 'the VIEWER role may not import contacts');
 
     const query = Object.fromEntries(new URL(req.url ?? '/', 'http://local').searchParams);

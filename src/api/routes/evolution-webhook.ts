@@ -83,6 +83,8 @@ export async function handleEvolutionWebhook(
   res: ServerResponse,
   params: { secret: string; suffix: string | null },
   log: Logger,
+  /** The request's access record: told the tenant once the instance is known. */
+  access?: { tenantId?: string },
 ): Promise<void> {
   // The metric's event label: a handled event's name, `other` for the rest, `unknown` before the body is read.
   let eventLabel = 'unknown';
@@ -96,6 +98,7 @@ export async function handleEvolutionWebhook(
     if (!instance || !safeEqual(instance.webhookSecret, params.secret)) {
       throw new WebhookError(401, 'UNKNOWN_WEBHOOK', 'no instance has this webhook URL');
     }
+    if (access) access.tenantId = instance.tenantId;
     if (instance.jwtKey) await verifyJwt(req, instance.jwtKey);
 
     const type = String(req.headers['content-type'] ?? '');

@@ -36,7 +36,7 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
  * the API key (Authorization: Bearer) or by the signed, short-lived `token` of a link from
  * exportCampaignReport. A campaign of another tenant, or none, gets the unknown-route 404.
  */
-export async function handleCampaignExport(req: IncomingMessage, res: ServerResponse, rawId: string, notFound: () => void, log: Logger): Promise<void> {
+export async function handleCampaignExport(req: IncomingMessage, res: ServerResponse, rawId: string, notFound: () => void, log: Logger, access?: { tenantId?: string }): Promise<void> {
   if (req.method !== 'GET') return notFound();
   const campaignId = campaignIdFrom(rawId);
   if (!campaignId) return notFound();
@@ -55,6 +55,7 @@ export async function handleCampaignExport(req: IncomingMessage, res: ServerResp
       if (!auth.ok) return refuse(res, 401, 'UNAUTHENTICATED', 'send "Authorization: Bearer <api key>" or use a report link');
       tenantId = auth.viewer.tenantId;
     }
+    if (access) access.tenantId = tenantId;
     const campaign = await prisma.campaign.findFirst({ where: { id: campaignId, tenantId }, select: { id: true } });
     if (!campaign) return notFound();
 

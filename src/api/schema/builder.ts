@@ -14,6 +14,7 @@ import { getDatamodel } from '../../generated/pothos-types.js';
 import type { Context } from './context.js';
 import InputIssuesPlugin from './input-issues.js';
 import { complexityError, fieldComplexity, QUERY_LIMITS } from './limits.js';
+import { noteTypedError } from '../operation-scope.js';
 
 /**
  * The Pothos builder: plugins, scalars and root types only; domain types live in their own files.
@@ -41,6 +42,8 @@ export const builder = new SchemaBuilder<{
   errors: {
     defaultTypes: [],
     unsafelyHandleInputErrors: true,
+    // The access log reports these with the operation (src/api/access-log.ts).
+    onResolvedError: noteTypedError,
     defaultResultOptions: { name: ({ fieldName }) => `${pascal(fieldName)}Success` },
     defaultUnionOptions: { name: ({ fieldName }) => `${pascal(fieldName)}Result` },
   },

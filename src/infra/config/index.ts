@@ -11,6 +11,8 @@ export const appSchema = z.object({
   ...databaseSchema.shape,
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Append the JSON log lines to this file instead of writing them to stdout (default: stdout). */
+  LOG_FILE: z.string().min(1).optional(),
   REDIS_URL: z.string({ error: 'set it to a redis:// URL' }).regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
   /** Namespace of every Redis key and channel of this deployment (queues, limits, pub/sub). */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default('wc'),
@@ -67,6 +69,7 @@ function toAppConfig(c: z.infer<typeof appSchema>) {
   return {
     env: c.NODE_ENV,
     logLevel: c.LOG_LEVEL,
+    logFile: c.LOG_FILE ?? null,
     databaseUrl: c.DATABASE_URL,
     databasePoolSize: c.DATABASE_POOL_SIZE,
     redisUrl: c.REDIS_URL,

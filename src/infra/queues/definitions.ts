@@ -74,6 +74,8 @@ export const JOBS = {
     'maintenance:reconcile': z.object({}),
     /** Asks Evolution about disconnected instances whose check is due (backoff 5 s to 5 min) and re-admits the open ones. */
     'maintenance:connections': z.object({}),
+    /** Logs each running campaign's progress since the previous pass (src/features/campaigns/progress-log.ts). */
+    'maintenance:campaign-summary': z.object({}),
   },
 } as const;
 
