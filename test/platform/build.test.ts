@@ -122,20 +122,25 @@ describe('the production build', () => {
     await waitFor(async () => api.output().includes('API server listening') || api.child.exitCode !== null, 30_000);
     expect(api.child.exitCode, api.output()).toBeNull();
     const health = await fetch(`${url}/health`);
-    expect(health.status).toBe(200);
+    expect(health.status, api.output()).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${url}/ready`);
-    expect(ready.status).toBe(200);
+    expect(ready.status, api.output()).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
 
     // The worker's heartbeat reaches the API server through the database and Redis.
+    let last = '';
     const report = await waitFor(async () => {
       const res = await fetch(`${url}/health/workers`);
+      last = `${res.status} ${await res.clone().text()}`;
       if (res.status !== 200) return null;
       return (await res.json()) as { workers: Array<{ pid: number; queues: string[] }> };
-    }, 30_000);
-    expect(report.workers).toEqual([expect.objectContaining({ pid: worker.child.pid, queues: expect.arrayContaining(['sends', 'webhooks']) })]);
-    expect((await (await fetch(`${url}/ready`)).json()) as { workers: number }).toMatchObject({ workers: 1 });
+    }, 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}; last /health/workers: ${last}\nworker:\n${worker.output()}`);
+    });
+    expect(report.workers, last).toEqual([expect.objectContaining({ pid: worker.child.pid, queues: expect.arrayContaining(['sends', 'webhooks']) })]);
+    const readyAgain = await (await fetch(`${url}/ready`)).text();
+    expect(JSON.parse(readyAgain), readyAgain).toMatchObject({ workers: 1 });
 
     worker.child.kill('SIGTERM');
     api.child.kill('SIGTERM');
