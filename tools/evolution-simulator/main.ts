@@ -68,13 +68,15 @@ const sim = await startSimulator({
   webhookRetry: { attempts: c.SIM_WEBHOOK_RETRY_ATTEMPTS, baseDelayMs: c.SIM_WEBHOOK_RETRY_BASE_MS, maxDelayMs: 300_000 },
   log: (line) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg: line, service: 'evolution-sim' })}\n`),
 });
-process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg: 'evolution simulator listening', url: sim.url, service: 'evolution-sim' })}\n`);
+process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg: 'evolution simulator listening', url: sim.url, pid: process.pid, service: 'evolution-sim' })}\n`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    void sim.close().then(() => process.exit(0));
+    const line = (msg: string) => `${JSON.stringify({ time: new Date().toISOString(), msg, signal, pid: process.pid, service: 'evolution-sim' })}\n`;
+    process.stdout.write(line('evolution simulator stopping'));
+    void sim.close().then(() => process.stdout.write(line('evolution simulator stopped'), () => process.exit(0)));
   });
 }
