@@ -113,11 +113,12 @@ describe('the production build', () => {
     expect(ours).toEqual(await records(inject('databaseUrl')));
   });
 
-  it('runs the API server and the worker from dist: /health, /ready, and the worker reported alive', async () => {
+  it('runs the API server and the worker from dist: /health, /ready, /metrics, and the worker reported alive', async () => {
     const port = await workerPort(inject('portBase'), 3);
+    const metricsPort = await workerPort(inject('portBase'), 4);
     const url = `http://127.0.0.1:${port}`;
     const api = start('dist/src/main.js', { PORT: String(port), PUBLIC_URL: url });
-    const worker = start('dist/src/workers/main.js');
+    const worker = start('dist/src/workers/main.js', { WORKER_METRICS_PORT: String(metricsPort) });
 
     await waitFor(async () => api.output().includes('API server listening') || api.child.exitCode !== null, 30_000);
     expect(api.child.exitCode, api.output()).toBeNull();
@@ -141,6 +142,15 @@ describe('the production build', () => {
     expect(report.workers, last).toEqual([expect.objectContaining({ pid: worker.child.pid, queues: expect.arrayContaining(['sends', 'webhooks']) })]);
     const readyAgain = await (await fetch(`${url}/ready`)).text();
     expect(JSON.parse(readyAgain), readyAgain).toMatchObject({ workers: 1 });
+
+    // Prometheus' text format from both processes (prom-client ships as a production dependency).
+    for (const target of [`${url}/metrics`, `http://127.0.0.1:${metricsPort}/metrics`]) {
+      const res = await fetch(target);
+      const text = await res.text();
+      expect(res.status, `${target}: ${text.slice(0, 300)}`).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(text).toMatch(/^# HELP process_cpu_user_seconds_total /m);
+    }
 
     worker.child.kill('SIGTERM');
     api.child.kill('SIGTERM');
