@@ -43,6 +43,8 @@
 //   subscription: a coalesced event waits up to that long, so p99 near 250 ms is the design, not a
 //   delay), GraphQL execution and the WebSocket. For the breakdown, a plain Redis subscriber in the
 //   benchmark's process on the same channel measures `at` → Redis delivery.
+// - context, to judge a run: the whole machine's busy share over it (/proc/stat, every process, other
+//   work included) and the load average; the send path's mean Evolution call and claim→recorded time.
 //
 // Checked at the end (any failure: exit code 1): the campaign COMPLETED; every recipient sent exactly
 // once (each recipient's provider message id is one send in the simulator's record, to its phone,
@@ -59,6 +61,7 @@
 // CPU profiles of the workers and API servers), BENCH_LOG_DIR (a directory for the processes' logs, at
 // BENCH_LOG_LEVEL, default info), BENCH_KEEP_DB (1: keep the scratch database, wc_bench_…).
 import { mkdirSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -67,7 +70,7 @@ import { COUNTERS_AND_RECOUNT } from '../scripts/lib/long-run.js';
 import { startPrivateRedis } from '../test/helpers/private-services.js';
 import { type LineChild, startLineChild } from './lib/child-lines.js';
 import { connectOnSimulator, createCampaign, registerSenders, type Sender, seedContacts, startCampaign, uuidOf } from './lib/campaign-setup.js';
-import { fmt, processCpuMs, processRssBytes, table } from './lib/measure.js';
+import { fmt, machineBusyMs, processCpuMs, processRssBytes, table } from './lib/measure.js';
 import { type ProductDatabase, productDatabase, productEnv, useProductEnv } from './lib/product.js';
 import { stopLineChild } from './lib/stop-child.js';
 import { closeAll, graphqlWsConnection, openMany } from './lib/ws-clients.js';
@@ -138,7 +141,6 @@ const PROGRESS = `subscription ($campaignId: ID!) { campaignProgress(campaignId:
 class Subscribers {
   latencies: number[] = [];
   completed: boolean[];
-  events = 0;
   unexpected = 0;
   firstUnexpected = '';
   since = Number.POSITIVE_INFINITY;
@@ -153,7 +155,6 @@ class Subscribers {
       if (this.unexpected++ === 0) this.firstUnexpected = data.toString().slice(0, 500);
       return;
     }
-    this.events++;
     const at = Date.parse(p.at);
     if (at >= this.since) this.latencies.push(now - at);
     if (p.status === 'COMPLETED') this.completed[i] = true;
@@ -299,6 +300,7 @@ try {
   const totalBefore = totalCommands(await redisInfo.info('stats'));
   const workerCpuBefore = sumCpu(workerPids);
   const apiCpuBefore = sumCpu(apiPids);
+  const machineBefore = machineBusyMs();
   sample();
   sampler = setInterval(sample, SAMPLE_MS);
   const started = Date.now();
@@ -352,6 +354,8 @@ try {
   const endedAt = Date.now();
   const workerCpuMs = sumCpu(workerPids) - workerCpuBefore;
   const apiCpuMs = sumCpu(apiPids) - apiCpuBefore;
+  const machineAfter = machineBusyMs();
+  const load = loadavg();
   const totalAfter = totalCommands(await redisInfo.info('stats'));
   const commandsAfter = await redisInfo.info('commandstats');
   sample();
@@ -390,6 +394,7 @@ try {
   const allSends = [...byInstance.values()].flat();
   if (state.sends !== RECIPIENTS || allSends.length !== RECIPIENTS) problems.push(`the simulator recorded ${state.sends} sends (${allSends.length} through the campaign's instances), not ${RECIPIENTS}`);
 
+  let sendPath: { http_ms: number; claim_to_sent_ms: number; p99_claim_to_sent_ms: number } | null = null;
   // Every recipient sent exactly once: its message id is one send, to its phone, through its instance.
   {
     const byKey = new Map(allSends.map((s) => [s.keyId, s]));
@@ -414,6 +419,13 @@ try {
     if (unsent) problems.push(`${unsent} recipients not recorded as sent`);
     if (noSend) problems.push(`${noSend} recipients whose message id is no send in the simulator's record`);
     if (wrong) problems.push(`${wrong} recipients whose send went to another number or through another instance`);
+    const { rows: path } = await sql.query<{ http_ms: number; claim_to_sent_ms: number; p99_claim_to_sent_ms: number }>(
+      `SELECT avg(send_duration_ms)::float8 AS http_ms, (avg(extract(epoch FROM sent_at - sending_at)) * 1000)::float8 AS claim_to_sent_ms,
+              (percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - sending_at)) * 1000)::float8 AS p99_claim_to_sent_ms
+       FROM recipient WHERE campaign_id = $1`,
+      [campaign.uuid],
+    );
+    sendPath = path[0] ?? null;
     const { rows: check } = await sql.query<{ counters: Record<string, number>; recount: Record<string, number> }>(COUNTERS_AND_RECOUNT, [campaign.uuid]);
     if (JSON.stringify(check[0]?.counters) !== JSON.stringify(check[0]?.recount)) {
       problems.push(`counters ${JSON.stringify(check[0]?.counters)} differ from the recount ${JSON.stringify(check[0]?.recount)}`);
@@ -525,11 +537,18 @@ try {
       `${mb(m.first)} / ${mb(m.middle)} / ${mb(m.last)} (${m.samples} samples every ${SAMPLE_MS / 1000} s); slope over the steady state: ${m.flat ? 'flat, goal met' : 'GROWING, GOAL MISSED'}`,
     ]);
   });
+  const cores = availableParallelism();
   rows.push(
+    [
+      'context: the machine over the run',
+      machineBefore !== null && machineAfter !== null ? `${(((machineAfter - machineBefore) / (endedAt - started)) * 100).toFixed(0)} % busy` : 'n/a',
+      `of ${cores} cores, every process on the machine (other sessions included); load average at the end ${load.map((l) => l.toFixed(1)).join(' ')}` +
+        (sendPath ? `; per send: Evolution call ${sendPath.http_ms.toFixed(1)} ms, claim→recorded mean ${sendPath.claim_to_sent_ms.toFixed(0)} ms, p99 ${sendPath.p99_claim_to_sent_ms.toFixed(0)} ms` : ''),
+    ],
     [
       `publish→subscriber (event's \`at\` → graphql-ws frame)`,
       `p99 ${ms(subLatency.p99)}`,
-      `p50 ${ms(subLatency.p50)}, max ${ms(subLatency.max)}; ${fmt(subLatency.n)} deliveries after the start (${fmt(subs.events)} in all), coalesced every ${config.progressIntervalMs} ms`,
+      `p50 ${ms(subLatency.p50)}, max ${ms(subLatency.max)}; ${fmt(subLatency.n)} deliveries after the start, coalesced every ${config.progressIntervalMs} ms`,
     ],
     ['  of which `at` → a plain Redis subscriber', `p99 ${ms(redisLatency.p99)}`, `p50 ${ms(redisLatency.p50)}, max ${ms(redisLatency.max)}; ${fmt(redisLatency.n)} events published`],
     [
@@ -558,6 +577,9 @@ try {
       pacingBoundPerSec: Number(PACING_BOUND.toFixed(2)),
       steadyRatio: Number(steadyRatio.toFixed(4)),
       startToCompletedMs: completedAt.getTime() - started,
+      machineBusyPct: machineBefore !== null && machineAfter !== null ? Number((((machineAfter - machineBefore) / (endedAt - started)) * 100).toFixed(1)) : null,
+      cores,
+      loadAverage: load.map((l) => Number(l.toFixed(2))),
       workerCpuMsPerSend: Number((workerCpuMs / sends).toFixed(4)),
       apiCpuMsPerSend: Number((apiCpuMs / sends).toFixed(4)),
       redisCommandsPerSend: Number((totalCmds / sends).toFixed(2)),
