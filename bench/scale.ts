@@ -1,16 +1,20 @@
 // `npm run bench:scale`: the whole product at production scale, paced like real numbers (issue 20).
 //
-// One campaign of BENCH_RECIPIENTS (200,000) recipients over BENCH_INSTANCES (500) instances, each
+// BENCH_RECIPIENTS (200,000) recipients over BENCH_INSTANCES (500) instances, each
 // registered through GraphQL with limitPerMinute = BENCH_PER_MINUTE (20), limitPerHour = 60 × that,
 // and a random delay between its messages of BENCH_MIN_DELAY_MS…BENCH_MAX_DELAY_MS (by default 50 %
 // and 90 % of 60 s ÷ perMinute: 1.5–2.7 s at 20/min, so the delays alone would allow more than the
-// limit and never bind below it; the per-minute limit is what paces each number). Every process is its
+// limit and never bind below it; the per-minute limit is what paces each number). The API takes at most
+// 100 instances per campaign (CreateCampaignInput.instanceIds), so the recipients go out as
+// ceil(instances ÷ BENCH_PER_CAMPAIGN (100)) campaigns of one tenant started together, each with its
+// share of the instances and a proportional share of the contacts (by tag): 5 campaigns of 100 instances
+// and 40,000 recipients at the defaults, what an operator must do today. Every process is its
 // own: the Evolution simulator (answering at once, no failures; receipts on by default), BENCH_WORKERS (3)
 // worker processes, BENCH_APIS (2) API server processes (the instances' webhooks spread over them),
 // a private redis-server on a free port started by the benchmark (so that its command counts are this
 // run's alone; the machine's PostgreSQL is shared, in a scratch database), and in the benchmark's own
-// process BENCH_SUBSCRIBERS (200) graphql-ws subscribers to the campaign's `campaignProgress`, spread
-// over the API servers.
+// process BENCH_SUBSCRIBERS (200) graphql-ws subscribers to the campaigns' `campaignProgress`, spread
+// over the campaigns and the API servers.
 //
 // How long: the pacing-bound rate is instances × perMinute ÷ 60 sends/s (500 × 20 ÷ 60 ≈ 167/s), so
 // the defaults send for about 20 minutes (200,000 ÷ 167/s ≈ 1,200 s; the limiter's minute is 61 s,
@@ -20,7 +24,7 @@
 // instance sends its perMinute as fast as its delays allow, and only then does the limit set the pace; the
 // benchmark says so when recipients ÷ instances < 5 × perMinute.
 //
-// Measured over the run (from the startCampaign request to COMPLETED, and with receipts on, until every
+// Measured over the run (from the first startCampaign request to the last COMPLETED, and with receipts on, until every
 // delivery receipt is applied):
 // - sends/s in the steady state: between the 10th and the 90th percentile of the sends by the
 //   simulator's clock (when each request reached it), against the pacing bound instances × perMinute
@@ -32,8 +36,8 @@
 //   (every process's commands: BullMQ, the limiter, the pace gate, pub/sub, receipts); the commands
 //   that make most of it from `INFO commandstats`.
 // - worker memory: each worker's RSS sampled every BENCH_SAMPLE_S (5) s; first, middle and last sample,
-//   and the slope (least squares) over the steady state. Goal flat: the slope × the steady state's length
-//   under max(10 MB, 5 % of the worker's mean RSS); no verdict when the steady state lasts under 5
+//   and the slope (least squares) over the steady state. Goal flat: the growth (slope × the steady state's
+//   length; shrinking counts as flat) under max(10 MB, 5 % of the worker's mean RSS); no verdict when the steady state lasts under 5
 //   minutes (over a minute or two the slope follows the garbage collector, up or down by 5–15 MB/min).
 // - publish-to-subscriber latency: every progress event carries `at`, the time its snapshot was taken
 //   (src/features/campaigns/progress.ts toProgressEvent: right after the campaign row's UPDATE, in the
@@ -47,15 +51,15 @@
 // - context, to judge a run: the whole machine's busy share over it (/proc/stat, every process, other
 //   work included) and the load average; the send path's mean Evolution call and claim→recorded time.
 //
-// Checked at the end (any failure: exit code 1): the campaign COMPLETED; every recipient sent exactly
+// Checked at the end (any failure: exit code 1): every campaign COMPLETED; every recipient sent exactly
 // once (each recipient's provider message id is one send in the simulator's record, to its phone,
 // through its instance; no number called twice; as many sends as recipients); the campaign's counters
-// equal a recount of its recipients; no instance made more than perMinute sends in any 60 s by the
+// equal a recount of its recipients, for each; no instance made more than perMinute sends in any 60 s by the
 // simulator's clock; no two consecutive sends of an instance closer than its minimum delay (from the
 // answer to the next request, as the pace gate spaces them); every subscriber saw COMPLETED and nothing
 // but progress events; with receipts, every recipient delivered. Goals missed are printed, not failed.
 //
-// Knobs: BENCH_RECIPIENTS (200000), BENCH_INSTANCES (500), BENCH_PER_MINUTE (20), BENCH_MIN_DELAY_MS,
+// Knobs: BENCH_RECIPIENTS (200000), BENCH_INSTANCES (500), BENCH_PER_CAMPAIGN (100), BENCH_PER_MINUTE (20), BENCH_MIN_DELAY_MS,
 // BENCH_MAX_DELAY_MS (50 % and 90 % of 60000 ÷ perMinute), BENCH_WORKERS (3), BENCH_APIS (2),
 // BENCH_SUBSCRIBERS (200), BENCH_RECEIPTS (1; 0: the simulator sends no webhooks), BENCH_SAMPLE_S (5),
 // BENCH_DB_POOL (10, the product's DATABASE_POOL_SIZE default, per process), BENCH_CPU_PROF (a directory:
@@ -80,6 +84,9 @@ const on = (v: string | undefined, dflt: boolean) => (v === undefined ? dflt : [
 const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 200_000);
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 500);
 const PER_MINUTE = Number(process.env.BENCH_PER_MINUTE ?? 20);
+/** Instances per campaign: the API takes at most 100 (src/api/schema/campaign-mutations.ts). */
+const PER_CAMPAIGN = Math.min(100, Number(process.env.BENCH_PER_CAMPAIGN ?? 100));
+const CAMPAIGNS = Math.ceil(INSTANCES / PER_CAMPAIGN);
 const INTERVAL_MS = 60_000 / PER_MINUTE;
 const MIN_DELAY_MS = Number(process.env.BENCH_MIN_DELAY_MS ?? Math.round(0.5 * INTERVAL_MS));
 const MAX_DELAY_MS = Number(process.env.BENCH_MAX_DELAY_MS ?? Math.round(0.9 * INTERVAL_MS));
@@ -261,8 +268,18 @@ try {
   const senders: Sender[] = registered.map((s, i) => ({ ...s, webhookUrl: `${apiUrls[i % APIS]}${new URL(s.webhookUrl).pathname}` }));
   for (const [i, s] of senders.entries()) await connectOnSimulator(simUrl, SIM_KEY, s, RECEIPTS, `5511300${String(i).padStart(6, '0')}`);
   const instanceName = new Map(senders.map((s) => [uuidOf(s.id), s.name]));
-  await seedContacts(sql, tenant.id, RECIPIENTS);
-  const campaign = await createCampaign(apiUrl, key, 'scale', senders.map((s) => s.id));
+  // Campaign k: instances k×PER_CAMPAIGN… and a share of the recipients proportional to them, its contacts tagged `scale-k`.
+  const campaigns: Array<{ id: string; uuid: string; recipients: number }> = [];
+  for (let k = 0, seeded = 0; k < CAMPAIGNS; k++) {
+    const mine = senders.slice(k * PER_CAMPAIGN, (k + 1) * PER_CAMPAIGN);
+    const recipients = k === CAMPAIGNS - 1 ? RECIPIENTS - seeded : Math.round((RECIPIENTS * mine.length) / INSTANCES);
+    await seedContacts(sql, tenant.id, recipients, seeded);
+    await sql.query(`UPDATE contact SET tags = ARRAY[$2::text] WHERE tenant_id = $1 AND tags = '{}'`, [tenant.id, `scale-${k}`]);
+    seeded += recipients;
+    const c = await createCampaign(apiUrl, key, `scale ${k + 1}`, mine.map((s) => s.id), { tags: { any: [`scale-${k}`] } });
+    campaigns.push({ id: c.id, uuid: c.uuid, recipients });
+  }
+  const campaignUuids = campaigns.map((c) => c.uuid);
   if (RECEIPTS) {
     // The connection.update webhooks of the set-up land before anything is measured.
     const until = Date.now() + 60_000;
@@ -274,13 +291,13 @@ try {
   const subs = new Subscribers(SUBSCRIBERS);
   sockets = await openMany(SUBSCRIBERS, (i) =>
     graphqlWsConnection(`${apiUrls[i % APIS]?.replace('http', 'ws')}/graphql`, key, {
-      subscribe: { query: PROGRESS, variables: { campaignId: campaign.id } },
+      subscribe: { query: PROGRESS, variables: { campaignId: campaigns[i % CAMPAIGNS]?.id } },
       onFrame: (d) => subs.frame(i, d),
     }),
   );
   const redisLatencies: number[] = [];
   redisWatch = new Redis(privateRedis.url);
-  await redisWatch.subscribe(channel('campaign:progress', tenant.id, campaign.uuid));
+  await redisWatch.subscribe(...campaignUuids.map((id) => channel('campaign:progress', tenant.id, id)));
   redisWatch.on('message', (_channel: string, message: string) => {
     const now = Date.now();
     const at = Date.parse((JSON.parse(message) as { at: string }).at);
@@ -308,7 +325,7 @@ try {
   sampler = setInterval(sample, SAMPLE_MS);
   const started = Date.now();
   subs.since = started;
-  await startCampaign(apiUrl, key, campaign.id, RECIPIENTS);
+  for (const c of campaigns) await startCampaign(apiUrl, key, c.id, c.recipients);
 
   let lastSent = -1;
   let lastProgressAt = Date.now();
@@ -316,25 +333,26 @@ try {
   let completedAt: Date;
   for (;;) {
     const { rows } = await sql.query<{ status: string; completed_at: Date | null; sent_count: number; remaining_count: number; pause_reason: string | null }>(
-      'SELECT status, completed_at, sent_count, remaining_count, pause_reason FROM campaign WHERE id = $1',
-      [campaign.uuid],
+      'SELECT status, completed_at, sent_count, remaining_count, pause_reason FROM campaign WHERE id = ANY($1::uuid[])',
+      [campaignUuids],
     );
-    const c = rows[0];
-    if (!c) throw new Error('the campaign vanished');
-    if (c.status === 'COMPLETED' && c.completed_at) {
-      completedAt = c.completed_at;
+    if (rows.length !== CAMPAIGNS) throw new Error('a campaign vanished');
+    const stopped = rows.find((c) => c.status !== 'RUNNING' && c.status !== 'COMPLETED');
+    if (stopped) throw new Error(`a campaign is ${stopped.status}: ${stopped.pause_reason ?? ''} (${JSON.stringify(stopped)})`);
+    if (rows.every((c) => c.status === 'COMPLETED' && c.completed_at)) {
+      completedAt = new Date(Math.max(...rows.map((c) => (c.completed_at as Date).getTime())));
       break;
     }
-    if (c.status !== 'RUNNING') throw new Error(`the campaign is ${c.status}: ${c.pause_reason ?? ''} (${JSON.stringify(c)})`);
-    if (c.sent_count !== lastSent) {
-      lastSent = c.sent_count;
+    const sent = rows.reduce((n, c) => n + c.sent_count, 0);
+    if (sent !== lastSent) {
+      lastSent = sent;
       lastProgressAt = Date.now();
     } else if (Date.now() - lastProgressAt > STALL_MS) {
-      throw new Error(`the campaign sent nothing for ${STALL_MS / 1000} s: ${JSON.stringify(c)}`);
+      throw new Error(`nothing was sent for ${STALL_MS / 1000} s: ${JSON.stringify(rows)}`);
     }
     if (Date.now() - lastReport >= 30_000) {
       lastReport = Date.now();
-      process.stderr.write(`scale: ${fmt(c.sent_count)} of ${fmt(RECIPIENTS)} sent after ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+      process.stderr.write(`scale: ${fmt(sent)} of ${fmt(RECIPIENTS)} sent after ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     }
     await sleep(500);
   }
@@ -342,7 +360,7 @@ try {
   if (RECEIPTS) {
     const until = Date.now() + 120_000;
     for (;;) {
-      const { rows } = await sql.query<{ delivered: number }>('SELECT delivered_count AS delivered FROM campaign WHERE id = $1', [campaign.uuid]);
+      const { rows } = await sql.query<{ delivered: number }>('SELECT sum(delivered_count)::int AS delivered FROM campaign WHERE id = ANY($1::uuid[])', [campaignUuids]);
       if (rows[0]?.delivered === RECIPIENTS) {
         receiptsAt = Date.now();
         break;
@@ -406,10 +424,10 @@ try {
     const twice = [...perNumber.values()].filter((n) => n > 1).length;
     if (twice) problems.push(`${twice} numbers were sent to more than once`);
     const { rows } = await sql.query<{ phone: string; provider_message_id: string | null; instance_id: string | null; sent: boolean }>(
-      'SELECT phone, provider_message_id, instance_id, sent_at IS NOT NULL AS sent FROM recipient WHERE campaign_id = $1',
-      [campaign.uuid],
+      'SELECT phone, provider_message_id, instance_id, sent_at IS NOT NULL AS sent FROM recipient WHERE campaign_id = ANY($1::uuid[])',
+      [campaignUuids],
     );
-    if (rows.length !== RECIPIENTS) problems.push(`the campaign has ${rows.length} recipients, not ${RECIPIENTS}`);
+    if (rows.length !== RECIPIENTS) problems.push(`the campaigns have ${rows.length} recipients, not ${RECIPIENTS}`);
     let unsent = 0;
     let noSend = 0;
     let wrong = 0;
@@ -425,13 +443,15 @@ try {
     const { rows: path } = await sql.query<{ http_ms: number; claim_to_sent_ms: number; p99_claim_to_sent_ms: number }>(
       `SELECT avg(send_duration_ms)::float8 AS http_ms, (avg(extract(epoch FROM sent_at - sending_at)) * 1000)::float8 AS claim_to_sent_ms,
               (percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - sending_at)) * 1000)::float8 AS p99_claim_to_sent_ms
-       FROM recipient WHERE campaign_id = $1`,
-      [campaign.uuid],
+       FROM recipient WHERE campaign_id = ANY($1::uuid[])`,
+      [campaignUuids],
     );
     sendPath = path[0] ?? null;
-    const { rows: check } = await sql.query<{ counters: Record<string, number>; recount: Record<string, number> }>(COUNTERS_AND_RECOUNT, [campaign.uuid]);
-    if (JSON.stringify(check[0]?.counters) !== JSON.stringify(check[0]?.recount)) {
-      problems.push(`counters ${JSON.stringify(check[0]?.counters)} differ from the recount ${JSON.stringify(check[0]?.recount)}`);
+    for (const [k, c] of campaigns.entries()) {
+      const { rows: check } = await sql.query<{ counters: Record<string, number>; recount: Record<string, number> }>(COUNTERS_AND_RECOUNT, [c.uuid]);
+      if (JSON.stringify(check[0]?.counters) !== JSON.stringify(check[0]?.recount)) {
+        problems.push(`campaign ${k + 1}: counters ${JSON.stringify(check[0]?.counters)} differ from the recount ${JSON.stringify(check[0]?.recount)}`);
+      }
     }
   }
 
@@ -494,7 +514,7 @@ try {
     const mean = points.reduce((s, p) => s + p.y, 0) / Math.max(1, points.length);
     const growth = perMinute * steadyMinutes;
     // Over a few minutes the slope is the garbage collector's rhythm, not a trend: no verdict then.
-    const flat = steadyMinutes < MIN_MEMORY_MINUTES ? null : Math.abs(growth) < Math.max(10 * 2 ** 20, 0.05 * mean);
+    const flat = steadyMinutes < MIN_MEMORY_MINUTES ? null : growth < Math.max(10 * 2 ** 20, 0.05 * mean); // shrinking is flat enough
     return { first, middle, last, perMinute, samples: samples.length, flat };
   });
 
@@ -506,7 +526,7 @@ try {
   const ms = (n: number) => `${n.toFixed(0)} ms`;
   const verdict = (ok: boolean) => (ok ? 'goal met' : 'GOAL MISSED');
   process.stdout.write(
-    `${fmt(RECIPIENTS)} recipients, ${fmt(INSTANCES)} instances at ${PER_MINUTE}/min (delays ${MIN_DELAY_MS}–${MAX_DELAY_MS} ms), ${WORKERS} workers, ${APIS} API servers, ` +
+    `${fmt(RECIPIENTS)} recipients in ${CAMPAIGNS} campaign${CAMPAIGNS === 1 ? '' : 's'} of ≤ ${PER_CAMPAIGN} instances, ${fmt(INSTANCES)} instances at ${PER_MINUTE}/min (delays ${MIN_DELAY_MS}–${MAX_DELAY_MS} ms), ${WORKERS} workers, ${APIS} API servers, ` +
       `${fmt(SUBSCRIBERS)} subscribers, receipts ${RECEIPTS ? 'on' : 'off'}, database pool ${DB_POOL} per process; set-up ${(setupMs / 1000).toFixed(0)} s\n`,
   );
   if (shortRun) {
@@ -519,7 +539,7 @@ try {
     [
       'sends/s, steady state (p10→p90 of sends)',
       `${steadyPerSec.toFixed(1)}/s`,
-      `${fmt(sends)} sends from ${((firstSend - started) / 1000).toFixed(1)} s to ${((lastSend - started) / 1000).toFixed(1)} s after the start; start→COMPLETED ${((completedAt.getTime() - started) / 1000).toFixed(1)} s`,
+      `${fmt(sends)} sends from ${((firstSend - started) / 1000).toFixed(1)} s to ${((lastSend - started) / 1000).toFixed(1)} s after the start; first start→last COMPLETED ${((completedAt.getTime() - started) / 1000).toFixed(1)} s`,
     ],
     [`pacing bound: ${INSTANCES} × ${PER_MINUTE}/min ÷ 60`, `${PACING_BOUND.toFixed(1)}/s`, `the limiter's 61 s minute allows at most ${(PACING_BOUND * LIMITER_CEILING).toFixed(1)}/s (${LIMITER_CEILING.toFixed(3)}×)`],
     ['steady ÷ pacing bound (goal ≥ 0.95×)', `${steadyRatio.toFixed(3)}×`, `${verdict(steadyRatio >= 0.95)}${shortRun ? ' (short run: see the note)' : ''}`],
@@ -559,7 +579,7 @@ try {
     [
       'checks',
       problems.length ? `${problems.length} FAILED` : 'all passed',
-      `COMPLETED; ${fmt(sends)} sends for ${fmt(RECIPIENTS)} recipients, each once; counters = recount; most sends of one instance in any 60 s: ${worstMinute} (limit ${PER_MINUTE}); ` +
+      `${CAMPAIGNS === 1 ? '' : 'all '}COMPLETED; ${fmt(sends)} sends for ${fmt(RECIPIENTS)} recipients, each once; counters = recount; most sends of one instance in any 60 s: ${worstMinute} (limit ${PER_MINUTE}); ` +
         `closest answer→next request: ${minGap} ms (min delay ${MIN_DELAY_MS})${RECEIPTS && receiptsAt ? `; every receipt applied ${((receiptsAt - completedAt.getTime()) / 1000).toFixed(1)} s after COMPLETED` : ''}`,
     ],
   );
@@ -568,6 +588,7 @@ try {
     `${JSON.stringify({
       bench: 'scale',
       recipients: RECIPIENTS,
+      campaigns: CAMPAIGNS,
       instances: INSTANCES,
       perMinute: PER_MINUTE,
       minDelayMs: MIN_DELAY_MS,

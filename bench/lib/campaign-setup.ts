@@ -132,13 +132,22 @@ export async function connectOnSimulator(simUrl: string, simKey: string, sender:
 const CREATE_CAMPAIGN = `mutation ($input: CreateCampaignInput!) { createCampaign(input: $input) {
   __typename ... on CreateCampaignSuccess { data { id messages { id } } } ... on ValidationError { issues { path message } } ... on Error { message } } }`;
 
-/** A DRAFT campaign to every contact of the tenant, one variation with variables, no random delay. */
-export async function createCampaign(apiUrl: string, key: string, name: string, instanceIds: string[]): Promise<{ id: string; uuid: string; messageUuid: string }> {
+/**
+ * A DRAFT campaign to every contact of the tenant (or to `audience`, a CampaignAudienceInput), one
+ * variation with variables, no random delay.
+ */
+export async function createCampaign(
+  apiUrl: string,
+  key: string,
+  name: string,
+  instanceIds: string[],
+  audience: Record<string, unknown> = { all: true },
+): Promise<{ id: string; uuid: string; messageUuid: string }> {
   const r = await gql<{ createCampaign: { __typename: string; data?: { id: string; messages: Array<{ id: string }> } } }>(apiUrl, key, CREATE_CAMPAIGN, {
     input: {
       name,
       messages: [{ text: '{{saudacao}}, {{primeiro_nome}}! Temos novidades para você.' }],
-      audience: { all: true },
+      audience,
       instanceIds,
       pacing: { minDelayMs: 0, maxDelayMs: 0 },
     },
