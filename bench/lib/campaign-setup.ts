@@ -53,11 +53,27 @@ export interface Sender {
   webhookUrl: string;
 }
 
+/** Limits and delays a sender is registered with, through the API (which accepts at most 1,000/min, 60,000/h, 1,000,000/day). */
+export interface SenderLimits {
+  perMinute: number;
+  perHour: number;
+  perDay: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
 /**
- * Registers an Evolution server and `count` instances through GraphQL (no random delay between
- * messages), then raises their limits to BENCH_LIMITS.
+ * Registers an Evolution server and `count` instances through GraphQL. Without `limits`: no random
+ * delay between messages, and their limits are then raised to BENCH_LIMITS; with them: exactly those
+ * (paced like a real number, as bench:scale wants).
  */
-export async function registerSenders(apiUrl: string, key: string, db: pg.Client, opts: { baseUrl: string; apiKey: string; count: number; prefix: string }): Promise<Sender[]> {
+export async function registerSenders(
+  apiUrl: string,
+  key: string,
+  db: pg.Client,
+  opts: { baseUrl: string; apiKey: string; count: number; prefix: string; limits?: SenderLimits },
+): Promise<Sender[]> {
+  const limits = opts.limits ?? { perMinute: 1000, perHour: 60_000, perDay: 1_000_000, minDelayMs: 0, maxDelayMs: 0 };
   const server = await gql<{ registerEvolutionServer: { __typename: string; data?: { id: string }; message?: string } }>(apiUrl, key, REGISTER_SERVER, {
     input: { name: `evo-${opts.prefix}`, baseUrl: opts.baseUrl, apiKey: opts.apiKey },
   });
@@ -68,11 +84,11 @@ export async function registerSenders(apiUrl: string, key: string, db: pg.Client
       input: {
         serverId: server.registerEvolutionServer.data.id,
         name: `${opts.prefix}-${i}`,
-        limitPerMinute: 1000,
-        limitPerHour: 60_000,
-        limitPerDay: 1_000_000,
-        minDelayMs: 0,
-        maxDelayMs: 0,
+        limitPerMinute: limits.perMinute,
+        limitPerHour: limits.perHour,
+        limitPerDay: limits.perDay,
+        minDelayMs: limits.minDelayMs,
+        maxDelayMs: limits.maxDelayMs,
       },
     });
     const data = r.registerInstance.data;
@@ -81,6 +97,7 @@ export async function registerSenders(apiUrl: string, key: string, db: pg.Client
     const hook = new URL(data.webhookUrl);
     senders.push({ id: data.id, name: data.name, webhookUrl: `${apiUrl}${hook.pathname}` });
   }
+  if (opts.limits) return senders;
   await db.query(
     `UPDATE whatsapp_instance SET limit_per_minute = $2, limit_per_hour = $3, limit_per_day = $4, warmup_enabled = false
      WHERE id = ANY($1::uuid[])`,
@@ -115,13 +132,22 @@ export async function connectOnSimulator(simUrl: string, simKey: string, sender:
 const CREATE_CAMPAIGN = `mutation ($input: CreateCampaignInput!) { createCampaign(input: $input) {
   __typename ... on CreateCampaignSuccess { data { id messages { id } } } ... on ValidationError { issues { path message } } ... on Error { message } } }`;
 
-/** A DRAFT campaign to every contact of the tenant, one variation with variables, no random delay. */
-export async function createCampaign(apiUrl: string, key: string, name: string, instanceIds: string[]): Promise<{ id: string; uuid: string; messageUuid: string }> {
+/**
+ * A DRAFT campaign to every contact of the tenant (or to `audience`, a CampaignAudienceInput), one
+ * variation with variables, no random delay.
+ */
+export async function createCampaign(
+  apiUrl: string,
+  key: string,
+  name: string,
+  instanceIds: string[],
+  audience: Record<string, unknown> = { all: true },
+): Promise<{ id: string; uuid: string; messageUuid: string }> {
   const r = await gql<{ createCampaign: { __typename: string; data?: { id: string; messages: Array<{ id: string }> } } }>(apiUrl, key, CREATE_CAMPAIGN, {
     input: {
       name,
       messages: [{ text: '{{saudacao}}, {{primeiro_nome}}! Temos novidades para você.' }],
-      audience: { all: true },
+      audience,
       instanceIds,
       pacing: { minDelayMs: 0, maxDelayMs: 0 },
     },

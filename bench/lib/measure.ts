@@ -153,3 +153,31 @@ export function machineBusyMs(): number | null {
 }
 
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/**
+ * One process's CPU time so far (user + system), in ms, from /proc/<pid>/stat (utime and stime, in
+ * USER_HZ ticks); null off Linux or once the process is gone.
+ */
+export function processCpuMs(pid: number): number | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return ((utime + stime) * 1000) / 100; // USER_HZ on Linux
+}
+
+/** One process's resident set size in bytes (VmRSS of /proc/<pid>/status); null off Linux or once it is gone. */
+export function processRssBytes(pid: number): number | null {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
