@@ -319,9 +319,17 @@ async function callAndRecord(
       await unclaim(rows.map((p) => p.claimed.id), null);
     };
     let waiting = ready;
+    // Set when a call of this chunk answers that the number is not connected: the rest are not called.
+    let disconnected = false;
     try {
       const pace = paceFor(instance, campaign, clock.now());
       while (waiting.length > 0) {
+        if (disconnected) {
+          const refused = waiting;
+          waiting = [];
+          await putBack(refused, 'disconnected');
+          break;
+        }
         const answer = await waitAtGate(deps.redis, instance.id, campaign.id, pace, waiting.length, config.evolutionTimeoutMs + pace.typingDelayMs);
         if (answer.kind !== 'granted') {
           const refused = waiting;
@@ -359,11 +367,18 @@ async function callAndRecord(
             if (granted.length === 0) continue;
           }
         }
+        if (disconnected) {
+          // Learnt while this grant was waited for: the grant goes unused, and the granted go back with the rest (loop top).
+          await passedGate(deps.redis, answer.ticket);
+          waiting = [...granted, ...waiting];
+          continue;
+        }
         for (const p of granted) {
           callsMade.push(
             (async () => {
               try {
                 const r = await call(instance, p).finally(() => passedGate(deps.redis, answer.ticket).catch(() => undefined));
+                if (r.outcome.kind === 'disconnected') disconnected = true;
                 done.push(r);
                 const slot = slotOf.get(p.claimed.id);
                 const slow = r.outcome.durationMs > SLOW_ANSWER_MS + pace.typingDelayMs;
