@@ -232,10 +232,10 @@ export interface SendInCall {
  * (the Evolution timeout, the typing presence, 5 s to record): an empty list means no send of the
  * campaign can still reach Evolution.
  */
-async function stopAndWait(campaignId: string): Promise<SendInCall[]> {
+async function stopAndWait(tenantId: string, campaignId: string): Promise<SendInCall[]> {
   // Should Redis not answer, a sender cannot pass the gate either; the wait below still covers the
   // calls in flight.
-  await stopSends(publisherConnection(), campaignId).catch(() => undefined);
+  await stopSends(publisherConnection(), tenantId, campaignId).catch(() => undefined);
   const campaign = await prisma.campaign.findUnique({ where: { id: campaignId }, select: { typingDelayMs: true } });
   const deadline = Date.now() + config.evolutionTimeoutMs + (campaign?.typingDelayMs ?? 0) + 5000;
   for (;;) {
@@ -272,7 +272,7 @@ export async function pauseCampaign(tenantId: string, campaignId: string, actor:
       actor,
     });
   });
-  return stopAndWait(campaignId);
+  return stopAndWait(tenantId, campaignId);
 }
 
 export async function resumeCampaign(tenantId: string, campaignId: string, actor: string) {
@@ -316,7 +316,7 @@ export async function cancelCampaign(tenantId: string, campaignId: string, actor
       actor,
     });
   });
-  return stopAndWait(campaignId);
+  return stopAndWait(tenantId, campaignId);
 }
 
 /**
@@ -404,7 +404,7 @@ export async function autoPauseCampaign(tenantId: string, campaignId: string, re
     return true;
   });
   // The campaign's other senders stop at the pace gate (not waited for: this runs inside a send).
-  if (paused) await stopSends(publisherConnection(), campaignId).catch(() => undefined);
+  if (paused) await stopSends(publisherConnection(), tenantId, campaignId).catch(() => undefined);
   return paused;
 }
 

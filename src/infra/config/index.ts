@@ -12,6 +12,16 @@ export const appSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: z.string({ error: 'set it to a redis:// URL' }).regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+  /**
+   * Redis Cluster: comma-separated `host:port` seed nodes. When set, every Redis connection is an
+   * ioredis Cluster; REDIS_URL then gives the user, password and TLS (rediss://) of every node, and its
+   * host is one more seed. Unset: one Redis at REDIS_URL.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((n) => n.trim()).filter(Boolean))
+    .refine((nodes) => nodes.every((n) => /^[^\s:/@]+:\d{1,5}$/.test(n)), 'host:port, comma-separated (no redis://: REDIS_URL gives the credentials)'),
   /** Namespace of every Redis key and channel of this deployment (queues, limits, pub/sub). */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default('wc'),
   HOST: z.string().default('0.0.0.0'),
@@ -66,6 +76,10 @@ function toAppConfig(c: z.infer<typeof appSchema>) {
     databaseUrl: c.DATABASE_URL,
     databasePoolSize: c.DATABASE_POOL_SIZE,
     redisUrl: c.REDIS_URL,
+    redisClusterNodes: c.REDIS_CLUSTER_NODES.map((n) => {
+      const i = n.lastIndexOf(':');
+      return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
+    }),
     redisPrefix: c.REDIS_PREFIX,
     host: c.HOST,
     port: c.PORT,

@@ -1,6 +1,5 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import type { Redis } from 'ioredis';
-import { createRedis, redisKey } from '../redis.js';
+import { createRedis, type RedisClient, redisKey } from '../redis.js';
 import { TOPIC_KEY, type Topic, type Topics } from './topics.js';
 
 /**
@@ -11,16 +10,16 @@ export function channel(topic: Topic, tenantId: string, key: string | '*'): stri
   return redisKey('pubsub', topic, tenantId, key);
 }
 
-let publisher: Redis | null = null;
+let publisher: RedisClient | null = null;
 let engine: RedisPubSub | null = null;
 
-function getPublisher(): Redis {
+function getPublisher(): RedisClient {
   publisher ??= createRedis('publisher');
   return publisher;
 }
 
 /** The publisher's connection also serves the few plain commands of request paths (it never subscribes). */
-export function publisherConnection(): Redis {
+export function publisherConnection(): RedisClient {
   return getPublisher();
 }
 
