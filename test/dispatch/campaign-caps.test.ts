@@ -3,7 +3,7 @@ import { localDay } from '../../src/infra/lib/local-time.js';
 import { createRedis, tenantKey } from '../../src/infra/redis.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
-import { sendsMade, startWorker, type WorkerProcess } from '../helpers/worker-process.js';
+import { sendsMade, startWorker, waitForStart, type WorkerProcess } from '../helpers/worker-process.js';
 import { campaignRow, expectCountersMatchRecount, expectNoDuplicate, insertContacts, logsOf, newRunningCampaign, numbers, sendsTo, statusCounts, uuidOf } from './helpers.js';
 
 describe("a campaign's own caps, over all its instances, held across two worker processes", () => {
@@ -13,7 +13,7 @@ describe("a campaign's own caps, over all its instances, held across two worker 
   beforeAll(async () => {
     stack = await startStack({ workers: false, sim: { noReadRate: 1, latencyMs: 5 } });
     for (let i = 0; i < 2; i++) workers.push(startWorker());
-    await waitFor(async () => workers.every((w) => w.output().includes('workers started')), 60_000);
+    await waitForStart(workers);
   }, 120_000);
   afterAll(async () => {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGTERM');

@@ -1,4 +1,5 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
+import { Cluster } from 'ioredis';
 import { createRedis, type RedisClient, redisKey } from '../redis.js';
 import { TOPIC_KEY, type Topic, type Topics } from './topics.js';
 
@@ -28,8 +29,30 @@ export function pubsubEngine(): RedisPubSub {
   // No ready check on the subscriber: ioredis writes SUBSCRIBE during the handshake, and the INFO of
   // its ready check then fails ("only subscriber commands may be used") when the first subscriptions
   // of a fresh process arrive together.
-  engine ??= new RedisPubSub({ publisher: getPublisher(), subscriber: createRedis('subscriber', { enableReadyCheck: false }) });
+  if (!engine) {
+    const subscriber = createRedis('subscriber', { enableReadyCheck: false });
+    engine = subscriber instanceof Cluster ? new ClusterPubSub(getPublisher(), subscriber) : new RedisPubSub({ publisher: getPublisher(), subscriber });
+  }
   return engine;
+}
+
+/**
+ * On a Redis Cluster, ioredis subscribes through a connection of its own to one node, made when the
+ * first SUBSCRIBE is sent, and always with a ready check: a SUBSCRIBE written while that INFO is in
+ * flight fails it ("only subscriber commands may be used") and the subscriptions with it. So one
+ * SUBSCRIBE goes first (queued until the connection is ready), and every subscription waits for it.
+ * A cluster delivers every PUBLISH to every node: one node's connection hears every channel.
+ */
+class ClusterPubSub extends RedisPubSub {
+  private readonly warm: Promise<unknown>;
+  constructor(publisher: RedisClient, subscriber: Cluster) {
+    super({ publisher, subscriber });
+    this.warm = subscriber.subscribe(redisKey('pubsub', 'ready')).catch(() => undefined);
+  }
+  override async subscribe<T = unknown>(trigger: string, onMessage: (message: T) => void, options?: unknown): Promise<number> {
+    await this.warm;
+    return super.subscribe(trigger, onMessage, options);
+  }
 }
 
 export async function publish<T extends Topic>(topic: T, payload: Topics[T] & { tenantId: string }): Promise<void> {
