@@ -24,6 +24,20 @@ export function publisherConnection(): RedisClient {
   return getPublisher();
 }
 
+/**
+ * Where this process publishes. On a cluster a command without a key (PUBLISH) goes to a random
+ * node, which forwards it to the others on the cluster bus: two events of one channel published
+ * through two nodes may reach a subscriber in either order. Every PUBLISH of a process goes through
+ * one master (the first by address; another once it is gone), which keeps them in order.
+ */
+function publishingNode(): RedisClient {
+  const publisher = getPublisher();
+  if (!(publisher instanceof Cluster)) return publisher;
+  const masters = publisher.nodes('master');
+  const address = (n: (typeof masters)[number]) => `${n.options.host}:${n.options.port}`;
+  return masters.reduce<(typeof masters)[number] | null>((a, b) => (a && address(a) <= address(b) ? a : b), null) ?? publisher;
+}
+
 /** The subscribing side (API servers only); created on first use. */
 export function pubsubEngine(): RedisPubSub {
   // No ready check on the subscriber: ioredis writes SUBSCRIBE during the handshake, and the INFO of
@@ -72,7 +86,7 @@ function channelsOf(topic: Topic, payload: { tenantId: string }): string[] {
  */
 export async function publishAll(events: ReadonlyArray<{ topic: Topic; payload: Topics[Topic] & { tenantId: string } }>): Promise<Array<{ topic: Topic; error: unknown }>> {
   if (events.length === 0) return [];
-  const pipeline = getPublisher().pipeline();
+  const pipeline = publishingNode().pipeline();
   /** For each command of the pipeline, the event it publishes. */
   const eventOf: number[] = [];
   events.forEach(({ topic, payload }, i) => {
