@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { type DocumentNode, type ExecutionArgs, GraphQLError, getOperationAST, Kind } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { AUTH_MESSAGES, authenticateApiKey } from '../features/auth/api-keys.js';
@@ -15,7 +14,7 @@ import { AppError } from '../domain/errors.js';
 import { BodyTooLargeError, closeAfter, readBody } from '../infra/lib/http-body.js';
 import { logger } from '../infra/lib/logger.js';
 import { subscribeShared } from '../infra/realtime/shared-subscriptions.js';
-import { createRedis } from '../infra/redis.js';
+import { createRedis, type RedisClient } from '../infra/redis.js';
 import { type Context, contextFor } from './schema/context.js';
 import { schema } from './schema/index.js';
 import { armorPlugin } from './schema/limits.js';
@@ -216,7 +215,7 @@ export function createApp(opts: { responseCacheTtlMs?: number; /** Default: METR
     },
   });
 
-  let readyRedis: Redis | null = null;
+  let readyRedis: RedisClient | null = null;
   let metrics: Registry | null = null;
   const accessLog = logger.child({ component: 'access' });
   const server = createServer((req, res) => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis.js';
 import { config } from '../infra/config/index.js';
 import { InstanceLimiter } from '../features/dispatch/limiter.js';
 import { doubtPhoneLocks } from '../features/dispatch/phone-locks.js';
@@ -11,7 +11,7 @@ import { requestCampaignPump, requestFollowUpPass } from '../infra/queues/pump.j
 
 export const requestPump = requestCampaignPump;
 
-export function dispatchDeps(redis: Redis, log: Logger): PumpDeps & FollowUpDeps {
+export function dispatchDeps(redis: RedisClient, log: Logger): PumpDeps & FollowUpDeps {
   const permits = new SendPermits(config.dispatchConcurrency);
   const phoneLockMs = config.evolutionTimeoutMs + 5000;
   // The limiter's state had to be rebuilt: Redis lost its keys, phone locks included, for as long as a send can last.

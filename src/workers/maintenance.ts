@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis.js';
 import { logCampaignProgress } from '../features/campaigns/progress-log.js';
 import { evaluateAbTests } from '../features/ab/evaluate.js';
 import { config } from '../infra/config/index.js';
@@ -21,7 +21,7 @@ import { checkDisconnected } from '../features/senders/connection.js';
 /** A SENDING recipient older than this lost its worker (the send call itself times out well before). */
 const SENDING_STALE_MS = () => config.evolutionTimeoutMs + 120_000;
 
-export function maintenanceProcessor(deps: FollowUpDeps & { redis: Redis }) {
+export function maintenanceProcessor(deps: FollowUpDeps & { redis: RedisClient }) {
   return async (job: Job) => {
     const { name } = parseJob('maintenance', job.name, job.data);
     switch (name) {

@@ -3,7 +3,7 @@ import { config } from '../infra/config/index.js';
 import { logger } from '../infra/lib/logger.js';
 import type { QueueName } from '../infra/queues/definitions.js';
 import { getQueue } from '../infra/queues/index.js';
-import { createRedis } from '../infra/redis.js';
+import { bullPrefix, createRedis } from '../infra/redis.js';
 import { campaignsProcessor } from './campaigns.js';
 import { dispatchDeps, requestPump } from './deps.js';
 import { importsProcessor } from './imports.js';
@@ -88,7 +88,7 @@ export async function startWorkers(
   const workers = queues.map((name) => {
     const w = new Worker(name, withJobLog(name, processors[name].processor), {
       connection: createRedis('worker'),
-      prefix: `${config.redisPrefix}:bull`,
+      prefix: bullPrefix(name),
       concurrency: processors[name].concurrency,
     });
     w.on('error', (err) => logger.error({ err, queue: name }, 'worker error'));

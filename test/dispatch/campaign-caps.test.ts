@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDay } from '../../src/infra/lib/local-time.js';
-import { createRedis, redisKey } from '../../src/infra/redis.js';
+import { createRedis, tenantKey } from '../../src/infra/redis.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
-import { sendsMade, startWorker, type WorkerProcess } from '../helpers/worker-process.js';
+import { sendsMade, startWorker, waitForStart, type WorkerProcess } from '../helpers/worker-process.js';
 import { campaignRow, expectCountersMatchRecount, expectNoDuplicate, insertContacts, logsOf, newRunningCampaign, numbers, sendsTo, statusCounts, uuidOf } from './helpers.js';
 
 describe("a campaign's own caps, over all its instances, held across two worker processes", () => {
@@ -13,7 +13,7 @@ describe("a campaign's own caps, over all its instances, held across two worker 
   beforeAll(async () => {
     stack = await startStack({ workers: false, sim: { noReadRate: 1, latencyMs: 5 } });
     for (let i = 0; i < 2; i++) workers.push(startWorker());
-    await waitFor(async () => workers.every((w) => w.output().includes('workers started')), 60_000);
+    await waitForStart(workers);
   }, 120_000);
   afterAll(async () => {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGTERM');
@@ -39,7 +39,7 @@ describe("a campaign's own caps, over all its instances, held across two worker 
     // day): it is rebuilt from PostgreSQL's sends, and the cap still holds.
     await waitFor(async () => sendsTo(stack.sim.sends, phones).length >= 6, 60_000, 50);
     const day = localDay(new Date(), 'America/Sao_Paulo');
-    await redis.del(redisKey('climit', campaignId, 'slots'), redisKey('climit', campaignId, 'seeded'), redisKey('climit', campaignId, 'day', day));
+    await redis.del(tenantKey(tenantId, 'climit', campaignId, 'slots'), tenantKey(tenantId, 'climit', campaignId, 'seeded'), tenantKey(tenantId, 'climit', campaignId, 'day', day));
 
     await waitFor(async () => (await campaignRow(campaignId)).status === 'COMPLETED', 150_000, 250);
     const sends = sendsTo(stack.sim.sends, phones);
@@ -59,7 +59,7 @@ describe("a campaign's own caps, over all its instances, held across two worker 
     const byProcess = workers.map((w, i) => sendsMade(w) - (sentBefore[i] as number));
     expect(byProcess.reduce((x, y) => x + y, 0)).toBe(10);
     // The campaign's state was rebuilt (its marker is back).
-    expect(await redis.exists(redisKey('climit', campaignId, 'seeded'))).toBe(1);
+    expect(await redis.exists(tenantKey(tenantId, 'climit', campaignId, 'seeded'))).toBe(1);
     await expectCountersMatchRecount(campaignId);
   }, 200_000);
 

@@ -30,18 +30,18 @@ describe('the pace gate', () => {
   }
 
   it('lets one call of a paced instance through at a time, and the next a gap after its answer', async () => {
-    const { instanceId, campaignId } = await runningCampaign();
+    const { tenantId, instanceId, campaignId } = await runningCampaign();
     const pace = { minDelayMs: 400, maxDelayMs: 600, typingDelayMs: 300 };
     // A first send waits a gap too: the gate cannot tell a new instance from one whose key Redis lost.
-    expect((await passGate(redis, instanceId, campaignId, pace, 2, 5000)).kind).toBe('wait');
-    const first = await waitAtGate(redis, instanceId, campaignId, pace, 2, 5000);
+    expect((await passGate(redis, tenantId, instanceId, campaignId, pace, 2, 5000)).kind).toBe('wait');
+    const first = await waitAtGate(redis, tenantId, instanceId, campaignId, pace, 2, 5000);
     expect(first).toMatchObject({ kind: 'granted', count: 1 });
     // While the call is in flight, the next waits (asked again every 20 ms at most).
-    const during = await passGate(redis, instanceId, campaignId, pace, 1, 5000);
+    const during = await passGate(redis, tenantId, instanceId, campaignId, pace, 1, 5000);
     expect(during.kind).toBe('wait');
     await passedGate(redis, first.kind === 'granted' ? first.ticket : null);
     // Answered: the next waits the drawn gap, within [minDelayMs, maxDelayMs] of the answer.
-    const after = await passGate(redis, instanceId, campaignId, pace, 1, 5000);
+    const after = await passGate(redis, tenantId, instanceId, campaignId, pace, 1, 5000);
     expect(after.kind).toBe('wait');
     const ms = after.kind === 'wait' ? after.ms : 0;
     expect(ms).toBeGreaterThan(400 - 200);
@@ -49,29 +49,29 @@ describe('the pace gate', () => {
   });
 
   it('frees the gate when a call never reports its answer, a gap after its time limit', async () => {
-    const { instanceId, campaignId } = await runningCampaign();
+    const { tenantId, instanceId, campaignId } = await runningCampaign();
     const pace = { minDelayMs: 100, maxDelayMs: 100, typingDelayMs: 0 };
-    expect((await waitAtGate(redis, instanceId, campaignId, pace, 1, 1000)).kind).toBe('granted');
-    expect((await passGate(redis, instanceId, campaignId, pace, 1, 1000)).kind).toBe('wait');
+    expect((await waitAtGate(redis, tenantId, instanceId, campaignId, pace, 1, 1000)).kind).toBe('granted');
+    expect((await passGate(redis, tenantId, instanceId, campaignId, pace, 1, 1000)).kind).toBe('wait');
     await new Promise((r) => setTimeout(r, 1200));
-    await waitFor(async () => (await passGate(redis, instanceId, campaignId, pace, 1, 1000)).kind === 'granted', 5000, 20);
+    await waitFor(async () => (await passGate(redis, tenantId, instanceId, campaignId, pace, 1, 1000)).kind === 'granted', 5000, 20);
   });
 
   it('with no delays and no typing, grants a whole chunk at once and keeps nothing', async () => {
-    const { instanceId, campaignId } = await runningCampaign();
+    const { tenantId, instanceId, campaignId } = await runningCampaign();
     const pace = { minDelayMs: 0, maxDelayMs: 0, typingDelayMs: 0 };
-    expect(await passGate(redis, instanceId, campaignId, pace, 16, 5000)).toEqual({ kind: 'granted', count: 16, ticket: null });
-    expect(await passGate(redis, instanceId, campaignId, pace, 16, 5000)).toEqual({ kind: 'granted', count: 16, ticket: null });
-    expect(await redis.exists(paceKey(instanceId))).toBe(0);
+    expect(await passGate(redis, tenantId, instanceId, campaignId, pace, 16, 5000)).toEqual({ kind: 'granted', count: 16, ticket: null });
+    expect(await passGate(redis, tenantId, instanceId, campaignId, pace, 16, 5000)).toEqual({ kind: 'granted', count: 16, ticket: null });
+    expect(await redis.exists(paceKey(tenantId, instanceId))).toBe(0);
   });
 
   it('after Redis lost the gate key, the next send waits a full minDelayMs from then', async () => {
-    const { instanceId, campaignId } = await runningCampaign();
+    const { tenantId, instanceId, campaignId } = await runningCampaign();
     const pace = { minDelayMs: 500, maxDelayMs: 500, typingDelayMs: 0 };
-    const first = await waitAtGate(redis, instanceId, campaignId, pace, 1, 5000);
+    const first = await waitAtGate(redis, tenantId, instanceId, campaignId, pace, 1, 5000);
     await passedGate(redis, first.kind === 'granted' ? first.ticket : null);
-    await redis.del(paceKey(instanceId));
-    const a = await passGate(redis, instanceId, campaignId, pace, 1, 5000);
+    await redis.del(paceKey(tenantId, instanceId));
+    const a = await passGate(redis, tenantId, instanceId, campaignId, pace, 1, 5000);
     expect(a.kind).toBe('wait');
     expect(a.kind === 'wait' ? a.ms : 0).toBeGreaterThan(400);
   });
@@ -79,19 +79,19 @@ describe('the pace gate', () => {
   it("stops a paused campaign's senders, reads PostgreSQL when Redis lost the go mark, and lets them through after resume", async () => {
     const { tenantId, instanceId, campaignId } = await runningCampaign();
     const pace = { minDelayMs: 0, maxDelayMs: 0, typingDelayMs: 0 };
-    expect((await passGate(redis, instanceId, campaignId, pace, 1, 5000)).kind).toBe('granted');
-    expect(await redis.exists(goKey(campaignId))).toBe(1);
+    expect((await passGate(redis, tenantId, instanceId, campaignId, pace, 1, 5000)).kind).toBe('granted');
+    expect(await redis.exists(goKey(tenantId, campaignId))).toBe(1);
     // Redis lost the mark: the campaign is RUNNING in PostgreSQL, so the sender passes and the mark is back.
-    await redis.del(goKey(campaignId));
-    expect((await passGate(redis, instanceId, campaignId, pace, 1, 5000)).kind).toBe('granted');
-    expect(await redis.exists(goKey(campaignId))).toBe(1);
+    await redis.del(goKey(tenantId, campaignId));
+    expect((await passGate(redis, tenantId, instanceId, campaignId, pace, 1, 5000)).kind).toBe('granted');
+    expect(await redis.exists(goKey(tenantId, campaignId))).toBe(1);
 
     expect(await pauseCampaign(tenantId, campaignId, 'test')).toEqual([]);
-    expect(await redis.exists(goKey(campaignId))).toBe(0);
-    expect(await passGate(redis, instanceId, campaignId, pace, 1, 5000)).toEqual({ kind: 'stopped' });
-    expect(await redis.exists(goKey(campaignId))).toBe(0);
+    expect(await redis.exists(goKey(tenantId, campaignId))).toBe(0);
+    expect(await passGate(redis, tenantId, instanceId, campaignId, pace, 1, 5000)).toEqual({ kind: 'stopped' });
+    expect(await redis.exists(goKey(tenantId, campaignId))).toBe(0);
 
     await resumeCampaign(tenantId, campaignId, 'test');
-    expect((await passGate(redis, instanceId, campaignId, pace, 1, 5000)).kind).toBe('granted');
+    expect((await passGate(redis, tenantId, instanceId, campaignId, pace, 1, 5000)).kind).toBe('granted');
   });
 });

@@ -4,7 +4,7 @@ import { pauseCampaign, resumeCampaign } from '../../src/features/campaigns/life
 import { prisma } from '../../src/infra/db/client.js';
 import { addSender, newTenant } from '../helpers/factories.js';
 import { SIM_API_KEY, type Stack, startStack, waitFor } from '../helpers/stack.js';
-import { sendsMade, startWorker, type WorkerProcess } from '../helpers/worker-process.js';
+import { sendsMade, startWorker, waitForStart, type WorkerProcess } from '../helpers/worker-process.js';
 import type { SimSend } from '../../tools/evolution-simulator/types.js';
 import {
   campaignRow,
@@ -56,7 +56,7 @@ describe('three worker processes together', () => {
   beforeAll(async () => {
     stack = await startStack({ workers: false, sim: { noReadRate: 1, latencyMs: 5 } });
     for (let i = 0; i < 3; i++) workers.push(startWorker());
-    await waitFor(async () => workers.every((w) => w.output().includes('workers started')), 60_000);
+    await waitForStart(workers);
   }, 120_000);
   afterAll(async () => {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGTERM');

@@ -37,7 +37,7 @@ describe('slots the limiter refuses when the job runs', () => {
 
     const limiter = new InstanceLimiter(redis);
     // One send of this instance already happened this minute (another job, another campaign).
-    expect(await limiter.confirm(instanceId, 'earlier-send', { perMinute: 2, perHour: 1000 }, Date.now())).toBe(true);
+    expect(await limiter.confirm(tenantId, instanceId, 'earlier-send', { perMinute: 2, perHour: 1000 }, Date.now())).toBe(true);
 
     const pumps: string[] = [];
     const deps: DispatchDeps = {
@@ -77,8 +77,8 @@ describe('slots the limiter refuses when the job runs', () => {
     const sent = sendsTo(stack.sim.sends, phones);
     expect(sent.map((s) => s.number)).toEqual([(rows[0]?.phone ?? '').replace(/\D/g, '')]);
     // The refused slots were given back: the minute holds the earlier send and slot-a only.
-    expect(await limiter.confirmMany(instanceId, ['probe'], { perMinute: 3, perHour: 1000 }, Date.now())).toBe(1);
-    expect(await limiter.confirmMany(instanceId, ['probe-2'], { perMinute: 3, perHour: 1000 }, Date.now())).toBe(0);
+    expect(await limiter.confirmMany(tenantId, instanceId, ['probe'], { perMinute: 3, perHour: 1000 }, Date.now())).toBe(1);
+    expect(await limiter.confirmMany(tenantId, instanceId, ['probe-2'], { perMinute: 3, perHour: 1000 }, Date.now())).toBe(0);
     // The campaign asks to be pumped again, so the rest is sent once the minute has room.
     expect(pumps).toContain(campaignId);
   });

@@ -35,3 +35,15 @@ export function sendsMade(w: WorkerProcess): number {
   }
   return n;
 }
+
+/** Waits until every worker logged its start; on timeout the error carries the end of each one's output. */
+export async function waitForStart(workers: readonly WorkerProcess[], timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!workers.every((w) => w.output().includes('workers started'))) {
+    if (Date.now() > until) {
+      const tails = workers.map((w, i) => `worker ${i} (exit ${w.child.exitCode}):\n${w.output().slice(-3000)}`).join('\n');
+      throw new Error(`workers not started in ${timeoutMs} ms\n${tails}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -30,6 +30,16 @@ describe('configuration', () => {
     expect(() => loadAppConfig({ ...valid, METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN is invalid: at least 16 characters/);
   });
 
+  it('runs on one Redis unless REDIS_CLUSTER_NODES lists the seed nodes of a cluster', () => {
+    expect(loadAppConfig(valid).redisClusterNodes).toEqual([]);
+    expect(loadAppConfig({ ...valid, REDIS_CLUSTER_NODES: '' }).redisClusterNodes).toEqual([]);
+    expect(loadAppConfig({ ...valid, REDIS_CLUSTER_NODES: 'redis-a:7000, 10.0.0.2:7001' }).redisClusterNodes).toEqual([
+      { host: 'redis-a', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+    ]);
+    expect(() => loadAppConfig({ ...valid, REDIS_CLUSTER_NODES: 'redis://redis-a:7000' })).toThrow(/REDIS_CLUSTER_NODES is invalid: host:port/);
+  });
+
   it('names every missing or bad variable', () => {
     let error: unknown;
     try {

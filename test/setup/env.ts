@@ -37,6 +37,7 @@ Object.assign(process.env, {
   DATABASE_URL: databaseUrl,
   DATABASE_POOL_SIZE: '8',
   REDIS_URL: inject('redisUrl'),
+  REDIS_CLUSTER_NODES: inject('redisClusterNodes'),
   REDIS_PREFIX: `${inject('redisPrefix')}_${randomBytes(4).toString('hex')}`,
   ENCRYPTION_KEY: randomBytes(32).toString('base64'),
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',

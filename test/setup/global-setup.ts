@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { drawPortBase } from '../helpers/ports.js';
+import { clusterSeeds, deleteKeysMatching } from '../helpers/redis-keys.js';
 
 /**
  * One migrated template database and one Redis namespace per test run, so that runs never see each
@@ -13,6 +14,8 @@ import { drawPortBase } from '../helpers/ports.js';
  */
 const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Set (host:port,…): the tests run on that Redis Cluster (npm run test:cluster), REDIS_URL one of its nodes. */
+const redisClusterNodes = process.env.TEST_REDIS_CLUSTER_NODES ?? '';
 const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 const database = `wc_test_${runId}`;
 const redisPrefix = `wct_${runId}`;
@@ -25,6 +28,8 @@ declare module 'vitest' {
     adminDatabaseUrl: string;
     redisUrl: string;
     redisPrefix: string;
+    /** Empty: one Redis. */
+    redisClusterNodes: string;
     /** This run's server ports start here (test/helpers/ports.ts). */
     portBase: number;
   }
@@ -51,6 +56,7 @@ export async function setup(project: TestProject) {
   project.provide('adminDatabaseUrl', adminUrl);
   project.provide('redisUrl', redisUrl);
   project.provide('redisPrefix', redisPrefix);
+  project.provide('redisClusterNodes', redisClusterNodes);
   project.provide('portBase', drawPortBase());
 }
 
@@ -61,12 +67,7 @@ export async function teardown() {
   for (const { datname } of copies.rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
   await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   await admin.end();
-  const redis = new Redis(redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  const redis = redisClusterNodes ? new Cluster(clusterSeeds(redisClusterNodes)) : new Redis(redisUrl);
+  await deleteKeysMatching(redis, `${redisPrefix}*`);
   await redis.quit();
 }

@@ -1,8 +1,9 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../src/infra/config/index.js';
 import { prisma } from '../../src/infra/db/client.js';
 import { logger } from '../../src/infra/lib/logger.js';
+import { createRedis } from '../../src/infra/redis.js';
+import { deleteKeysMatching } from '../helpers/redis-keys.js';
 import { INBOX_MAX_ATTEMPTS, InboxConsumer } from '../../src/features/webhooks/inbox.js';
 import { type Stack, startStack, waitFor } from '../helpers/stack.js';
 import { envelope, post, receipt, seedCampaign, webhooksIdle } from './fixtures.js';
@@ -15,13 +16,8 @@ async function inboxRows() {
 
 /** Deletes every Redis key of this test file: what a Redis restart without persistence does. */
 async function wipeRedis() {
-  const redis = new Redis(config.redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redisPrefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  const redis = createRedis('command');
+  await deleteKeysMatching(redis, `${config.redisPrefix}*`);
   await redis.quit();
 }
 

@@ -2,13 +2,12 @@ import { createHash } from 'node:crypto';
 import { createInMemoryCache, useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import { type GraphQLSchema, getOperationAST, isObjectType } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Redis } from 'ioredis';
 import { type AuthResult, authenticateApiKey, type Viewer } from '../../features/auth/api-keys.js';
 import { bearerToken } from '../../features/auth/bearer-token.js';
 import { hashApiKey, looksLikeApiKey } from '../../infra/lib/crypto.js';
 import type { Logger } from '../../infra/lib/logger.js';
 import { channel, publishSafely } from '../../infra/realtime/pubsub.js';
-import { createRedis } from '../../infra/redis.js';
+import { createRedis, type RedisClient } from '../../infra/redis.js';
 import type { Context } from './context.js';
 
 /**
@@ -91,7 +90,7 @@ export function createResponseCache(opts: { schema: GraphQLSchema; ttlMs: number
     generations.set(tenantId, (generations.get(tenantId) ?? 0) + 1);
   };
 
-  const subscriber: Redis = createRedis('subscriber', { enableReadyCheck: false });
+  const subscriber: RedisClient = createRedis('subscriber', { enableReadyCheck: false });
   subscriber.on('ready', () => {
     // Events published while we were not listening are lost: forget everything cached before.
     epoch++;

@@ -233,11 +233,11 @@ export interface SendInCall {
  * without an answer meanwhile (UNKNOWN: the request may still be acted on): an empty list means no
  * send of the campaign can still reach Evolution.
  */
-async function stopAndWait(campaignId: string): Promise<SendInCall[]> {
+async function stopAndWait(tenantId: string, campaignId: string): Promise<SendInCall[]> {
   const began = Date.now();
   // Should Redis not answer, a sender cannot pass the gate either; the wait below still covers the
   // calls in flight.
-  await stopSends(publisherConnection(), campaignId).catch(() => undefined);
+  await stopSends(publisherConnection(), tenantId, campaignId).catch(() => undefined);
   const campaign = await prisma.campaign.findUnique({ where: { id: campaignId }, select: { typingDelayMs: true } });
   const callMs = config.evolutionTimeoutMs + (campaign?.typingDelayMs ?? 0);
   const deadline = Date.now() + callMs + 5000;
@@ -289,7 +289,7 @@ export async function pauseCampaign(tenantId: string, campaignId: string, actor:
       actor,
     });
   });
-  return stopAndWait(campaignId);
+  return stopAndWait(tenantId, campaignId);
 }
 
 export async function resumeCampaign(tenantId: string, campaignId: string, actor: string) {
@@ -333,7 +333,7 @@ export async function cancelCampaign(tenantId: string, campaignId: string, actor
       actor,
     });
   });
-  return stopAndWait(campaignId);
+  return stopAndWait(tenantId, campaignId);
 }
 
 /**
@@ -421,7 +421,7 @@ export async function autoPauseCampaign(tenantId: string, campaignId: string, re
     return true;
   });
   // The campaign's other senders stop at the pace gate (not waited for: this runs inside a send).
-  if (paused) await stopSends(publisherConnection(), campaignId).catch(() => undefined);
+  if (paused) await stopSends(publisherConnection(), tenantId, campaignId).catch(() => undefined);
   return paused;
 }
 

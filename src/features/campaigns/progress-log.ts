@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../infra/redis.js';
 import { prisma } from '../../infra/db/client.js';
 import type { Logger } from '../../infra/lib/logger.js';
 import { redisKey } from '../../infra/redis.js';
@@ -12,7 +12,7 @@ const LAST_KEY = redisKey('campaign-summary');
  * whatever the number of campaigns; run by one worker per interval (a maintenance job), the previous
  * figures kept in Redis so that any worker can take the next pass.
  */
-export async function logCampaignProgress(redis: Redis, log: Logger): Promise<number> {
+export async function logCampaignProgress(redis: RedisClient, log: Logger): Promise<number> {
   const running = await prisma.$queryRaw<Array<{ id: string; tenant_id: string; sent_count: number; delivered_count: number; failed_count: number; remaining_count: number }>>`
     SELECT id, tenant_id, sent_count, delivered_count, failed_count, remaining_count
     FROM campaign WHERE status = 'RUNNING' ORDER BY id LIMIT 1000`;

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { redisKey } from '../../infra/redis.js';
+import { type RedisClient, tenantKey } from '../../infra/redis.js';
 import type { CampaignCaps } from '../../domain/pacing.js';
 import { LIMIT_WINDOW_GUARD_MS as WINDOW_GUARD_MS } from '../../domain/instances.js';
 import { campaignLimiterSeedFromDatabase, type LimiterSeed, limiterSeedFromDatabase } from './limiter-seed.js';
@@ -17,6 +16,9 @@ import { campaignLimiterSeedFromDatabase, type LimiterSeed, limiterSeedFromDatab
  * Redis may lose this state (a restart without persistence, a failover). A marker key (`seeded`)
  * says it is whole: without it the scripts answer -1 and the state is first rebuilt from PostgreSQL's
  * record of the sends (limiter-seed.ts), so that no window exceeds its limit after a loss.
+ *
+ * Every key is a tenant's (tenantKey: one Redis Cluster slot per tenant), so that a script may hold an
+ * instance's window and a campaign's together (caps): a campaign's instances are all its tenant's.
  */
 /**
  * The windows are a second longer than a minute and an hour: what they protect is counted by
@@ -264,7 +266,7 @@ export interface Reservation {
 /** No cap, for the scripts (a number Lua compares exactly). */
 const NO_CAP = 2 ** 50;
 
-type LimiterRedis = Redis & {
+type LimiterRedis = RedisClient & {
   wcReserve(slots: string, last: string, day: string, seeded: string, ...args: Array<string | number>): Promise<[number, number, string[]]>;
   wcReserveCapped(slots: string, last: string, day: string, seeded: string, cslots: string, cday: string, cseeded: string, ...args: Array<string | number>): Promise<[number, number, string[]]>;
   wcReleaseMany(slots: string, day: string, ...members: string[]): Promise<number>;
@@ -284,7 +286,7 @@ export class InstanceLimiter {
    * @param campaignSeedFrom the same for a campaign with caps (its recipients' sends).
    */
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly seedFrom: (instanceId: string) => Promise<LimiterSeed> = limiterSeedFromDatabase,
     private readonly onSeeded: (instanceId: string, seed: LimiterSeed) => void = () => undefined,
     private readonly campaignSeedFrom: (campaignId: string) => Promise<LimiterSeed> = campaignLimiterSeedFromDatabase,
@@ -301,33 +303,33 @@ export class InstanceLimiter {
     this.redis = redis as LimiterRedis;
   }
 
-  private keys(instanceId: string, localDay: string) {
+  private keys(tenantId: string, instanceId: string, localDay: string) {
     return [
-      redisKey('limit', instanceId, 'slots'),
-      redisKey('limit', instanceId, 'last'),
-      redisKey('limit', instanceId, 'day', localDay),
-      redisKey('limit', instanceId, 'seeded'),
+      tenantKey(tenantId, 'limit', instanceId, 'slots'),
+      tenantKey(tenantId, 'limit', instanceId, 'last'),
+      tenantKey(tenantId, 'limit', instanceId, 'day', localDay),
+      tenantKey(tenantId, 'limit', instanceId, 'seeded'),
     ] as const;
   }
 
   /** A campaign's keys, in the instance's order (its `last` is only written by a seed: no gap between a campaign's sends). */
-  private campaignKeys(campaignId: string, localDay: string) {
+  private campaignKeys(tenantId: string, campaignId: string, localDay: string) {
     return [
-      redisKey('climit', campaignId, 'slots'),
-      redisKey('climit', campaignId, 'last'),
-      redisKey('climit', campaignId, 'day', localDay),
-      redisKey('climit', campaignId, 'seeded'),
+      tenantKey(tenantId, 'climit', campaignId, 'slots'),
+      tenantKey(tenantId, 'climit', campaignId, 'last'),
+      tenantKey(tenantId, 'climit', campaignId, 'day', localDay),
+      tenantKey(tenantId, 'climit', campaignId, 'seeded'),
     ] as const;
   }
 
   /** Rebuilds the instance's state from PostgreSQL (one rebuild at a time per instance in this process). */
-  async seed(instanceId: string): Promise<void> {
-    return this.rebuild(instanceId, this.keys.bind(this), this.seedFrom, (seed) => this.onSeeded(instanceId, seed));
+  async seed(tenantId: string, instanceId: string): Promise<void> {
+    return this.rebuild(instanceId, (id, day) => this.keys(tenantId, id, day), this.seedFrom, (seed) => this.onSeeded(instanceId, seed));
   }
 
   /** Rebuilds a campaign's state from PostgreSQL (its recipients' sends of the last hour and local day). */
-  async seedCampaign(campaignId: string): Promise<void> {
-    return this.rebuild(`c:${campaignId}`, (_id, day) => this.campaignKeys(campaignId, day), () => this.campaignSeedFrom(campaignId), () => undefined);
+  async seedCampaign(tenantId: string, campaignId: string): Promise<void> {
+    return this.rebuild(`c:${campaignId}`, (_id, day) => this.campaignKeys(tenantId, campaignId, day), () => this.campaignSeedFrom(campaignId), () => undefined);
   }
 
   private async rebuild(
@@ -359,12 +361,12 @@ export class InstanceLimiter {
    * Runs a script that answers -1 when the instance's state is missing and -2 when the campaign's is:
    * rebuilds what is missing and runs it again (at most twice: both may be missing).
    */
-  private async withState<T>(instanceId: string, caps: CampaignCaps | null, code: (r: T) => number, call: () => Promise<T>): Promise<T> {
+  private async withState<T>(tenantId: string, instanceId: string, caps: CampaignCaps | null, code: (r: T) => number, call: () => Promise<T>): Promise<T> {
     let answer = await call();
     for (let round = 0; round < 2; round++) {
       const missing = code(answer);
-      if (missing === -1) await this.seed(instanceId);
-      else if (missing === -2 && caps) await this.seedCampaign(caps.campaignId);
+      if (missing === -1) await this.seed(tenantId, instanceId);
+      else if (missing === -2 && caps) await this.seedCampaign(tenantId, caps.campaignId);
       else return answer;
       answer = await call();
     }
@@ -377,6 +379,7 @@ export class InstanceLimiter {
 
   /** Reserves up to `count` slots within `horizonMs` of `now`, within the campaign's caps too when it has any. */
   async reserve(
+    tenantId: string,
     instanceId: string,
     limits: InstanceLimits,
     count: number,
@@ -389,15 +392,15 @@ export class InstanceLimiter {
     for (let i = 0; i < count; i++) {
       gaps.push(Math.round(limits.minDelayMs + random() * Math.max(0, limits.maxDelayMs - limits.minDelayMs)));
     }
-    const [slotsKey, lastKey, dayKey, seededKey] = this.keys(instanceId, opts.localDay);
+    const [slotsKey, lastKey, dayKey, seededKey] = this.keys(tenantId, instanceId, opts.localDay);
     const prefix = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const args = [opts.now, limits.perMinute, limits.perHour, limits.perDay, opts.horizonMs, count, prefix];
     const call = () => {
       if (!caps) return this.redis.wcReserve(slotsKey, lastKey, dayKey, seededKey, ...args, ...gaps);
-      const [cslots, , cday, cseeded] = this.campaignKeys(caps.campaignId, opts.localDay);
+      const [cslots, , cday, cseeded] = this.campaignKeys(tenantId, caps.campaignId, opts.localDay);
       return this.redis.wcReserveCapped(slotsKey, lastKey, dayKey, seededKey, cslots, cday, cseeded, ...args, caps.perMinute ?? NO_CAP, caps.perHour ?? NO_CAP, caps.perDay ?? NO_CAP, ...gaps);
     };
-    const [stop, nextAt, flat] = await this.withState(instanceId, caps, (a) => a[0], call);
+    const [stop, nextAt, flat] = await this.withState(tenantId, instanceId, caps, (a) => a[0], call);
     const slots: Reservation['slots'] = [];
     for (let i = 0; i < flat.length; i += 2) slots.push({ id: flat[i] as string, at: Number(flat[i + 1]) });
     const stoppedBy = stop === 3 ? 'campaign-day' : stop === 2 ? 'day' : stop === 1 ? 'horizon' : 'none';
@@ -405,8 +408,8 @@ export class InstanceLimiter {
   }
 
   /** Whether the slot may be used now (see CONFIRM); when it may, it is recorded at `now`. */
-  async confirm(instanceId: string, slotId: string, limits: Pick<InstanceLimits, 'perMinute' | 'perHour'>, now: number, caps: CampaignCaps | null = null): Promise<boolean> {
-    return (await this.confirmMany(instanceId, [slotId], limits, now, caps)) === 1;
+  async confirm(tenantId: string, instanceId: string, slotId: string, limits: Pick<InstanceLimits, 'perMinute' | 'perHour'>, now: number, caps: CampaignCaps | null = null): Promise<boolean> {
+    return (await this.confirmMany(tenantId, instanceId, [slotId], limits, now, caps)) === 1;
   }
 
   /**
@@ -415,6 +418,7 @@ export class InstanceLimiter {
    * instance's, or the campaign's when it has caps).
    */
   async confirmMany(
+    tenantId: string,
     instanceId: string,
     slotIds: readonly string[],
     limits: Pick<InstanceLimits, 'perMinute' | 'perHour'>,
@@ -422,40 +426,40 @@ export class InstanceLimiter {
     caps: CampaignCaps | null = null,
   ): Promise<number> {
     if (slotIds.length === 0) return 0;
-    const [slotsKey, , , seededKey] = this.keys(instanceId, '');
+    const [slotsKey, , , seededKey] = this.keys(tenantId, instanceId, '');
     const call = () => {
       if (!caps) return this.redis.wcConfirmMany(slotsKey, seededKey, now, limits.perMinute, limits.perHour, ...slotIds);
-      const [cslots, , , cseeded] = this.campaignKeys(caps.campaignId, '');
+      const [cslots, , , cseeded] = this.campaignKeys(tenantId, caps.campaignId, '');
       return this.redis.wcConfirmManyCapped(slotsKey, seededKey, cslots, cseeded, now, limits.perMinute, limits.perHour, caps.perMinute ?? NO_CAP, caps.perHour ?? NO_CAP, ...slotIds);
     };
-    return this.withState(instanceId, caps, (n) => n, call);
+    return this.withState(tenantId, instanceId, caps, (n) => n, call);
   }
 
   /**
    * Moves used slots to a later time (`at`): a send answered late may have been handled by Evolution
    * as late as its answer, and counts from then. Slots are never moved earlier. Returns how many moved.
    */
-  async restamp(instanceId: string, slots: ReadonlyArray<{ slot: string; at: number }>, caps: CampaignCaps | null = null): Promise<number> {
+  async restamp(tenantId: string, instanceId: string, slots: ReadonlyArray<{ slot: string; at: number }>, caps: CampaignCaps | null = null): Promise<number> {
     if (slots.length === 0) return 0;
-    const [slotsKey] = this.keys(instanceId, '');
+    const [slotsKey] = this.keys(tenantId, instanceId, '');
     const pairs = slots.flatMap((s) => [s.at, s.slot]);
     if (!caps) return this.redis.wcRestamp(slotsKey, ...pairs);
-    const [cslots] = this.campaignKeys(caps.campaignId, '');
+    const [cslots] = this.campaignKeys(tenantId, caps.campaignId, '');
     const [own] = await Promise.all([this.redis.wcRestamp(slotsKey, ...pairs), this.redis.wcRestamp(cslots, ...pairs)]);
     return own;
   }
 
   /** Gives back a slot that was not used, so it does not count against the limits. */
-  async release(instanceId: string, slotId: string, localDay: string, caps: CampaignCaps | null = null): Promise<boolean> {
-    return (await this.releaseMany(instanceId, [slotId], localDay, caps)) === 1;
+  async release(tenantId: string, instanceId: string, slotId: string, localDay: string, caps: CampaignCaps | null = null): Promise<boolean> {
+    return (await this.releaseMany(tenantId, instanceId, [slotId], localDay, caps)) === 1;
   }
 
   /** Gives back unused slots in one call (the campaign's too when it has caps); returns how many the instance still held. */
-  async releaseMany(instanceId: string, slotIds: readonly string[], localDay: string, caps: CampaignCaps | null = null): Promise<number> {
+  async releaseMany(tenantId: string, instanceId: string, slotIds: readonly string[], localDay: string, caps: CampaignCaps | null = null): Promise<number> {
     if (slotIds.length === 0) return 0;
-    const [slotsKey, , dayKey] = this.keys(instanceId, localDay);
+    const [slotsKey, , dayKey] = this.keys(tenantId, instanceId, localDay);
     if (!caps) return this.redis.wcReleaseMany(slotsKey, dayKey, ...slotIds);
-    const [cslots, , cday] = this.campaignKeys(caps.campaignId, localDay);
+    const [cslots, , cday] = this.campaignKeys(tenantId, caps.campaignId, localDay);
     const [own] = await Promise.all([this.redis.wcReleaseMany(slotsKey, dayKey, ...slotIds), this.redis.wcReleaseMany(cslots, cday, ...slotIds)]);
     return own;
   }

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { Prisma } from '../../generated/prisma/client.js';
 import { sqlRows, sqlTransaction } from '../../infra/db/sql.js';
-import { redisKey } from '../../infra/redis.js';
+import { type RedisClient, tenantKey } from '../../infra/redis.js';
 
 /**
  * The pace gate: the last step before a send's (or follow-up's) Evolution call, atomic in Redis so
@@ -25,6 +24,9 @@ import { redisKey } from '../../infra/redis.js';
  * sender that read that status under FOR KEY SHARE (ensureGo), and deleted by pause and cancel after
  * their transaction commits (stopSends). A missing mark (stopped, never set, or lost with Redis) is
  * asked of PostgreSQL again, so a Redis restart can delay a send but never let one through a pause.
+ *
+ * The gate's keys and the go marks are the tenant's (tenantKey: one Redis Cluster slot per tenant), so
+ * that one script reads an instance's gate and a campaign's mark.
  */
 const PASS = `
 if redis.call('EXISTS', KEYS[2]) == 0 then return { -1, 0 } end
@@ -69,12 +71,12 @@ redis.call('DEL', KEYS[2])
 return 1
 `;
 
-type GateRedis = Redis & {
+type GateRedis = RedisClient & {
   wcPacePass(next: string, go: string, inflight: string, ...args: Array<string | number>): Promise<[number, number]>;
   wcPaceDone(next: string, inflight: string, token: string): Promise<number>;
 };
 
-function gateRedis(redis: Redis): GateRedis {
+function gateRedis(redis: RedisClient): GateRedis {
   if (!(redis as unknown as Partial<GateRedis>).wcPacePass) {
     redis.defineCommand('wcPacePass', { numberOfKeys: 3, lua: PASS });
     redis.defineCommand('wcPaceDone', { numberOfKeys: 2, lua: DONE });
@@ -82,17 +84,17 @@ function gateRedis(redis: Redis): GateRedis {
   return redis as GateRedis;
 }
 
-function inflightKey(instanceId: string) {
-  return redisKey('pace', instanceId, 'inflight');
+function inflightKey(tenantId: string, instanceId: string) {
+  return tenantKey(tenantId, 'pace', instanceId, 'inflight');
 }
 
-export function paceKey(instanceId: string) {
-  return redisKey('pace', instanceId, 'next');
+export function paceKey(tenantId: string, instanceId: string) {
+  return tenantKey(tenantId, 'pace', instanceId, 'next');
 }
 
 /** The campaign's go mark (see PASS): present only while PostgreSQL said the campaign may send. */
-export function goKey(campaignId: string) {
-  return redisKey('go', campaignId);
+export function goKey(tenantId: string, campaignId: string) {
+  return tenantKey(tenantId, 'go', campaignId);
 }
 
 export interface Pace {
@@ -106,6 +108,7 @@ export type GateAnswer = { kind: 'granted'; count: number; ticket: PaceTicket | 
 
 /** A paced call let through the gate: given back with passedGate once it is answered. */
 export interface PaceTicket {
+  tenantId: string;
   instanceId: string;
   token: string;
 }
@@ -115,14 +118,14 @@ export interface PaceTicket {
  * granted at once (one round trip for the lot, no ticket); otherwise one, with a ticket.
  * `callLimitMs`: how long the call may last (its time limit, typing included).
  */
-export async function passGate(redis: Redis, instanceId: string, campaignId: string, pace: Pace, count: number, callLimitMs: number): Promise<GateAnswer> {
+export async function passGate(redis: RedisClient, tenantId: string, instanceId: string, campaignId: string, pace: Pace, count: number, callLimitMs: number): Promise<GateAnswer> {
   const r = gateRedis(redis);
   const token = randomUUID();
   const call = () =>
     r.wcPacePass(
-      paceKey(instanceId),
-      goKey(campaignId),
-      inflightKey(instanceId),
+      paceKey(tenantId, instanceId),
+      goKey(tenantId, campaignId),
+      inflightKey(tenantId, instanceId),
       count,
       pace.minDelayMs,
       Math.max(pace.minDelayMs, pace.maxDelayMs),
@@ -133,20 +136,20 @@ export async function passGate(redis: Redis, instanceId: string, campaignId: str
     );
   let [granted, waitMs] = await call();
   if (granted === -1) {
-    if (!(await ensureGo(redis, campaignId))) return { kind: 'stopped' };
+    if (!(await ensureGo(redis, tenantId, campaignId))) return { kind: 'stopped' };
     [granted, waitMs] = await call();
     // Deleted again between the two calls: a pause or a cancel just committed.
     if (granted === -1) return { kind: 'stopped' };
   }
   if (granted === 0) return { kind: 'wait', ms: waitMs };
   const paced = pace.minDelayMs > 0 || pace.maxDelayMs > 0 || pace.typingDelayMs > 0;
-  return { kind: 'granted', count: granted, ticket: paced ? { instanceId, token } : null };
+  return { kind: 'granted', count: granted, ticket: paced ? { tenantId, instanceId, token } : null };
 }
 
 /** The call let through with this ticket was answered (or failed): the next may go a gap from now. */
-export async function passedGate(redis: Redis, ticket: PaceTicket | null): Promise<void> {
+export async function passedGate(redis: RedisClient, ticket: PaceTicket | null): Promise<void> {
   if (!ticket) return;
-  await gateRedis(redis).wcPaceDone(paceKey(ticket.instanceId), inflightKey(ticket.instanceId), ticket.token);
+  await gateRedis(redis).wcPaceDone(paceKey(ticket.tenantId, ticket.instanceId), inflightKey(ticket.tenantId, ticket.instanceId), ticket.token);
 }
 
 /**
@@ -155,14 +158,14 @@ export async function passedGate(redis: Redis, ticket: PaceTicket | null): Promi
  * FOR UPDATE waits for it, and the pause deletes the mark only after its commit, so a mark set from a
  * RUNNING it saw is always deleted after.
  */
-async function ensureGo(redis: Redis, campaignId: string): Promise<boolean> {
+async function ensureGo(redis: RedisClient, tenantId: string, campaignId: string): Promise<boolean> {
   const go = await sqlTransaction(async (client) => {
     const [row] = await sqlRows<{ ok: boolean }>(
       Prisma.sql`SELECT status IN ('RUNNING', 'COMPLETED') AS ok FROM campaign WHERE id = ${campaignId}::uuid FOR KEY SHARE`,
       client,
     );
     if (!row?.ok) return false;
-    await redis.set(goKey(campaignId), '1', 'PX', 3_600_000);
+    await redis.set(goKey(tenantId, campaignId), '1', 'PX', 3_600_000);
     return true;
   });
   return go === true;
@@ -173,8 +176,8 @@ async function ensureGo(redis: Redis, campaignId: string): Promise<boolean> {
  * will call Evolution for the campaign (each one finds the mark missing and PostgreSQL no longer
  * RUNNING). Senders that passed it are calls in flight.
  */
-export async function stopSends(redis: Redis, campaignId: string): Promise<void> {
-  await redis.del(goKey(campaignId));
+export async function stopSends(redis: RedisClient, tenantId: string, campaignId: string): Promise<void> {
+  await redis.del(goKey(tenantId, campaignId));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -187,7 +190,8 @@ export const GATE_MAX_WAIT_MS = 30_000;
  * stopped, or GATE_MAX_WAIT_MS passed (`timeout`).
  */
 export async function waitAtGate(
-  redis: Redis,
+  redis: RedisClient,
+  tenantId: string,
   instanceId: string,
   campaignId: string,
   pace: Pace,
@@ -196,7 +200,7 @@ export async function waitAtGate(
 ): Promise<{ kind: 'granted'; count: number; ticket: PaceTicket | null } | { kind: 'stopped' } | { kind: 'timeout' }> {
   const until = Date.now() + GATE_MAX_WAIT_MS;
   for (;;) {
-    const a = await passGate(redis, instanceId, campaignId, pace, count, callLimitMs);
+    const a = await passGate(redis, tenantId, instanceId, campaignId, pace, count, callLimitMs);
     if (a.kind !== 'wait') return a;
     if (Date.now() + a.ms > until) return { kind: 'timeout' };
     await sleep(Math.max(1, a.ms));

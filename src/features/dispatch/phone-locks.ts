@@ -1,12 +1,12 @@
-import type { Redis } from 'ioredis';
 import { sqlRows } from '../../infra/db/sql.js';
 import { Prisma } from '../../generated/prisma/client.js';
-import { redisKey } from '../../infra/redis.js';
+import { type RedisClient, tenantKey } from '../../infra/redis.js';
 
 /**
  * One message at a time per phone, across campaigns, processes and follow-ups: a Redis key per
  * tenant and phone, held (with an expiry past the Evolution timeout) from the claim until the
- * outcome is recorded. Several phones are taken or given back in one round trip.
+ * outcome is recorded. Several phones are taken or given back in one round trip (one per tenant: a
+ * tenant's locks share a Redis Cluster slot, tenantKey).
  */
 const TAKE = `
 local out = {}
@@ -25,13 +25,13 @@ end
 return n
 `;
 
-type LockRedis = Redis & {
+type LockRedis = RedisClient & {
   wcTakePhones(numberOfKeys: number, ...args: Array<string | number>): Promise<number[]>;
   wcGiveBackPhones(numberOfKeys: number, ...args: string[]): Promise<number>;
 };
 
 export function phoneKey(tenantId: string, phone: string): string {
-  return redisKey('phone', tenantId, phone);
+  return tenantKey(tenantId, 'phone', phone);
 }
 
 export interface PhoneHold {
@@ -41,7 +41,7 @@ export interface PhoneHold {
   holder: string;
 }
 
-function withCommands(redis: Redis): LockRedis {
+function withCommands(redis: RedisClient): LockRedis {
   const r = redis as LockRedis;
   if (!r.wcTakePhones) {
     redis.defineCommand('wcTakePhones', { lua: TAKE });
@@ -77,15 +77,20 @@ async function inFlight(holds: readonly PhoneHold[]): Promise<Set<string>> {
 }
 
 /** Takes each phone's lock if it is free; returns, per phone, whether it was taken. */
-export async function takePhones(redis: Redis, holds: readonly PhoneHold[], ttlMs: number): Promise<boolean[]> {
+export async function takePhones(redis: RedisClient, holds: readonly PhoneHold[], ttlMs: number): Promise<boolean[]> {
   if (holds.length === 0) return [];
-  const taken = await withCommands(redis).wcTakePhones(
-    holds.length,
-    ...holds.map((h) => phoneKey(h.tenantId, h.phone)),
-    ttlMs,
-    ...holds.map((h) => h.holder),
+  const result: boolean[] = new Array<boolean>(holds.length).fill(false);
+  await Promise.all(
+    byTenant(holds).map(async (group) => {
+      const taken = await withCommands(redis).wcTakePhones(
+        group.length,
+        ...group.map(({ hold }) => phoneKey(hold.tenantId, hold.phone)),
+        ttlMs,
+        ...group.map(({ hold }) => hold.holder),
+      );
+      group.forEach(({ index }, k) => (result[index] = taken[k] === 1));
+    }),
   );
-  const result = taken.map((t) => t === 1);
   if (Date.now() < doubtUntil && result.some(Boolean)) {
     const busy = await inFlight(holds.filter((_, i) => result[i]));
     const refused = holds.filter((h, i) => result[i] && busy.has(`${h.tenantId}:${h.phone}`));
@@ -100,7 +105,22 @@ export async function takePhones(redis: Redis, holds: readonly PhoneHold[], ttlM
 }
 
 /** Gives back the locks these holders still hold. */
-export async function giveBackPhones(redis: Redis, holds: readonly PhoneHold[]): Promise<void> {
+export async function giveBackPhones(redis: RedisClient, holds: readonly PhoneHold[]): Promise<void> {
   if (holds.length === 0) return;
-  await withCommands(redis).wcGiveBackPhones(holds.length, ...holds.map((h) => phoneKey(h.tenantId, h.phone)), ...holds.map((h) => h.holder));
+  await Promise.all(
+    byTenant(holds).map((group) =>
+      withCommands(redis).wcGiveBackPhones(group.length, ...group.map(({ hold }) => phoneKey(hold.tenantId, hold.phone)), ...group.map(({ hold }) => hold.holder)),
+    ),
+  );
+}
+
+/** The holds grouped by tenant (one script call per slot), each with its index in `holds`. */
+function byTenant(holds: readonly PhoneHold[]): Array<Array<{ hold: PhoneHold; index: number }>> {
+  const groups = new Map<string, Array<{ hold: PhoneHold; index: number }>>();
+  holds.forEach((hold, index) => {
+    const group = groups.get(hold.tenantId);
+    if (group) group.push({ hold, index });
+    else groups.set(hold.tenantId, [{ hold, index }]);
+  });
+  return [...groups.values()];
 }

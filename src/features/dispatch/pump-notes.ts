@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { appendLog } from '../campaigns/logs.js';
 import { bumpCampaign } from '../campaigns/progress.js';
 import { inTransaction } from '../../infra/db/transaction.js';
@@ -6,7 +5,7 @@ import { type LimitSettings, unusableReason } from '../../domain/instances.js';
 import { parseSnapshot, rotationChange } from '../../domain/pacing.js';
 import { intelligentWeight, type RotationMode } from '../../domain/rotation.js';
 import { Prisma } from '../../generated/prisma/client.js';
-import { redisKey } from '../../infra/redis.js';
+import { type RedisClient, redisKey } from '../../infra/redis.js';
 
 // What the pump tells the campaign log: its window closing and opening, the instances its rotation
 // uses, daily limits reached. Each is logged once per change.
@@ -177,7 +176,7 @@ export async function noteRotation(
 
 /** One `limit_reached` entry per instance and local day (and one when every instance is out). */
 export async function noteDailyLimits(
-  deps: { redis: Redis },
+  deps: { redis: RedisClient },
   tenantId: string,
   campaignId: string,
   day: string,
@@ -218,7 +217,7 @@ export async function noteDailyLimits(
 }
 
 /** One `limit_reached` entry per campaign and local day when the campaign's own daily cap is used up. */
-export async function noteCampaignDailyCap(deps: { redis: Redis }, tenantId: string, campaignId: string, day: string, perDay: number) {
+export async function noteCampaignDailyCap(deps: { redis: RedisClient }, tenantId: string, campaignId: string, day: string, perDay: number) {
   if (!(await deps.redis.set(redisKey('limit-logged', campaignId, 'campaign', day), '1', 'PX', 2 * 86_400_000, 'NX'))) return;
   await inTransaction(async (tx, after) => {
     await appendLog(tx, after, {

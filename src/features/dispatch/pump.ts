@@ -170,7 +170,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
 
   // Fair share: a tenant's campaigns together keep at most `tenantLookahead` sends queued, split
   // between its running campaigns, so that nobody's large campaign fills the queue ahead of others.
-  const outKey = outstandingKey(campaignId);
+  const outKey = outstandingKey(tenantId, campaignId);
   const tenantKey = tenantOutstandingKey(tenantId);
   const [, outstandingRaw, , tenantOutstandingRaw] =
     (await deps.redis
@@ -247,7 +247,7 @@ async function pumpLocked(deps: PumpDeps, tenantId: string, campaignId: string):
   const reserve = async (instanceId: string, count: number) => {
     const limits = limitsOf(instanceId);
     if (campaignDayUsed) return { slots: [], stoppedBy: 'campaign-day' as const, nextAt: null };
-    const r = await deps.limiter.reserve(instanceId, limits, count, { now: nowMs, horizonMs: HORIZON_MS, localDay: day }, campaign.caps);
+    const r = await deps.limiter.reserve(tenantId, instanceId, limits, count, { now: nowMs, horizonMs: HORIZON_MS, localDay: day }, campaign.caps);
     if (r.stoppedBy === 'campaign-day') campaignDayUsed = true;
     for (const s of r.slots) jobs.push({ instanceId, slot: s.id, at: s.at });
     if (r.stoppedBy === 'horizon' && r.nextAt !== null) earliestNext = Math.min(earliestNext, r.nextAt);

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { autoPauseCampaign, completeIfDone } from '../campaigns/lifecycle.js';
 import { appendLog } from '../campaigns/logs.js';
 import { bumpCampaign } from '../campaigns/progress.js';
@@ -19,7 +18,7 @@ import { withTrackedLinks } from '../links/track.js';
 import { type ClaimedRow, claimNext, overFrequencyCap, unclaim } from '../recipients/claim.js';
 import { failSend, markCrashedClaims, recordUnknownSend, requeueForRetry, type SendLogBase } from '../recipients/outcomes.js';
 import { type AcceptedSend, recordAcceptedSends } from '../recipients/record-sent.js';
-import { redisKey } from '../../infra/redis.js';
+import { type RedisClient, tenantKey } from '../../infra/redis.js';
 import { openZones, type SendCampaign, type SendInstance, sendCampaign, sendInstance } from './context.js';
 import type { InstanceLimiter } from './limiter.js';
 import { markUnreachable } from './outage.js';
@@ -38,7 +37,7 @@ export interface SendJob {
 }
 
 export interface DispatchDeps {
-  redis: Redis;
+  redis: RedisClient;
   limiter: InstanceLimiter;
   /** This process's Evolution calls in flight (`DISPATCH_CONCURRENCY`), sends and follow-ups alike. */
   permits: SendPermits;
@@ -52,14 +51,17 @@ export interface DispatchDeps {
   phoneLockMs: number;
 }
 
-/** Send jobs of a campaign scheduled and not yet run (slot ids scored by slot time). */
-export function outstandingKey(campaignId: string) {
-  return redisKey('scheduled', campaignId);
+/**
+ * Send jobs of a campaign scheduled and not yet run (slot ids scored by slot time). In the tenant's
+ * slot (tenantKey), with the tenant's set: one MULTI updates both.
+ */
+export function outstandingKey(tenantId: string, campaignId: string) {
+  return tenantKey(tenantId, 'scheduled', campaignId);
 }
 
 /** The same across all campaigns of a tenant: bounded so that no tenant fills the queue ahead of others. */
 export function tenantOutstandingKey(tenantId: string) {
-  return redisKey('scheduled-tenant', tenantId);
+  return tenantKey(tenantId, 'scheduled-tenant');
 }
 
 /**
@@ -143,8 +145,8 @@ export async function processSend(deps: DispatchDeps, job: SendJob): Promise<str
     return tally.toString();
   } finally {
     const unused = slots.filter((s) => !used.has(s));
-    if (!rerun && unused.length > 0) await deps.limiter.releaseMany(instanceId, unused, day, caps).catch(() => undefined);
-    const key = outstandingKey(campaignId);
+    if (!rerun && unused.length > 0) await deps.limiter.releaseMany(tenantId, instanceId, unused, day, caps).catch(() => undefined);
+    const key = outstandingKey(tenantId, campaignId);
     const [, left] = (await deps.redis.multi().zrem(key, ...slots).zcard(key).zrem(tenantOutstandingKey(tenantId), ...slots).exec()) ?? [];
     const outstanding = Number(left?.[1] ?? 0);
     if (outstanding <= deps.lookahead / 2) await deps.requestPump(tenantId, campaignId);
@@ -211,7 +213,7 @@ async function startChunk(
   // limiter confirmed are put back before anything is sent to them.
   const confirmedAt = clock.ms();
   const [asked, claimedFirst] = await Promise.allSettled([
-    deps.limiter.confirmMany(instanceId, chunk, effectiveLimits(instance.limits, now), confirmedAt, campaign.caps),
+    deps.limiter.confirmMany(tenantId, instanceId, chunk, effectiveLimits(instance.limits, now), confirmedAt, campaign.caps),
     claimNext(campaignId, instanceId, job.id, open, campaign.timezone, chunk.length, instance.sendsUnderMessageId),
   ]);
   const first = claimedFirst.status === 'fulfilled' ? claimedFirst.value : [];
@@ -330,7 +332,7 @@ async function callAndRecord(
           await putBack(refused, 'disconnected');
           break;
         }
-        const answer = await waitAtGate(deps.redis, instance.id, campaign.id, pace, waiting.length, config.evolutionTimeoutMs + pace.typingDelayMs);
+        const answer = await waitAtGate(deps.redis, instance.tenantId, instance.id, campaign.id, pace, waiting.length, config.evolutionTimeoutMs + pace.typingDelayMs);
         if (answer.kind !== 'granted') {
           const refused = waiting;
           waiting = [];
@@ -357,7 +359,7 @@ async function callAndRecord(
         // (each slot moves to now), so that sends released together after a wait cannot crowd a minute.
         const slots = granted.map((p) => slotOf.get(p.claimed.id));
         if (clock.ms() - confirmedAt > RECONFIRM_AFTER_MS && slots.every((x): x is string => x !== undefined)) {
-          const ok = await deps.limiter.confirmMany(instance.id, slots, effectiveLimits(instance.limits, clock.now()), clock.ms(), campaign.caps);
+          const ok = await deps.limiter.confirmMany(instance.tenantId, instance.id, slots, effectiveLimits(instance.limits, clock.now()), clock.ms(), campaign.caps);
           if (ok < granted.length) {
             const refused = granted.slice(ok);
             granted = granted.slice(0, ok);
@@ -408,7 +410,7 @@ async function callAndRecord(
     for (const r of done) sendsTotal.inc({ source: 'campaign', outcome: r.outcome.kind, integration: instance.integration });
     // A send counts against the limits from when Evolution may have handled it: for a slow answer,
     // up to when it came (a hung Evolution handles what it held all at once when it wakes up).
-    if (late.length) await deps.limiter.restamp(instance.id, late, campaign.caps).catch(() => undefined);
+    if (late.length) await deps.limiter.restamp(instance.tenantId, instance.id, late, campaign.caps).catch(() => undefined);
     // The calls were made: their outcomes must be recorded, even across a database restart.
     await whileDatabaseRecovers(() => recordOutcomes(deps, campaign, instance, done), { log: deps.log, what: 'recording sends' });
     for (const r of done) tally.add(r.outcome.kind);

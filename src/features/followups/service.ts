@@ -156,7 +156,7 @@ export async function pumpFollowUps(deps: FollowUpDeps, now: Date = clock.now())
     });
     if (!instance) continue;
     const day = localDay(now, instance.tenant.timezone);
-    const r = await deps.limiter.reserve(instanceId, effectiveLimits(instance, now), list.length, { now: now.getTime(), horizonMs: HORIZON_MS, localDay: day });
+    const r = await deps.limiter.reserve(instance.tenantId, instanceId, effectiveLimits(instance, now), list.length, { now: now.getTime(), horizonMs: HORIZON_MS, localDay: day });
     left += list.length - r.slots.length;
     for (const [k, slot] of r.slots.entries()) {
       const f = list[k] as DueRow;
@@ -164,7 +164,7 @@ export async function pumpFollowUps(deps: FollowUpDeps, now: Date = clock.now())
         UPDATE follow_up SET status = 'SCHEDULED', claim_token = ${slot.id}, claimed_at = ${now}, instance_id = ${instanceId}::uuid
         WHERE id = ${f.id}::uuid AND status = 'PENDING'`;
       if (!marked) {
-        await deps.limiter.release(instanceId, slot.id, day);
+        await deps.limiter.release(instance.tenantId, instanceId, slot.id, day);
         continue;
       }
       await deps.sendQueue.add(
@@ -222,7 +222,7 @@ async function sendFollowUp(deps: DispatchDeps, job: FollowUpJob): Promise<strin
     const campaign = due ? await sendCampaign(tenantId, due.campaignId) : null;
     if (!instance || !due || !campaign) return 'gone';
     if (!isOpen(campaign.window, clock.now(), zoneOr(due.recipient.timezone, campaign.timezone))) return 'window-closed';
-    if (!(await deps.limiter.confirm(instanceId, slot, effectiveLimits(instance.limits, clock.now()), clock.ms()))) return 'rate-wait';
+    if (!(await deps.limiter.confirm(tenantId, instanceId, slot, effectiveLimits(instance.limits, clock.now()), clock.ms()))) return 'rate-wait';
 
     const hold: PhoneHold = { tenantId, phone: due.recipient.phone, holder: followUpId };
     if (!(await takePhones(deps.redis, [hold], deps.phoneLockMs + GATE_MAX_WAIT_MS + campaign.typingDelayMs))[0]) return 'phone-busy';
@@ -244,7 +244,7 @@ async function sendFollowUp(deps: DispatchDeps, job: FollowUpJob): Promise<strin
       const { endpoint, body } = requestFor(claimed, text, null, campaign.typingDelayMs);
       // The same pace gate as the campaign's sends on this instance; a paused or cancelled campaign
       // stops its follow-ups here too.
-      const gate = await waitAtGate(deps.redis, instanceId, campaign.id, paceFor(instance, campaign, clock.now()), 1, config.evolutionTimeoutMs + campaign.typingDelayMs).catch(async (err) => {
+      const gate = await waitAtGate(deps.redis, tenantId, instanceId, campaign.id, paceFor(instance, campaign, clock.now()), 1, config.evolutionTimeoutMs + campaign.typingDelayMs).catch(async (err) => {
         await unclaimFollowUp(followUpId, job.id).catch(() => undefined);
         throw err;
       });
@@ -277,7 +277,7 @@ async function sendFollowUp(deps: DispatchDeps, job: FollowUpJob): Promise<strin
     }
   } finally {
     if (!sending) {
-      await deps.limiter.release(instanceId, slot, day).catch(() => undefined);
+      await deps.limiter.release(tenantId, instanceId, slot, day).catch(() => undefined);
       // Not sent: schedulable again by a later pass.
       await prisma.$executeRaw`
         UPDATE follow_up SET status = 'PENDING', claim_token = NULL, claimed_at = NULL

@@ -14,6 +14,16 @@ export const appSchema = z.object({
   /** Append the JSON log lines to this file instead of writing them to stdout (default: stdout). */
   LOG_FILE: z.string().min(1).optional(),
   REDIS_URL: z.string({ error: 'set it to a redis:// URL' }).regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+  /**
+   * Redis Cluster: comma-separated `host:port` seed nodes. When set, every Redis connection is an
+   * ioredis Cluster; REDIS_URL then gives the user, password and TLS (rediss://) of every node, and its
+   * host is one more seed. Unset: one Redis at REDIS_URL.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((n) => n.trim()).filter(Boolean))
+    .refine((nodes) => nodes.every((n) => /^[^\s:/@]+:\d{1,5}$/.test(n)), 'host:port, comma-separated (no redis://: REDIS_URL gives the credentials)'),
   /** Namespace of every Redis key and channel of this deployment (queues, limits, pub/sub). */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default('wc'),
   HOST: z.string().default('0.0.0.0'),
@@ -73,6 +83,10 @@ function toAppConfig(c: z.infer<typeof appSchema>) {
     databaseUrl: c.DATABASE_URL,
     databasePoolSize: c.DATABASE_POOL_SIZE,
     redisUrl: c.REDIS_URL,
+    redisClusterNodes: c.REDIS_CLUSTER_NODES.map((n) => {
+      const i = n.lastIndexOf(':');
+      return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
+    }),
     redisPrefix: c.REDIS_PREFIX,
     host: c.HOST,
     port: c.PORT,

@@ -1,8 +1,6 @@
 import { type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { config } from '../config/index.js';
 import { logger } from '../lib/logger.js';
-import { createRedis } from '../redis.js';
+import { bullPrefix, createRedis, type RedisClient } from '../redis.js';
 import type { JobData, JobName, QueueName } from './definitions.js';
 
 /** Per-queue defaults: explicit attempts and backoff, bounded retention of finished jobs. */
@@ -27,14 +25,14 @@ export const QUEUE_DEFAULTS: Record<QueueName, JobsOptions> = {
   maintenance: { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: { count: 100 } },
 };
 
-let connection: Redis | null = null;
+let connection: RedisClient | null = null;
 const queues = new Map<QueueName, Queue>();
 
 export function getQueue(name: QueueName): Queue {
   let q = queues.get(name);
   if (!q) {
     connection ??= createRedis('producer');
-    q = new Queue(name, { connection, prefix: `${config.redisPrefix}:bull`, defaultJobOptions: QUEUE_DEFAULTS[name] });
+    q = new Queue(name, { connection, prefix: bullPrefix(name), defaultJobOptions: QUEUE_DEFAULTS[name] });
     // A Queue re-emits its connection's errors (Redis restarting, a failover): unheard, they end the process.
     q.on('error', (err) => logger.warn({ err: err.message, queue: name }, 'queue connection error'));
     queues.set(name, q);
