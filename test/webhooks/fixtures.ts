@@ -1,7 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import { prisma } from '../../src/infra/db/client.js';
 import { foldHealth, HEALTH_DELTA } from '../../src/domain/health.js';
-import { waitFor } from '../helpers/stack.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
+import { type Stack, startStack, waitFor } from '../helpers/stack.js';
+
+/**
+ * The file's stack with only the webhook worker running (no pump or maintenance job touches the
+ * campaigns the tests build), started before its tests and stopped after. Returns a getter.
+ */
+export function useWebhookStack(): () => Stack {
+  let stack: Stack | undefined;
+  let workers: WorkerRuntime | undefined;
+  beforeAll(async () => {
+    stack = await startStack({ workers: false });
+    workers = await startWorkers(['webhooks']);
+  });
+  afterAll(async () => {
+    await workers?.close();
+    await stack?.close();
+  });
+  return () => {
+    if (!stack) throw new Error('the webhook stack is not started');
+    return stack;
+  };
+}
 
 /** A provider key id shaped like Baileys' (`3EB0…`, 22 characters). */
 export function keyId(): string {

@@ -1,25 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prisma } from '../../src/infra/db/client.js';
-import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
-import { type Stack, startStack } from '../helpers/stack.js';
-import { countersAndRecount, envelope, instanceAndRecount, keyId, logsOf, post, receipt, seedCampaign, webhooksIdle } from './fixtures.js';
+import { countersAndRecount, envelope, instanceAndRecount, keyId, logsOf, post, receipt, seedCampaign, webhooksIdle, useWebhookStack } from './fixtures.js';
 import { tenantWithInstance } from './senders.js';
 
 // Webhooks exactly as a real Evolution 2.3.6 posts them for its WHATSAPP-BUSINESS integration (Meta's
 // Cloud API behind Evolution; evolution-api.md §12, captured bodies): receipts of our own sends say
 // fromMe false and use Meta's status words.
 
-let stack: Stack;
-let workers: WorkerRuntime;
-beforeAll(async () => {
-  stack = await startStack({ workers: false });
-  workers = await startWorkers(['webhooks']);
-});
-afterAll(async () => {
-  await workers.close();
-  await stack.close();
-});
+useWebhookStack();
 
 /** A Cloud API message id, as Meta gives it. */
 function wamid(): string {

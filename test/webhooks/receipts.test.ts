@@ -1,22 +1,10 @@
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prisma } from '../../src/infra/db/client.js';
-import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
-import { type Stack, startStack } from '../helpers/stack.js';
-import { countersAndRecount, envelope, instanceAndRecount, keyId, logsOf, post, receipt, seedCampaign, webhooksIdle } from './fixtures.js';
+import { countersAndRecount, envelope, instanceAndRecount, keyId, logsOf, post, receipt, seedCampaign, webhooksIdle, useWebhookStack } from './fixtures.js';
 import { tenantWithInstance } from './senders.js';
 
-// Only the webhook worker runs: no pump or maintenance job touches the campaigns built here.
-let stack: Stack;
-let workers: WorkerRuntime;
-beforeAll(async () => {
-  stack = await startStack({ workers: false });
-  workers = await startWorkers(['webhooks']);
-});
-afterAll(async () => {
-  await workers.close();
-  await stack.close();
-});
+useWebhookStack();
 
 async function snapshot(campaignId: string) {
   const recipients = await prisma.recipient.findMany({ where: { campaignId }, orderBy: { seq: 'asc' } });

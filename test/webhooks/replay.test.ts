@@ -1,21 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prisma } from '../../src/infra/db/client.js';
 import { seededRandom } from '../../tools/evolution-simulator/random.js';
-import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
-import { type Stack, startStack } from '../helpers/stack.js';
-import { countersAndRecount, envelope, failedWebhooks, instanceAndRecount, post, receipt, seedCampaign, webhooksIdle } from './fixtures.js';
+import { countersAndRecount, envelope, failedWebhooks, instanceAndRecount, post, receipt, seedCampaign, webhooksIdle, useWebhookStack } from './fixtures.js';
 import { tenantWithInstance } from './senders.js';
 
-let stack: Stack;
-let workers: WorkerRuntime;
-beforeAll(async () => {
-  stack = await startStack({ workers: false });
-  workers = await startWorkers(['webhooks']);
-});
-afterAll(async () => {
-  await workers.close();
-  await stack.close();
-});
+useWebhookStack();
 
 type Status = 'SERVER_ACK' | 'DELIVERY_ACK' | 'READ' | 'ERROR';
 

@@ -1,22 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prisma } from '../../src/infra/db/client.js';
-import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
-import { SIM_API_KEY, type Stack, startStack, waitFor } from '../helpers/stack.js';
-import { countersAndRecount, envelope, post, seedCampaign, uniquePhones, webhooksIdle } from './fixtures.js';
+import { SIM_API_KEY, waitFor } from '../helpers/stack.js';
+import { countersAndRecount, envelope, post, seedCampaign, uniquePhones, webhooksIdle, useWebhookStack } from './fixtures.js';
 import { addInstance, tenantWithInstance } from './senders.js';
 
-// Only the webhook worker runs: no pump or maintenance job touches the campaigns built here.
-let stack: Stack;
-let workers: WorkerRuntime;
-beforeAll(async () => {
-  stack = await startStack({ workers: false });
-  workers = await startWorkers(['webhooks']);
-});
-afterAll(async () => {
-  await workers.close();
-  await stack.close();
-});
+const stackOf = useWebhookStack();
 
 /** `messages.upsert` data as Evolution 2.3.x sends it for an incoming text (evolution-api.md §7). */
 function incoming(phone: string, text: string, opts: { lid?: boolean; id?: string; fromMe?: boolean; remoteJid?: string; at?: Date } = {}) {
@@ -187,16 +176,16 @@ describe('messages.upsert: replies', () => {
 
   it('takes replies and connection changes from the simulator, as Evolution sends them', async () => {
     const { tenantId } = await tenantWithInstance();
-    const inst = await addInstance(tenantId, { evolutionUrl: stack.sim.url });
+    const inst = await addInstance(tenantId, { evolutionUrl: stackOf().sim.url });
     const phone = uniquePhones(1)[0] as string;
     const c = await seedCampaign({ tenantId, instanceId: inst.instanceId, n: 1, phones: [phone], campaignStatus: 'RUNNING' });
-    stack.sim.createInstance(inst.name, {
+    stackOf().sim.createInstance(inst.name, {
       number: '5511988887777',
       state: 'open',
       webhook: { url: inst.url, events: ['MESSAGES_UPSERT', 'CONNECTION_UPDATE', 'QRCODE_UPDATED'] },
     });
     const control = (path: string, body: unknown) =>
-      fetch(`${stack.sim.url}/__simulator/instances/${inst.name}/${path}`, {
+      fetch(`${stackOf().sim.url}/__simulator/instances/${inst.name}/${path}`, {
         method: 'POST',
         headers: { apikey: SIM_API_KEY, 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -209,13 +198,13 @@ describe('messages.upsert: replies', () => {
 
     await control('connection', { state: 'close', statusReason: 401 });
     await waitFor(async () => (await prisma.whatsAppInstance.findUniqueOrThrow({ where: { id: inst.instanceId } })).connectionState === 'CLOSE');
-    await stack.sim.drain();
+    await stackOf().sim.drain();
     await webhooksIdle();
     await control('connection', { state: 'connecting' });
     await waitFor(async () => (await prisma.whatsAppInstance.findUniqueOrThrow({ where: { id: inst.instanceId } })).connectionState === 'CONNECTING');
     await control('connection', { state: 'open' });
     await waitFor(async () => (await prisma.whatsAppInstance.findUniqueOrThrow({ where: { id: inst.instanceId } })).connectionState === 'OPEN');
-    await stack.sim.drain();
+    await stackOf().sim.drain();
     await webhooksIdle();
     const logs = await prisma.campaignLog.findMany({ where: { campaignId: c.campaignId, type: { in: ['INSTANCE_PAUSED', 'INSTANCE_RESUMED'] } }, orderBy: { id: 'asc' } });
     expect(logs.map((l) => l.type)).toEqual(['INSTANCE_PAUSED', 'INSTANCE_RESUMED']);
